@@ -1,0 +1,63 @@
+"""The one place boto3 clients are built: pinned to the local endpoint with dummy credentials.
+
+Ambient AWS configuration (profiles, real keys, AWS_ENDPOINT_URL) is ignored on purpose, so no call
+made by the harness can reach a real AWS account.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import botocore.config
+import botocore.session
+
+from harness.exceptions import UnsafeEndpointError
+from harness.settings import Settings
+
+DUMMY_ACCESS_KEY_ID = "test"
+DUMMY_SECRET_ACCESS_KEY = "test"
+
+# botocore session variables that would pull in the user's real configuration: neutralised.
+_ISOLATED_SESSION_VARS = {
+    "profile": (None, None, None, None),
+    "config_file": (None, None, os.devnull, None),
+    "credentials_file": (None, None, os.devnull, None),
+}
+
+
+def ensure_local_endpoint(endpoint_url: str) -> str:
+    """Refuse any endpoint that is not on this machine's loopback interface."""
+    host = urlparse(endpoint_url).hostname or ""
+    try:
+        is_loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        is_loopback = False
+    if not is_loopback:
+        raise UnsafeEndpointError(
+            f"refusing AWS endpoint {endpoint_url!r}: the harness only talks to a local stack on "
+            "127.0.0.1; check HARNESS_PORT and that nothing rewrites the endpoint"
+        )
+    return endpoint_url
+
+
+def session(settings: Settings) -> boto3.session.Session:
+    core = botocore.session.Session(session_vars=_ISOLATED_SESSION_VARS)
+    return boto3.session.Session(
+        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+        region_name=settings.region,
+        botocore_session=core,
+    )
+
+
+def client(service: str, settings: Settings, **config: Any) -> Any:
+    """A boto3 client for ``service`` against the harness's LocalStack."""
+    return session(settings).client(
+        service,
+        endpoint_url=ensure_local_endpoint(settings.endpoint_url),
+        config=botocore.config.Config(retries={"mode": "standard", "max_attempts": 3}, **config),
+    )

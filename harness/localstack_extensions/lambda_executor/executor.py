@@ -1,0 +1,273 @@
+"""A LocalStack Lambda runtime executor that runs each execution environment as a local process.
+
+LocalStack's own executor needs Docker and an init binary from GitHub. This one starts ``runtime.py``
+with the interpreter LocalStack runs on and talks to it over two pipes: an invocation is one write and
+one read, with no HTTP round trip through the (single, GIL-bound) gateway. LocalStack's assignment
+service still decides how many environments exist and gives each one invocation at a time, so
+reserved concurrency and throttling behave as stock.
+
+AWS behaviour kept: the function timeout is enforced here (``Sandbox.Timedout``), a crashed process
+yields ``Runtime.ExitError``, and either way the environment starts a fresh process on its next
+invocation (a new cold start), as a Lambda sandbox is reset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from localstack import config
+from localstack.services.lambda_.invocation.executor_endpoint import StatusErrorException
+from localstack.services.lambda_.invocation.lambda_models import (
+    FunctionVersion,
+    InvocationResult,
+    PackageType,
+)
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+
+from .runtime import PARENT_PID_VARIABLE, read_frame, write_frame
+
+LOG = logging.getLogger(__name__)
+
+RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
+
+# Variables of LocalStack's own process a function process may see (AWS gives a similar minimal set).
+_INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+_STOP_GRACE_S = 1.0
+
+
+def _is_python(function_version: FunctionVersion) -> bool:
+    return (function_version.config.runtime or "").startswith("python")
+
+
+class LocalProcessRuntimeExecutor(RuntimeExecutor):
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id, function_version)
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._request_fd: int | None = None
+        self._response_fd: int | None = None
+        self._env: dict[str, str] = {}
+        self._init_ms: float | None = None
+        self._init_logs = ""
+        self._stopped = False
+        self._log_file = Path(tempfile.gettempdir()) / "lambda-envs" / f"{id}.log"
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        self._env = self._process_environment(env_vars)
+        self._spawn()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._kill()
+        with contextlib.suppress(OSError):
+            self._log_file.unlink()
+
+    def _spawn(self) -> None:
+        """Start the process and wait for its init; raises StatusErrorException on init failure."""
+        request_read, request_write = os.pipe()
+        response_read, response_write = os.pipe()
+        self._log_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(self._log_file, "ab") as log:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-s", str(RUNTIME_SCRIPT), str(request_read), str(response_write)],
+                    pass_fds=(request_read, response_write),
+                    env=self._env,
+                    cwd=self._env["LAMBDA_TASK_ROOT"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        finally:
+            os.close(request_read)
+            os.close(response_write)
+        self._request_fd, self._response_fd = request_write, response_read
+        deadline = time.monotonic() + config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT
+        try:
+            frame = read_frame(self._response_fd, deadline)
+        except TimeoutError:
+            frame = None
+        if frame is None or frame.get("type") != "ready":
+            error = (frame or {}).get("error") or self._exit_error("", during_init=True)
+            self._init_logs = (frame or {}).get("logs", "")
+            self._kill()
+            raise StatusErrorException(error["errorMessage"], payload=json.dumps(error).encode())
+        self._init_ms = frame["init_ms"]
+        self._init_logs = frame["logs"]
+
+    def _kill(self) -> None:
+        process, self._process = self._process, None
+        for fd in (self._request_fd, self._response_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._request_fd = self._response_fd = None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(_STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    # --- invocation --------------------------------------------------------------------------------
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        request_id = payload["invoke-id"]
+        with self._lock:
+            if self._stopped:
+                raise LambdaRuntimeException(f"execution environment {self.id} was stopped")
+            if self._process is None:
+                self._spawn()  # a previous invocation timed out or crashed: a fresh sandbox
+            init_ms, self._init_ms = self._init_ms, None  # reported once, on the first invocation
+            timeout_s = float(self.function_version.config.timeout)
+            started = time.monotonic()
+            write_frame(
+                self._request_fd,
+                {**payload, "deadline-ms": time.time() * 1000 + timeout_s * 1000},
+            )
+            try:
+                frame = read_frame(self._response_fd, started + timeout_s)
+            except TimeoutError:
+                self._kill()
+                return self._timed_out(request_id, timeout_s, init_ms)
+            if frame is None:
+                error = self._exit_error(request_id)
+                self._kill()
+                return self._result(request_id, error, False, error["errorMessage"] + "\n", None, 0.0, init_ms)
+            init_logs, self._init_logs = self._init_logs, ""
+        return self._result(
+            request_id,
+            frame["payload"],
+            frame["ok"],
+            init_logs + frame["logs"],
+            frame["max_memory_mb"],
+            frame["duration_ms"],
+            init_ms,
+        )
+
+    def _timed_out(self, request_id: str, timeout_s: float, init_ms: float | None) -> InvocationResult:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        message = f"{stamp} {request_id} Task timed out after {timeout_s:.2f} seconds"
+        error = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
+        return self._result(request_id, error, False, message + "\n", None, timeout_s * 1000, init_ms, "timeout")
+
+    def _exit_error(self, request_id: str, during_init: bool = False) -> dict:
+        process = self._process
+        code = process.wait(_STOP_GRACE_S) if process is not None else None
+        reason = f"signal: {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
+        phase = "init" if during_init else "invoke"
+        return {
+            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason} ({phase})",
+            "errorType": "Runtime.ExitError",
+        }
+
+    def _result(
+        self,
+        request_id: str,
+        payload: str | dict,
+        ok: bool,
+        logs: str,
+        max_memory_mb: int | None,
+        duration_ms: float,
+        init_ms: float | None,
+        status: str | None = None,
+    ) -> InvocationResult:
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        memory = self.function_version.config.memory_size
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory} MB\t"
+            f"Max Memory Used: {max_memory_mb if max_memory_mb is not None else '-'} MB\t"
+        )
+        if init_ms is not None:
+            report += f"Init Duration: {init_ms:.2f} ms\t"
+        if status:
+            report += f"Status: {status}"
+        lines = (
+            f"START RequestId: {request_id} Version: {self.function_version.id.qualifier}\n"
+            f"{logs}END RequestId: {request_id}\n{report}\n"
+        )
+        return InvocationResult(request_id=request_id, payload=body.encode(), is_error=not ok, logs=lines)
+
+    # --- environment ------------------------------------------------------------------------------
+
+    def _process_environment(self, env_vars: dict[str, str]) -> dict[str, str]:
+        code_dir = self.function_version.config.code.get_unzipped_code_location()
+        layer_paths = []
+        for layer in self.function_version.config.layers or []:
+            root = layer.code.get_unzipped_code_location()
+            layer_paths += [str(root / "python/lib/python3.11/site-packages"), str(root / "python")]
+        env = {key: os.environ[key] for key in _INHERITED_VARIABLES if key in os.environ}
+        env.update({key: str(value) for key, value in env_vars.items()})
+        env.update(
+            {
+                "LAMBDA_TASK_ROOT": str(code_dir),
+                "PYTHONPATH": os.pathsep.join([str(code_dir), *layer_paths]),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                PARENT_PID_VARIABLE: str(os.getpid()),
+            }
+        )
+        return env
+
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        # Function processes share LocalStack's network namespace: the gateway's own listen address.
+        host = config.GATEWAY_LISTEN[0].host
+        return "127.0.0.1" if host in ("", "0.0.0.0") else host
+
+    def get_runtime_endpoint(self) -> str:
+        # Unused (results come back over a pipe), but part of the environment LocalStack builds.
+        return f"pipe://{self.id}"
+
+    def get_logs(self) -> str:
+        try:
+            return self._log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        if function_version.config.package_type != PackageType.Zip:
+            raise LambdaRuntimeException(
+                "the local-process Lambda executor runs only zip-packaged functions; "
+                "run image functions with the Docker path (docker compose)"
+            )
+        if not _is_python(function_version):
+            raise LambdaRuntimeException(
+                f"the local-process Lambda executor runs Python functions only, not "
+                f"{function_version.config.runtime}; use the Docker path for other runtimes"
+            )
+        function_version.config.code.prepare_for_execution()
+        for layer in function_version.config.layers or []:
+            layer.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        return True

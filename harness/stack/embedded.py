@@ -1,0 +1,268 @@
+"""The embedded stack: LocalStack's Python runtime as a background process on this machine.
+
+No Docker, no internet: the project's LocalStack extensions supply Lambda (local processes) and
+DynamoDB (moto), and the gateway binds to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psutil
+
+from harness.exceptions import AlreadyRunningError, PortInUseError, StartupError, StackError
+from harness.localstack_extensions.lambda_executor.runtime import PARENT_PID_VARIABLE
+from harness.settings import LOOPBACK_HOST, Settings
+
+HEALTH_PATH = "/_localstack/health"
+# Ambient variables that must not leak into LocalStack (or, through it, into functions).
+_SCRUBBED_PREFIXES = ("AWS_", "LOCALSTACK_", "PROVIDER_OVERRIDE_", "LAMBDA_", "GATEWAY_")
+
+
+def localstack_environment(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment that makes stock LocalStack 4.8.1 run offline, Docker-free and loopback-only."""
+    base = dict(os.environ if base is None else base)
+    env = {key: value for key, value in base.items() if not key.startswith(_SCRUBBED_PREFIXES)}
+    state = settings.state_path
+    listen = f"{LOOPBACK_HOST}:{settings.port}"
+    env.update(
+        {
+            "GATEWAY_LISTEN": listen,
+            "LOCALSTACK_HOST": listen,
+            "GATEWAY_SERVER": "twisted-loopback",  # harness extension: binds the interface for real
+            "LAMBDA_RUNTIME_EXECUTOR": "local-process",  # harness extension: no Docker
+            "PROVIDER_OVERRIDE_DYNAMODB": "moto",  # harness extension: no Java, no download
+            "LAMBDA_KEEPALIVE_MS": str(settings.lambda_keepalive_ms),
+            # Offline: no analytics (its shutdown hook fails and keeps the process alive), no DNS
+            # server on port 53, no certificate download.
+            "DISABLE_EVENTS": "1",
+            "DNS_ADDRESS": "0",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            # These machines carry /.dockerenv; LocalStack must not believe it runs in a container.
+            "OVERRIDE_IN_DOCKER": "0",
+            # URLs that resolve without DNS: http://127.0.0.1:PORT/queue/REGION/ACCOUNT/NAME.
+            "SQS_ENDPOINT_STRATEGY": "path",
+            # LocalStack's internal AWS calls skip the HTTP round trip through its own gateway.
+            "IN_MEMORY_CLIENT": "1",
+            "LS_LOG": settings.localstack_log_level,
+            "FILESYSTEM_ROOT": str(state / "filesystem"),
+            "TMPDIR": str(state / "tmp"),
+        }
+    )
+    return env
+
+
+@dataclass
+class StackStatus:
+    running: bool
+    pid: int | None
+    endpoint: str
+    healthy: bool
+    function_processes: int
+
+
+class EmbeddedStack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state = settings.state_path
+        self.pid_file = self.state / "localstack.pid"
+        self.log_file = self.state / "localstack.log"
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.endpoint_url
+
+    # --- start -----------------------------------------------------------------------------------
+
+    def start(self, progress: Callable[[str], None] = lambda _: None) -> str:
+        pid = self._running_pid()
+        if pid is not None:
+            raise AlreadyRunningError(
+                f"LocalStack is already running (pid {pid}) at {self._recorded_endpoint() or self.endpoint}; "
+                "use it as it is, or run `make down` first"
+            )
+        self._ensure_port_free()
+        for folder in ("filesystem", "tmp"):
+            (self.state / folder).mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "localstack.runtime.main"],
+                env=localstack_environment(self.settings),
+                cwd=self.state,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: `down` stops it and every child
+            )
+        self.pid_file.write_text(json.dumps({"pid": process.pid, "endpoint": self.endpoint}))
+        try:
+            self._wait_healthy(process, progress)
+        except BaseException:
+            self._terminate_group(process.pid)
+            self.pid_file.unlink(missing_ok=True)
+            raise
+        return self.endpoint
+
+    def _ensure_port_free(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((LOOPBACK_HOST, self.settings.port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                raise PortInUseError(
+                    f"port {self.settings.port} on {LOOPBACK_HOST} is already in use by another program; "
+                    f"stop it, or choose another port with HARNESS_PORT=<port>"
+                ) from None
+
+    def _wait_healthy(self, process: subprocess.Popen, progress: Callable[[str], None]) -> None:
+        started = time.monotonic()
+        deadline = started + self.settings.startup_timeout_s
+        next_note = started + 5
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise StartupError(
+                    f"LocalStack exited during start-up with code {process.returncode}; "
+                    f"last lines of {self.log_file}:\n{self.log_tail()}"
+                )
+            if self.is_healthy():
+                return
+            if time.monotonic() >= next_note:
+                progress(f"waiting for LocalStack ({time.monotonic() - started:.0f}s)...")
+                next_note += 5
+            time.sleep(0.2)
+        raise StartupError(
+            f"LocalStack was not healthy within {self.settings.startup_timeout_s:.0f}s "
+            f"(HARNESS_STARTUP_TIMEOUT_S); last lines of {self.log_file}:\n{self.log_tail()}"
+        )
+
+    def is_healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.endpoint + HEALTH_PATH, timeout=2) as response:
+                return response.status == 200 and "services" in json.load(response)
+        except (OSError, ValueError):
+            return False
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    # --- stop ------------------------------------------------------------------------------------
+
+    def stop(self) -> int:
+        """Stop LocalStack and every function process it started; returns how many processes ended."""
+        pid = self._recorded_pid()
+        ended = 0
+        if pid is not None:
+            ended += self._terminate_group(pid)
+        ended += self._kill_orphaned_functions(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return ended
+
+    def _terminate_group(self, pid: int) -> int:
+        """SIGTERM the process group (LocalStack plus its function processes), then SIGKILL stragglers."""
+        members = self._group_members(pid)
+        if not members:
+            return 0
+        for process in members:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGTERM)
+        _, alive = psutil.wait_procs(members, timeout=self.settings.stop_timeout_s)
+        for process in alive:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(alive, timeout=5)
+        return len(members)
+
+    @staticmethod
+    def _group_members(pgid: int) -> list[psutil.Process]:
+        members = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError):
+                if os.getpgid(process.pid) == pgid:
+                    members.append(process)
+        return members
+
+    def _kill_orphaned_functions(self, localstack_pid: int | None) -> int:
+        """Function processes whose LocalStack is gone (they also exit by themselves on their own)."""
+        orphans = list(self.function_processes(localstack_pid, only_orphans=localstack_pid is None))
+        for process in orphans:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(orphans, timeout=5)
+        return len(orphans)
+
+    @staticmethod
+    def function_processes(localstack_pid: int | None, only_orphans: bool = False) -> Iterator[psutil.Process]:
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                owner = process.environ().get(PARENT_PID_VARIABLE)
+                if owner is None:
+                    continue
+                if only_orphans:
+                    if not psutil.pid_exists(int(owner)):
+                        yield process
+                elif int(owner) == localstack_pid:
+                    yield process
+
+    # --- status ----------------------------------------------------------------------------------
+
+    def status(self) -> StackStatus:
+        pid = self._running_pid()
+        return StackStatus(
+            running=pid is not None,
+            pid=pid,
+            endpoint=self._recorded_endpoint() or self.endpoint,
+            healthy=pid is not None and self.is_healthy(),
+            function_processes=sum(1 for _ in self.function_processes(pid)) if pid else 0,
+        )
+
+    def _recorded(self) -> dict:
+        try:
+            return json.loads(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _recorded_pid(self) -> int | None:
+        return self._recorded().get("pid")
+
+    def _recorded_endpoint(self) -> str | None:
+        return self._recorded().get("endpoint")
+
+    def _running_pid(self) -> int | None:
+        pid = self._recorded_pid()
+        if pid is None:
+            return None
+        try:
+            process = psutil.Process(pid)
+            if process.status() != psutil.STATUS_ZOMBIE and "localstack" in " ".join(process.cmdline()):
+                return pid
+        except psutil.Error:
+            pass
+        return None
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.1, what: str = "condition"
+) -> None:
+    """Poll ``condition`` until true; StackError after ``timeout_s`` (never a blind sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise StackError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(interval_s)
+

@@ -1,0 +1,1 @@
+"""Test support users can reuse: the pytest plugin (`harness.testing.pytest_plugin`) and helpers."""

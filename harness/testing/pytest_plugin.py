@@ -1,0 +1,85 @@
+"""pytest plugin (entry point ``harness``): a real LocalStack for a test session, and AWS clients.
+
+Fixtures:
+- ``harness_settings``: Settings for the test stack (a free port, a private state folder), session scope.
+- ``localstack``: the running embedded stack, started once per session and stopped at the end.
+- ``aws_client``: ``aws_client("sqs")`` builds a boto3 client pinned to that stack.
+- ``deploy_function``: creates a Python function from inline sources and waits until it is active.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from harness import aws
+from harness.packaging import zip_sources
+from harness.settings import LOOPBACK_HOST, Settings
+from harness.stack.embedded import EmbeddedStack
+
+LAMBDA_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK_HOST, 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def harness_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings.from_env(port=free_port(), state_dir=tmp_path_factory.mktemp("harness-state"))
+
+
+@pytest.fixture(scope="session")
+def localstack(harness_settings: Settings) -> Iterator[EmbeddedStack]:
+    stack = EmbeddedStack(harness_settings)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_client(localstack: EmbeddedStack) -> Callable[..., Any]:
+    clients: dict[tuple, Any] = {}
+
+    def make(service: str, **config: Any) -> Any:
+        key = (service, tuple(sorted(config.items())))
+        if key not in clients:
+            clients[key] = aws.client(service, localstack.settings, **config)
+        return clients[key]
+
+    return make
+
+
+@pytest.fixture
+def deploy_function(aws_client: Callable[..., Any]) -> Iterator[Callable[..., str]]:
+    """``deploy_function({"app.py": src}, handler="app.handler", **create_kwargs) -> name``; deleted after."""
+    lambda_client = aws_client("lambda")
+    created: list[str] = []
+
+    def deploy(files: Mapping[str, str], handler: str = "app.handler", **kwargs: Any) -> str:
+        name = kwargs.pop("FunctionName", f"fn-{uuid.uuid4().hex[:10]}")
+        lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=LAMBDA_ROLE,
+            Handler=handler,
+            Code={"ZipFile": zip_sources(files)},
+            **kwargs,
+        )
+        created.append(name)
+        lambda_client.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150}
+        )
+        return name
+
+    yield deploy
+    for name in created:
+        lambda_client.delete_function(FunctionName=name)
