@@ -59,5 +59,5 @@ def client(service: str, settings: Settings, **config: Any) -> Any:
     return session(settings).client(
         service,
         endpoint_url=ensure_local_endpoint(settings.endpoint_url),
-        config=botocore.config.Config(retries={"mode": "standard", "max_attempts": 3}, **config),
+        config=botocore.config.Config(**{"retries": {"mode": "standard", "max_attempts": 3}, **config}),
     )

@@ -52,7 +52,14 @@ class Settings:
             raw = environ.get(cls.env_name(f.name))
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, cls.env_name(f.name), raw, hints[f.name])
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name not in hints:
+                raise SettingsError(f"unknown setting {name!r}; `harness config` lists them all")
+            if not isinstance(value, hints[name]):
+                value = _parse(name, f"--{name.replace('_', '-')}", str(value), hints[name])
+            values[name] = value
         settings = cls(**values)
         settings.validate()
         return settings

@@ -5,5 +5,6 @@ modules import only LocalStack and the standard library:
 
 - ``gateway``: a twisted runtime server that really binds to the host in GATEWAY_LISTEN.
 - ``dynamodb``: a DynamoDB provider served by moto (bundled with localstack-core), no Java.
+- ``cloudwatch``: CloudWatch that batches the metrics LocalStack writes per Lambda invocation.
 - ``lambda_executor``: a Lambda runtime executor running each environment as a local process.
 """

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from harness.exceptions import AlreadyRunningError, PortInUseError, StartupError, StackError
+from harness.exceptions import AlreadyRunningError, PortInUseError, StackError, StartupError
 from harness.localstack_extensions.lambda_executor.runtime import PARENT_PID_VARIABLE
 from harness.settings import LOOPBACK_HOST, Settings
 
@@ -44,6 +44,7 @@ def localstack_environment(settings: Settings, base: dict[str, str] | None = Non
             "GATEWAY_SERVER": "twisted-loopback",  # harness extension: binds the interface for real
             "LAMBDA_RUNTIME_EXECUTOR": "local-process",  # harness extension: no Docker
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",  # harness extension: no Java, no download
+            "PROVIDER_OVERRIDE_CLOUDWATCH": "buffered",  # harness extension: batched metric writes
             "LAMBDA_KEEPALIVE_MS": str(settings.lambda_keepalive_ms),
             # Offline: no analytics (its shutdown hook fails and keeps the process alive), no DNS
             # server on port 53, no certificate download.
@@ -109,6 +110,7 @@ class EmbeddedStack:
         self.pid_file.write_text(json.dumps({"pid": process.pid, "endpoint": self.endpoint}))
         try:
             self._wait_healthy(process, progress)
+            self._warm_up(progress)
         except BaseException:
             self._terminate_group(process.pid)
             self.pid_file.unlink(missing_ok=True)
@@ -147,6 +149,18 @@ class EmbeddedStack:
             f"LocalStack was not healthy within {self.settings.startup_timeout_s:.0f}s "
             f"(HARNESS_STARTUP_TIMEOUT_S); last lines of {self.log_file}:\n{self.log_tail()}"
         )
+
+    def _warm_up(self, progress: Callable[[str], None]) -> None:
+        """Load the services the topology uses now, so the user's first call is not the slow one.
+
+        A fresh state folder also makes LocalStack build its service-catalog cache (~5 s, once).
+        """
+        from harness import aws
+
+        progress("loading Lambda, SQS and DynamoDB ...")
+        aws.client("sqs", self.settings).list_queues()
+        aws.client("dynamodb", self.settings).list_tables()
+        aws.client("lambda", self.settings).list_functions()
 
     def is_healthy(self) -> bool:
         try:
@@ -207,7 +221,9 @@ class EmbeddedStack:
         return len(orphans)
 
     @staticmethod
-    def function_processes(localstack_pid: int | None, only_orphans: bool = False) -> Iterator[psutil.Process]:
+    def function_processes(
+        localstack_pid: int | None, only_orphans: bool = False
+    ) -> Iterator[psutil.Process]:
         for process in psutil.process_iter():
             with contextlib.suppress(psutil.Error):
                 owner = process.environ().get(PARENT_PID_VARIABLE)
@@ -265,4 +281,3 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise StackError(f"timed out after {timeout_s:.0f}s waiting for {what}")
         time.sleep(interval_s)
-

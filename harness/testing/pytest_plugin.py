@@ -24,6 +24,24 @@ from harness.stack.embedded import EmbeddedStack
 LAMBDA_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
 
+def create_python_function(
+    lambda_client: Any, name: str, files: Mapping[str, str], handler: str = "app.handler", **kwargs: Any
+) -> str:
+    """Create a Python 3.11 function from inline sources and wait (polling) until it is active."""
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=LAMBDA_ROLE,
+        Handler=handler,
+        Code={"ZipFile": zip_sources(files)},
+        **kwargs,
+    )
+    lambda_client.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+    )
+    return name
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((LOOPBACK_HOST, 0))
@@ -47,10 +65,10 @@ def localstack(harness_settings: Settings) -> Iterator[EmbeddedStack]:
 
 @pytest.fixture(scope="session")
 def aws_client(localstack: EmbeddedStack) -> Callable[..., Any]:
-    clients: dict[tuple, Any] = {}
+    clients: dict[str, Any] = {}
 
     def make(service: str, **config: Any) -> Any:
-        key = (service, tuple(sorted(config.items())))
+        key = repr((service, sorted(config.items())))
         if key not in clients:
             clients[key] = aws.client(service, localstack.settings, **config)
         return clients[key]
@@ -66,18 +84,7 @@ def deploy_function(aws_client: Callable[..., Any]) -> Iterator[Callable[..., st
 
     def deploy(files: Mapping[str, str], handler: str = "app.handler", **kwargs: Any) -> str:
         name = kwargs.pop("FunctionName", f"fn-{uuid.uuid4().hex[:10]}")
-        lambda_client.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=LAMBDA_ROLE,
-            Handler=handler,
-            Code={"ZipFile": zip_sources(files)},
-            **kwargs,
-        )
-        created.append(name)
-        lambda_client.get_waiter("function_active_v2").wait(
-            FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150}
-        )
+        created.append(create_python_function(lambda_client, name, files, handler, **kwargs))
         return name
 
     yield deploy

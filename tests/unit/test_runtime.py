@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -56,10 +57,8 @@ class RuntimeProcess:
 
     def close(self) -> None:
         for fd in (self.request_fd, self.response_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self.process.wait(10)
 
 

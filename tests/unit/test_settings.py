@@ -32,5 +32,15 @@ def test_out_of_range_values_are_rejected_with_the_variable_to_set():
 
 def test_every_setting_is_described_with_its_variable():
     rows = Settings.from_env({}).describe()
-    assert ("port", 4566, "HARNESS_PORT") == rows[0][:3]
+    assert rows[0][:3] == ("port", 4566, "HARNESS_PORT")
     assert all(env.startswith("HARNESS_") and help_text for _, _, env, help_text in rows)
+
+
+def test_overrides_are_converted_to_the_setting_type():
+    settings = Settings.from_env({}, state_dir="/tmp/x", port="4600")
+    assert settings.state_dir == Path("/tmp/x") and settings.port == 4600
+
+
+def test_unknown_overrides_are_an_error():
+    with pytest.raises(SettingsError, match="unknown setting 'prot'"):
+        Settings.from_env({}, prot=1)

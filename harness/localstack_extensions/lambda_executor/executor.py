@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from localstack import config
@@ -153,7 +153,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             if frame is None:
                 error = self._exit_error(request_id)
                 self._kill()
-                return self._result(request_id, error, False, error["errorMessage"] + "\n", None, 0.0, init_ms)
+                return self._result(
+                    request_id, error, False, error["errorMessage"] + "\n", None, 0.0, init_ms
+                )
             init_logs, self._init_logs = self._init_logs, ""
         return self._result(
             request_id,
@@ -166,10 +168,12 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         )
 
     def _timed_out(self, request_id: str, timeout_s: float, init_ms: float | None) -> InvocationResult:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         message = f"{stamp} {request_id} Task timed out after {timeout_s:.2f} seconds"
         error = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
-        return self._result(request_id, error, False, message + "\n", None, timeout_s * 1000, init_ms, "timeout")
+        return self._result(
+            request_id, error, False, message + "\n", None, timeout_s * 1000, init_ms, "timeout"
+        )
 
     def _exit_error(self, request_id: str, during_init: bool = False) -> dict:
         process = self._process

@@ -142,7 +142,12 @@ class _Capture:
 
 
 def _error(error_type: str, message: str, request_id: str = "", stack: list[str] | None = None) -> dict:
-    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack or []}
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": stack or [],
+    }
 
 
 def _exception_error(exc: BaseException, request_id: str) -> dict:
@@ -241,9 +246,12 @@ def serve(request_fd: int, response_fd: int) -> None:
                 try:
                     payload, ok = json.dumps(result), True
                 except (TypeError, ValueError) as exc:
-                    payload, ok = json.dumps(
-                        _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)
-                    ), False
+                    payload, ok = (
+                        json.dumps(
+                            _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)
+                        ),
+                        False,
+                    )
             except Exception as exc:
                 error = _exception_error(exc, request_id)
                 print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr)

@@ -1,0 +1,135 @@
+"""`make bench`: measures the embedded stack and writes ``reports/bench.json``.
+
+Runs a stack of its own (free port, state in ``.harness/bench``, so LocalStack's caches survive between
+runs) and leaves nothing running. Keys already in bench.json from other benchmarks are kept.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness import aws
+from harness.settings import LOOPBACK_HOST, Settings
+from harness.stack.embedded import HEALTH_PATH, EmbeddedStack
+from harness.testing.pytest_plugin import create_python_function, free_port
+
+TRIVIAL = "def handler(event, context):\n    return event\n"
+WITH_BOTO3 = "import boto3\nsqs = boto3.client('sqs')\ndef handler(event, context):\n    return event\n"
+TARGETS = {
+    "cold_start_ms": ("<=", 150.0),
+    "warm_invoke_p50_minus_gateway_rtt_ms": ("<=", 5.0),
+}
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def timed_ms(call: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+def cold_start_ms(lambda_client: Any, source: str, runs: int) -> float:
+    """Median wall time of the first invoke of a fresh function (process start + init + invoke)."""
+    samples = []
+    for _ in range(runs):
+        name = create_python_function(lambda_client, f"cold-{uuid.uuid4().hex[:8]}", {"app.py": source})
+        samples.append(timed_ms(lambda name=name: lambda_client.invoke(FunctionName=name, Payload=b"{}")))
+        lambda_client.delete_function(FunctionName=name)
+    return statistics.median(samples)
+
+
+def gateway_rtt_ms(port: int, rounds: int) -> list[float]:
+    connection = http.client.HTTPConnection(LOOPBACK_HOST, port, timeout=10)
+
+    def request() -> None:
+        connection.request("GET", HEALTH_PATH)
+        connection.getresponse().read()
+
+    request()
+    samples = [timed_ms(request) for _ in range(rounds)]
+    connection.close()
+    return samples
+
+
+def sqs_send_rps(settings: Settings, messages: int, threads: int = 10) -> float:
+    sqs = aws.client("sqs", settings, max_pool_connections=threads)
+    queue_url = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody="warm")
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda i: sqs.send_message(QueueUrl=queue_url, MessageBody=f"m{i}"), range(messages)))
+    rate = messages / (time.perf_counter() - started)
+    sqs.delete_queue(QueueUrl=queue_url)
+    return rate
+
+
+def run(settings: Settings, invokes: int = 300, cold_runs: int = 5, sqs_messages: int = 2000) -> dict:
+    stack = EmbeddedStack(settings)
+    stack.start(progress=lambda message: print(message, file=sys.stderr))
+    try:
+        lambda_client = aws.client("lambda", settings)
+        results: dict[str, float] = {
+            "cold_start_ms": cold_start_ms(lambda_client, TRIVIAL, cold_runs),
+            "cold_start_boto3_ms": cold_start_ms(lambda_client, WITH_BOTO3, cold_runs),
+        }
+        name = create_python_function(lambda_client, "warm", {"app.py": TRIVIAL})
+        lambda_client.invoke(FunctionName=name, Payload=b"{}")
+        environments = list(EmbeddedStack.function_processes(stack.status().pid))
+        results["env_rss_mb"] = environments[0].memory_info().rss / 2**20
+        warm = [timed_ms(lambda: lambda_client.invoke(FunctionName=name, Payload=b"{}")) for _ in range(invokes)]
+        results["warm_invoke_p50_ms"] = percentile(warm, 0.5)
+        results["warm_invoke_p99_ms"] = percentile(warm, 0.99)
+        results["invokes_per_s"] = 1000 * len(warm) / sum(warm)
+        results["raw_gateway_rtt_ms"] = percentile(gateway_rtt_ms(settings.port, invokes), 0.5)
+        results["warm_invoke_p50_minus_gateway_rtt_ms"] = (
+            results["warm_invoke_p50_ms"] - results["raw_gateway_rtt_ms"]
+        )
+        results["raw_sqs_send_rps"] = sqs_send_rps(settings, sqs_messages)
+        results["localstack_rss_mb"] = psutil.Process(stack.status().pid).memory_info().rss / 2**20
+        return {key: round(value, 2) for key, value in results.items()}
+    finally:
+        stack.stop()
+
+
+def write(results: dict, path: Path) -> None:
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    merged.update(results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
+def main() -> int:
+    base = Settings.from_env()
+    settings = Settings.from_env(port=free_port(), state_dir=base.state_dir / "bench")
+    results = run(settings)
+    output = Path("reports/bench.json")
+    write(results, output)
+    width = max(map(len, results))
+    for key, value in results.items():
+        target = TARGETS.get(key)
+        verdict = ""
+        if target:
+            met = value <= target[1] if target[0] == "<=" else value >= target[1]
+            verdict = f"  target {target[0]} {target[1]:g}: {'met' if met else 'MISSED'}"
+        print(f"{key:<{width}}  {value:>10.2f}{verdict}")
+    print(f"written to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""DynamoDB (moto provider) and SQS as the webhook topology uses them."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+
+@pytest.fixture
+def table(aws_client):
+    dynamodb = aws_client("dynamodb")
+    name = f"Messages-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+def conditional_put(dynamodb, table, item_id, message):
+    try:
+        dynamodb.put_item(
+            TableName=table,
+            Item={"id": {"S": item_id}, "message": {"S": message}},
+            ConditionExpression="attribute_not_exists(id)",
+        )
+        return "written"
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return "duplicate"
+
+
+def test_conditional_put_rejects_the_second_write(aws_client, table):
+    dynamodb = aws_client("dynamodb")
+    assert conditional_put(dynamodb, table, "a", "first") == "written"
+    assert conditional_put(dynamodb, table, "a", "second") == "duplicate"
+    item = dynamodb.get_item(TableName=table, Key={"id": {"S": "a"}})["Item"]
+    assert item["message"]["S"] == "first"
+
+
+def test_concurrent_conditional_puts_of_one_id_let_exactly_one_win(aws_client, table):
+    dynamodb = aws_client("dynamodb", max_pool_connections=20)
+    for round_ in range(5):
+        item_id = f"id-{round_}"
+        with ThreadPoolExecutor(16) as pool:
+            outcomes = list(
+                pool.map(lambda n, i=item_id: conditional_put(dynamodb, table, i, str(n)), range(16))
+            )
+        assert outcomes.count("written") == 1, outcomes
+    assert dynamodb.scan(TableName=table, Select="COUNT")["Count"] == 5
+
+
+def test_sqs_send_and_receive(aws_client):
+    sqs = aws_client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    assert queue_url.startswith("http://127.0.0.1:")
+    sent = {sqs.send_message(QueueUrl=queue_url, MessageBody=f"m{i}")["MessageId"] for i in range(5)}
+    received = set()
+    while len(received) < 5:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in messages.get("Messages", []):
+            received.add(message["MessageId"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    assert received == sent

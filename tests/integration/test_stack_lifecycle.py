@@ -1,0 +1,90 @@
+"""Start, refuse, stop and clean up the embedded stack, as `make up` / `make down` do."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+
+import psutil
+import pytest
+
+from harness import aws
+from harness.exceptions import AlreadyRunningError, PortInUseError
+from harness.settings import Settings
+from harness.stack.embedded import EmbeddedStack, wait_until
+from harness.testing.pytest_plugin import create_python_function, free_port
+
+
+def listening_addresses(pid: int) -> set[str]:
+    processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return {
+        connection.laddr.ip
+        for process in processes
+        for connection in process.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    }
+
+
+def test_every_listening_socket_is_on_loopback(localstack, deploy_function, aws_client):
+    name = deploy_function({"app.py": "def handler(e, c):\n    return 1\n"})
+    aws_client("lambda").invoke(FunctionName=name)  # a function process exists now too
+    addresses = listening_addresses(localstack.status().pid)
+    assert addresses == {"127.0.0.1"}
+
+
+def test_a_second_copy_is_refused(localstack):
+    with pytest.raises(AlreadyRunningError, match="already running"):
+        EmbeddedStack(localstack.settings).start()
+
+
+def test_a_taken_port_is_reported_before_anything_starts(tmp_path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        stack = EmbeddedStack(Settings.from_env({}, port=port, state_dir=tmp_path))
+        with pytest.raises(PortInUseError, match=f"port {port} .* HARNESS_PORT"):
+            stack.start()
+    assert not stack.pid_file.exists()
+
+
+@pytest.fixture
+def own_stack(tmp_path):
+    """A stack of its own, for tests that stop or kill it."""
+    stack = EmbeddedStack(Settings.from_env({}, port=free_port(), state_dir=tmp_path))
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+def start_function_processes(stack: EmbeddedStack, count: int) -> list[psutil.Process]:
+    lambda_client = aws.client("lambda", stack.settings)
+    for index in range(count):
+        create_python_function(lambda_client, f"fn{index}", {"app.py": "def handler(e, c):\n    return 1\n"})
+        assert json.loads(lambda_client.invoke(FunctionName=f"fn{index}")["Payload"].read()) == 1
+    processes = list(EmbeddedStack.function_processes(stack.status().pid))
+    assert len(processes) == count
+    return processes
+
+
+def test_down_leaves_no_process_behind(own_stack):
+    localstack_pid = own_stack.status().pid
+    functions = start_function_processes(own_stack, 2)
+    assert own_stack.stop() >= 3
+    assert not psutil.pid_exists(localstack_pid)
+    assert not any(process.is_running() for process in functions)
+    assert not own_stack.status().running
+
+
+def test_function_processes_exit_by_themselves_when_localstack_is_killed(own_stack):
+    functions = start_function_processes(own_stack, 2)
+    os.kill(own_stack.status().pid, signal.SIGKILL)
+    wait_until(
+        lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in functions),
+        timeout_s=10,
+        what="function processes to exit after LocalStack was killed",
+    )
+    own_stack.stop()  # and `down` still cleans up the record
+    assert not own_stack.pid_file.exists()
