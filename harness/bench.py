@@ -34,7 +34,7 @@ TARGETS = {
 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def timed_ms(call: Callable[[], Any]) -> float:
@@ -91,7 +91,9 @@ def run(settings: Settings, invokes: int = 300, cold_runs: int = 5, sqs_messages
         lambda_client.invoke(FunctionName=name, Payload=b"{}")
         environments = list(EmbeddedStack.function_processes(stack.status().pid))
         results["env_rss_mb"] = environments[0].memory_info().rss / 2**20
-        warm = [timed_ms(lambda: lambda_client.invoke(FunctionName=name, Payload=b"{}")) for _ in range(invokes)]
+        warm = [
+            timed_ms(lambda: lambda_client.invoke(FunctionName=name, Payload=b"{}")) for _ in range(invokes)
+        ]
         results["warm_invoke_p50_ms"] = percentile(warm, 0.5)
         results["warm_invoke_p99_ms"] = percentile(warm, 0.99)
         results["invokes_per_s"] = 1000 * len(warm) / sum(warm)

@@ -10,7 +10,7 @@ never misses a datapoint. Other namespaces are written at once, as stock. Select
 
 import threading
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from localstack.services.cloudwatch.provider_v2 import (
     CloudwatchProvider,
@@ -24,7 +24,7 @@ FLUSH_INTERVAL_S = 1.0
 
 def _datapoint_key(metric: dict) -> tuple:
     dimensions = tuple(sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions") or []))
-    timestamp = metric.get("Timestamp") or datetime.now(timezone.utc)
+    timestamp = metric.get("Timestamp") or datetime.now(UTC)
     return (metric["MetricName"], dimensions, int(timestamp.timestamp()), metric.get("Unit"))
 
 
@@ -43,7 +43,7 @@ def merge_datapoints(metrics: list[dict]) -> list[dict]:
             {
                 "MetricName": metric["MetricName"],
                 "Dimensions": metric.get("Dimensions") or [],
-                "Timestamp": datetime.fromtimestamp(key[2], timezone.utc),
+                "Timestamp": datetime.fromtimestamp(key[2], UTC),
                 **({"Unit": metric["Unit"]} if metric.get("Unit") else {}),
             },
         )
@@ -61,7 +61,9 @@ class BufferedCloudwatchProvider(CloudwatchProvider):
         self._buffer_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_periodically, name="cloudwatch-flush", daemon=True)
+        self._flusher = threading.Thread(
+            target=self._flush_periodically, name="cloudwatch-flush", daemon=True
+        )
 
     def on_after_init(self):
         super().on_after_init()
@@ -77,7 +79,7 @@ class BufferedCloudwatchProvider(CloudwatchProvider):
             return super().put_metric_data(context, namespace, metric_data, **kwargs)
         _validate_parameters_for_put_metric_data(metric_data)
         stamped = [
-            metric if metric.get("Timestamp") else {**metric, "Timestamp": datetime.now(timezone.utc)}
+            metric if metric.get("Timestamp") else {**metric, "Timestamp": datetime.now(UTC)}
             for metric in metric_data or []
         ]
         with self._buffer_lock:
@@ -88,7 +90,9 @@ class BufferedCloudwatchProvider(CloudwatchProvider):
             with self._buffer_lock:
                 pending, self._buffer = self._buffer, defaultdict(list)
             for (account_id, region, namespace), metrics in pending.items():
-                self.cloudwatch_database.add_metric_data(account_id, region, namespace, merge_datapoints(metrics))
+                self.cloudwatch_database.add_metric_data(
+                    account_id, region, namespace, merge_datapoints(metrics)
+                )
 
     def _flush_periodically(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_S):

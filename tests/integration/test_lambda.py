@@ -6,7 +6,7 @@ import base64
 import contextlib
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -175,14 +175,16 @@ def test_non_python_runtimes_fail_with_a_clear_reason(aws_client, runtime):
 
 def test_invocation_metrics_are_all_in_cloudwatch(aws_client, deploy_function):
     """The buffered CloudWatch provider loses no datapoint: reads flush the buffer first."""
-    name = deploy_function({"app.py": "def handler(e, c):\n    if e.get('fail'):\n        raise ValueError()\n"})
+    name = deploy_function(
+        {"app.py": "def handler(e, c):\n    if e.get('fail'):\n        raise ValueError()\n"}
+    )
     lambda_client = aws_client("lambda")
     for index in range(7):
         invoke(lambda_client, name, {"fail": index < 2})
     cloudwatch = aws_client("cloudwatch")
 
     def total(metric: str) -> float:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         datapoints = cloudwatch.get_metric_statistics(
             Namespace="AWS/Lambda",
             MetricName=metric,

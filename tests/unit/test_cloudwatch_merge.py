@@ -1,8 +1,8 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from harness.localstack_extensions.cloudwatch import merge_datapoints
 
-T = datetime(2026, 1, 1, 12, 0, 0, 400_000, tzinfo=timezone.utc)
+T = datetime(2026, 1, 1, 12, 0, 0, 400_000, tzinfo=UTC)
 DIMS = [{"Name": "FunctionName", "Value": "f"}]
 
 
@@ -29,5 +29,8 @@ def test_different_values_dimensions_and_seconds_stay_apart():
 
 
 def test_datapoints_without_a_single_value_pass_through_untouched():
-    aggregated = {"MetricName": "X", "StatisticValues": {"SampleCount": 2, "Sum": 3, "Minimum": 1, "Maximum": 2}}
+    aggregated = {
+        "MetricName": "X",
+        "StatisticValues": {"SampleCount": 2, "Sum": 3, "Minimum": 1, "Maximum": 2},
+    }
     assert merge_datapoints([aggregated]) == [aggregated]
