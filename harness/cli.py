@@ -11,7 +11,12 @@ from harness.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(port=getattr(args, "port", None), state_dir=getattr(args, "state_dir", None))
+    return Settings.from_env(
+        port=getattr(args, "port", None),
+        state_dir=getattr(args, "state_dir", None),
+        publisher_dir=getattr(args, "publisher", None),
+        subscriber_dir=getattr(args, "subscriber", None),
+    )
 
 
 def _say(message: str) -> None:
@@ -21,13 +26,53 @@ def _say(message: str) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from harness.stack.embedded import EmbeddedStack
 
-    settings = _settings(args)
+    settings = _settings(args)  # validated, topology included, before anything starts
     stack = EmbeddedStack(settings)
     _say(f"starting LocalStack 4.8.1 (embedded) on {settings.endpoint_url} ...")
     endpoint = stack.start(progress=_say)
     _say(f"LocalStack is healthy; log: {stack.log_file}")
-    print(f"endpoint: {endpoint}")
+    if args.no_deploy:
+        print(f"endpoint: {endpoint}")
+        return 0
+    return cmd_deploy(args)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from harness.deploy import Deployer
+
+    settings = _settings(args)
+    for warning in settings.warnings():
+        _say(f"warning: {warning}")
+    _say(f"deploying the webhook topology to {settings.endpoint_url} ...")
+    deployer = Deployer(settings, say=_say)
+    outputs = deployer.deploy()
+    if not deployer.changes:
+        _say("  everything was up to date")
+    _print_outputs(outputs)
     return 0
+
+
+def cmd_outputs(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from harness.deploy import Outputs, outputs_path
+
+    outputs = Outputs.load(outputs_path(_settings(args)))
+    if args.json:
+        print(json.dumps(dataclasses.asdict(outputs), indent=2))
+    else:
+        _print_outputs(outputs)
+    return 0
+
+
+def _print_outputs(outputs) -> None:
+    print(f"webhook URL:  {outputs.webhook_url}")
+    print(f"queue:        {outputs.queue_url}")
+    print(f"DLQ:          {outputs.dlq_url}")
+    print(f"table:        {outputs.table_name}")
+    print(f"functions:    {outputs.publisher_name}, {outputs.subscriber_name}")
+    print(f"try:          curl -X POST {outputs.webhook_url}/hello")
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -67,14 +112,28 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--port", type=int, help="LocalStack port on 127.0.0.1 (HARNESS_PORT, default 4566)")
     common.add_argument("--state-dir", help="state folder (HARNESS_STATE_DIR, default .harness)")
+    functions = argparse.ArgumentParser(add_help=False)
+    functions.add_argument(
+        "--publisher", help="folder with your own publisher handler (HARNESS_PUBLISHER_DIR)"
+    )
+    functions.add_argument(
+        "--subscriber", help="folder with your own subscriber handler (HARNESS_SUBSCRIBER_DIR)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, handler, help_text in (
-        ("up", cmd_up, "start the embedded stack and wait until it is healthy"),
-        ("down", cmd_down, "stop the stack and every function process it started"),
-        ("status", cmd_status, "is the stack running and healthy"),
-        ("config", cmd_config, "show the effective settings and their environment variables"),
+    for name, handler, help_text, parents in (
+        ("up", cmd_up, "start the embedded stack, then deploy the topology", [common, functions]),
+        ("deploy", cmd_deploy, "create or update the topology (idempotent)", [common, functions]),
+        ("outputs", cmd_outputs, "webhook URL, queue URLs, table and function names", [common]),
+        ("down", cmd_down, "stop the stack and every function process it started", [common]),
+        ("status", cmd_status, "is the stack running and healthy", [common]),
+        ("config", cmd_config, "show the effective settings and their environment variables", [common]),
     ):
-        commands.add_parser(name, parents=[common], help=help_text).set_defaults(handler=handler)
+        sub = commands.add_parser(name, parents=parents, help=help_text)
+        sub.set_defaults(handler=handler)
+        if name == "up":
+            sub.add_argument("--no-deploy", action="store_true", help="start the stack only")
+        if name == "outputs":
+            sub.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 

@@ -27,3 +27,7 @@ class StartupError(StackError):
 
 class UnsafeEndpointError(HarnessError):
     pass
+
+
+class DeployError(HarnessError):
+    pass

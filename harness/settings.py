@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 from harness.exceptions import SettingsError
 
@@ -37,6 +39,43 @@ class Settings:
     )
     localstack_log_level: str = _setting("info", "LocalStack's own log level (LS_LOG)")
 
+    # --- the topology (defaults: the reference CDK stack, plus a DLQ) ---------------------------
+    name_prefix: str = _setting("", "prefix for every resource name (lets several topologies coexist)")
+    table_name: str = _setting("Messages", "DynamoDB table of the backend (partition key `id`)")
+    queue_name: str = _setting("webhook-queue", "SQS queue between publisher and subscriber")
+    dlq_name: str = _setting("webhook-dlq", "dead-letter queue of the SQS queue")
+    visibility_timeout_s: int = _setting(300, "queue visibility timeout (reference stack: 300 s)")
+    max_receive_count: int = _setting(
+        5, "receives before a message moves to the DLQ (AWS: 1-1000, >= 5 advised)"
+    )
+    batch_size: int = _setting(10, "event-source mapping batch size (1-10000; >10 needs a batching window)")
+    batching_window_s: int = _setting(0, "MaximumBatchingWindowInSeconds of the event-source mapping (0-300)")
+    maximum_concurrency: int | None = _setting(
+        None, "ScalingConfig.MaximumConcurrency of the mapping (2-1000; empty = not set)"
+    )
+    reserved_concurrency: int | None = _setting(
+        2, "subscriber reserved concurrency, the throttle (reference: 2; empty = unreserved)"
+    )
+    publisher_name: str = _setting("webhook-publisher", "publisher function name")
+    subscriber_name: str = _setting("webhook-subscriber", "subscriber function name")
+    publisher_dir: Path = _setting(Path("functions/publisher"), "folder with the publisher's code")
+    subscriber_dir: Path = _setting(Path("functions/subscriber"), "folder with the subscriber's code")
+    publisher_handler: str = _setting("app.handler", "publisher handler (module.function)")
+    subscriber_handler: str = _setting("app.handler", "subscriber handler (module.function)")
+    publisher_timeout_s: int = _setting(10, "publisher function timeout (1-900 s)")
+    subscriber_timeout_s: int = _setting(30, "subscriber function timeout (1-900 s, <= visibility timeout)")
+    memory_mb: int = _setting(128, "memory size of both functions (128-10240 MB)")
+    api_name: str = _setting("webhook-api", "REST API name")
+    stage_name: str = _setting("prod", "REST API stage")
+    idempotency_headers: str = _setting(
+        "Idempotency-Key,X-GitHub-Delivery,X-Webhook-Id",
+        "headers whose value becomes the message id, so sender retries collapse into one row",
+    )
+    backend_latency_ms: int = _setting(0, "simulated backend latency per write in the subscriber (ms)")
+    fail_path_marker: str = _setting(
+        "", "fault injection, off when empty: records whose path contains it always fail (-> DLQ)"
+    )
+
     @classmethod
     def env_name(cls, name: str) -> str:
         meta = next(f for f in dataclasses.fields(cls) if f.name == name).metadata
@@ -44,22 +83,31 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then ``HARNESS_*`` variables, then explicit overrides (e.g. CLI flags)."""
+        """Defaults, then the config file, then ``HARNESS_*`` variables, then explicit overrides (CLI flags).
+
+        The config file is ``HARNESS_CONFIG`` or, when that is unset, ``harness.toml`` if it exists: a
+        TOML table of setting names, e.g. ``reserved_concurrency = 5``.
+        """
         environ = os.environ if environ is None else environ
         hints = get_type_hints(cls)
         values: dict[str, Any] = {}
+        for name, value in _config_file(environ).items():
+            if name not in hints:
+                raise SettingsError(
+                    f"unknown setting {name!r} in the config file; `harness config` lists them all"
+                )
+            values[name] = _coerce(name, f"config file key {name}", value, hints[name])
         for f in dataclasses.fields(cls):
             raw = environ.get(cls.env_name(f.name))
-            if raw is not None and raw != "":
+            optional = type(None) in get_args(hints[f.name])
+            if raw is not None and (raw != "" or optional):  # empty: unset, or None where allowed
                 values[f.name] = _parse(f.name, cls.env_name(f.name), raw, hints[f.name])
         for name, value in overrides.items():
             if value is None:
                 continue
             if name not in hints:
                 raise SettingsError(f"unknown setting {name!r}; `harness config` lists them all")
-            if not isinstance(value, hints[name]):
-                value = _parse(name, f"--{name.replace('_', '-')}", str(value), hints[name])
-            values[name] = value
+            values[name] = _coerce(name, f"--{name.replace('_', '-')}", value, hints[name])
         settings = cls(**values)
         settings.validate()
         return settings
@@ -79,11 +127,80 @@ class Settings:
                 f"localstack_log_level={self.localstack_log_level!r}: expected one of "
                 "trace, debug, info, warn, error"
             )
+        problems += self._topology_problems()
         if problems:
             raise SettingsError(
                 "invalid settings: "
                 + "; ".join(f"{p} (set {self.env_name(p.split('=')[0])})" for p in problems)
             )
+
+    def _topology_problems(self) -> list[str]:
+        """AWS's own rules, checked before anything is created."""
+        problems = []
+
+        def within(name: str, low: int, high: int, why: str = "") -> None:
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                problems.append(f"{name}={value}: expected {low}-{high}{why}")
+
+        within("visibility_timeout_s", 0, 43_200)
+        within("max_receive_count", 1, 1000)
+        within("batch_size", 1, 10_000)
+        within("batching_window_s", 0, 300)
+        within("maximum_concurrency", 2, 1000, " (AWS ScalingConfig.MaximumConcurrency)")
+        within("reserved_concurrency", 0, 900, " (the account keeps 100 of 1000 unreserved)")
+        within("publisher_timeout_s", 1, 900)
+        within("subscriber_timeout_s", 1, 900)
+        within("memory_mb", 128, 10_240)
+        if self.backend_latency_ms < 0:
+            problems.append(f"backend_latency_ms={self.backend_latency_ms}: expected >= 0")
+        if self.batch_size > 10 and self.batching_window_s < 1:
+            problems.append(
+                f"batch_size={self.batch_size}: a batch size over 10 needs batching_window_s >= 1 (AWS rule)"
+            )
+        if self.subscriber_timeout_s > self.visibility_timeout_s:
+            problems.append(
+                f"subscriber_timeout_s={self.subscriber_timeout_s}: must not exceed visibility_timeout_s="
+                f"{self.visibility_timeout_s} (AWS rejects the event-source mapping)"
+            )
+        for name in ("table_name", "queue_name", "dlq_name", "publisher_name", "subscriber_name", "api_name"):
+            resource = self.resource_name(name)
+            if not _NAME_RULES[name].match(resource):
+                problems.append(
+                    f"{name}={getattr(self, name)!r}: {resource!r} is not a valid {_NAME_HINTS[name]}"
+                )
+        for name in ("publisher_dir", "subscriber_dir"):
+            folder = getattr(self, name)
+            handler = getattr(self, name.replace("_dir", "_handler"))
+            module_file = folder / (handler.rpartition(".")[0].replace(".", "/") + ".py")
+            if not module_file.is_file():
+                problems.append(f"{name}={str(folder)!r}: no {module_file} for handler {handler!r}")
+        return problems
+
+    def warnings(self) -> list[str]:
+        """Legal but risky choices, printed by `harness deploy`."""
+        notes = []
+        if self.visibility_timeout_s < 6 * self.subscriber_timeout_s + self.batching_window_s:
+            notes.append(
+                f"visibility_timeout_s={self.visibility_timeout_s} is below 6 x subscriber_timeout_s "
+                f"+ batching_window_s ({6 * self.subscriber_timeout_s + self.batching_window_s}), as AWS "
+                "advises: throttled or retried batches may be received again while still in flight"
+            )
+        if self.max_receive_count < 5:
+            notes.append(f"max_receive_count={self.max_receive_count} is below the 5 AWS advises")
+        if (
+            self.maximum_concurrency is not None
+            and self.reserved_concurrency is not None
+            and self.maximum_concurrency > self.reserved_concurrency
+        ):
+            notes.append(
+                f"maximum_concurrency={self.maximum_concurrency} exceeds reserved_concurrency="
+                f"{self.reserved_concurrency}: Lambda may throttle messages (AWS advice)"
+            )
+        return notes
+
+    def resource_name(self, setting: str) -> str:
+        return f"{self.name_prefix}{getattr(self, setting)}"
 
     # Derived values: computed, never configured separately.
     @property
@@ -102,7 +219,56 @@ class Settings:
         ]
 
 
+_NAME_RULES = {
+    "table_name": re.compile(r"^[A-Za-z0-9_.-]{3,255}$"),
+    "queue_name": re.compile(r"^[A-Za-z0-9_-]{1,80}$"),
+    "dlq_name": re.compile(r"^[A-Za-z0-9_-]{1,80}$"),
+    "publisher_name": re.compile(r"^[A-Za-z0-9_-]{1,64}$"),
+    "subscriber_name": re.compile(r"^[A-Za-z0-9_-]{1,64}$"),
+    "api_name": re.compile(r"^.{1,1024}$"),
+}
+_NAME_HINTS = {
+    "table_name": "DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)",
+    "queue_name": "SQS queue name (1-80 of A-Z a-z 0-9 _ -)",
+    "dlq_name": "SQS queue name (1-80 of A-Z a-z 0-9 _ -)",
+    "publisher_name": "Lambda function name (1-64 of A-Z a-z 0-9 _ -)",
+    "subscriber_name": "Lambda function name (1-64 of A-Z a-z 0-9 _ -)",
+    "api_name": "REST API name",
+}
+
+
+def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    explicit = environ.get("HARNESS_CONFIG")
+    path = Path(explicit) if explicit else Path("harness.toml")
+    if not path.is_file():
+        if explicit:
+            raise SettingsError(f"HARNESS_CONFIG={explicit!r}: no such file")
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path} is not valid TOML: {error}") from None
+
+
+def _coerce(name: str, source: str, value: Any, kind: Any) -> Any:
+    base = _base_type(kind)
+    if value is None or (isinstance(value, base) and not (base is int and isinstance(value, bool))):
+        return value
+    return _parse(name, source, str(value), kind)
+
+
+def _base_type(kind: Any) -> Any:
+    """``int | None`` -> int."""
+    members = [member for member in get_args(kind) if member is not type(None)]
+    return members[0] if members else kind
+
+
 def _parse(name: str, env: str, raw: str, kind: Any) -> Any:
+    optional = type(None) in get_args(kind)
+    kind = _base_type(kind)
+    if optional and raw.strip().lower() in {"", "none", "null"}:
+        return None
     try:
         if kind is bool:
             lowered = raw.strip().lower()

@@ -57,6 +57,10 @@ def localstack_environment(settings: Settings, base: dict[str, str] | None = Non
             "SQS_ENDPOINT_STRATEGY": "path",
             # LocalStack's internal AWS calls skip the HTTP round trip through its own gateway.
             "IN_MEMORY_CLIENT": "1",
+            # Stock SQS pollers sleep 1 s after every batch and back off to 10 s when idle; a webhook
+            # row should appear within a second or two.
+            "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0",
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",
             "LS_LOG": settings.localstack_log_level,
             "FILESYSTEM_ROOT": str(state / "filesystem"),
             "TMPDIR": str(state / "tmp"),
@@ -119,6 +123,8 @@ class EmbeddedStack:
 
     def _ensure_port_free(self) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As the gateway itself binds: connections of a previous run in TIME_WAIT don't count.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((LOOPBACK_HOST, self.settings.port))
             except OSError as exc:

@@ -1,0 +1,433 @@
+"""`harness deploy`: create or update the Scalable Webhook topology, idempotently.
+
+Every step reads what exists, compares it with the settings and changes only what differs, so a
+second run changes nothing and a run after editing a handler updates just that function's code.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from harness import aws
+from harness.exceptions import DeployError
+from harness.packaging import zip_directory
+from harness.settings import Settings
+
+ACCOUNT_ID = "000000000000"
+ROLE_NAME = "webhook-lambda-role"
+ASSUME_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+DLQ_RETENTION_S = 14 * 24 * 3600  # the maximum: a DLQ must outlive its source queue's retention
+INVOKE_PERMISSION_ID = "apigateway-invoke"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    endpoint: str
+    webhook_url: str
+    api_id: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    table_name: str
+    publisher_name: str
+    subscriber_name: str
+    event_source_mapping_uuid: str
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Outputs:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as error:
+            raise DeployError(
+                f"no deployment recorded at {path} ({error}); run `make up` or `harness deploy`"
+            ) from None
+
+
+def outputs_path(settings: Settings) -> Path:
+    return settings.state_path / "outputs.json"
+
+
+def function_package(folder: Path, cache_dir: Path) -> bytes:
+    """The zip of ``folder`` with the packages of its requirements.txt vendored in (cached by content)."""
+    requirements = folder / "requirements.txt"
+    lines = (
+        [line for line in requirements.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        if requirements.is_file()
+        else []
+    )
+    if not lines:
+        return zip_directory(folder)
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    vendored = cache_dir / f"vendored-{digest}"
+    if not vendored.is_dir():
+        staging = cache_dir / f".staging-{digest}"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                str(staging),
+                "-r",
+                str(requirements),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise DeployError(
+                f"installing {requirements} failed (pip exit {result.returncode}):\n{result.stderr[-2000:]}"
+            )
+        staging.rename(vendored)
+    merged = cache_dir / f"build-{folder.name}"
+    shutil.rmtree(merged, ignore_errors=True)
+    shutil.copytree(vendored, merged)
+    shutil.copytree(folder, merged, dirs_exist_ok=True)  # the function's own files win
+    return zip_directory(merged)
+
+
+def code_sha256(package: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(package).digest()).decode()
+
+
+class Deployer:
+    def __init__(
+        self,
+        settings: Settings,
+        client: Callable[[str], Any] | None = None,
+        say: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.settings = settings
+        self._client = client or (lambda service: aws.client(service, settings))
+        self.say = say
+        self.changes: list[str] = []
+
+    def _changed(self, what: str) -> None:
+        self.changes.append(what)
+        self.say(f"  {what}")
+
+    # --- the whole topology ------------------------------------------------------------------------
+
+    def deploy(self) -> Outputs:
+        s = self.settings
+        self._require_stack()
+        table = self.ensure_table(s.resource_name("table_name"))
+        dlq_url, dlq_arn = self.ensure_queue(
+            s.resource_name("dlq_name"), {"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
+        )
+        queue_url, queue_arn = self.ensure_queue(
+            s.resource_name("queue_name"),
+            {
+                "VisibilityTimeout": str(s.visibility_timeout_s),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": s.max_receive_count}
+                ),
+            },
+        )
+        role_arn = self.ensure_role()
+        publisher = self.ensure_function(
+            s.resource_name("publisher_name"),
+            s.publisher_dir,
+            s.publisher_handler,
+            s.publisher_timeout_s,
+            role_arn,
+            {"QUEUE_URL": queue_url, "IDEMPOTENCY_HEADERS": s.idempotency_headers},
+        )
+        subscriber = self.ensure_function(
+            s.resource_name("subscriber_name"),
+            s.subscriber_dir,
+            s.subscriber_handler,
+            s.subscriber_timeout_s,
+            role_arn,
+            {
+                "TABLE_NAME": table,
+                "BACKEND_LATENCY_MS": str(s.backend_latency_ms),
+                "FAIL_PATH_MARKER": s.fail_path_marker,
+            },
+        )
+        self.ensure_reserved_concurrency(subscriber, s.reserved_concurrency)
+        mapping_uuid = self.ensure_event_source_mapping(subscriber, queue_arn)
+        api_id = self.ensure_rest_api(s.resource_name("api_name"), publisher)
+        outputs = Outputs(
+            endpoint=s.endpoint_url,
+            webhook_url=f"{s.endpoint_url}/_aws/execute-api/{api_id}/{s.stage_name}",
+            api_id=api_id,
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            dlq_url=dlq_url,
+            dlq_arn=dlq_arn,
+            table_name=table,
+            publisher_name=publisher,
+            subscriber_name=subscriber,
+            event_source_mapping_uuid=mapping_uuid,
+        )
+        outputs.save(outputs_path(s))
+        return outputs
+
+    def _require_stack(self) -> None:
+        try:
+            self._client("sqs").list_queues(MaxResults=1)
+        except Exception as error:
+            raise DeployError(
+                f"no local stack answers at {self.settings.endpoint_url} ({type(error).__name__}); "
+                "start it with `make up` (or `harness up`), or set HARNESS_PORT to where it runs"
+            ) from None
+
+    # --- resources ---------------------------------------------------------------------------------
+
+    def ensure_table(self, name: str) -> str:
+        dynamodb = self._client("dynamodb")
+        try:
+            dynamodb.describe_table(TableName=name)
+        except dynamodb.exceptions.ResourceNotFoundException:
+            dynamodb.create_table(
+                TableName=name,
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            dynamodb.get_waiter("table_exists").wait(
+                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
+            self._changed(f"created table {name}")
+        return name
+
+    def ensure_queue(self, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+        sqs = self._client("sqs")
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            self._changed(f"created queue {name}")
+        else:
+            current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(attributes))["Attributes"]
+            differing = {k: v for k, v in attributes.items() if _normalise(current.get(k)) != _normalise(v)}
+            if differing:
+                sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
+                self._changed(f"updated queue {name}: {', '.join(sorted(differing))}")
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def ensure_role(self) -> str:
+        iam = self._client("iam")
+        try:
+            return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            arn = iam.create_role(
+                RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ASSUME_ROLE_POLICY)
+            )["Role"]["Arn"]
+            self._changed(f"created role {ROLE_NAME}")
+            return arn
+
+    def ensure_function(
+        self,
+        name: str,
+        folder: Path,
+        handler: str,
+        timeout_s: int,
+        role_arn: str,
+        environment: dict[str, str],
+    ) -> str:
+        lambda_client = self._client("lambda")
+        package = function_package(folder, self.settings.state_path / "build")
+        desired = {
+            "Runtime": "python3.11",
+            "Handler": handler,
+            "Timeout": timeout_s,
+            "MemorySize": self.settings.memory_mb,
+            "Role": role_arn,
+            "Environment": {"Variables": environment},
+        }
+        try:
+            current = lambda_client.get_function(FunctionName=name)["Configuration"]
+        except lambda_client.exceptions.ResourceNotFoundException:
+            lambda_client.create_function(FunctionName=name, Code={"ZipFile": package}, **desired)
+            self._wait_function(name, "function_active_v2")
+            self._changed(f"created function {name} from {folder}")
+            return name
+        if current["CodeSha256"] != code_sha256(package):
+            lambda_client.update_function_code(FunctionName=name, ZipFile=package)
+            self._wait_function(name, "function_updated_v2")
+            self._changed(f"updated code of {name} from {folder}")
+        differing = [
+            key
+            for key, value in desired.items()
+            if current.get(key, {} if key == "Environment" else None) != value
+        ]
+        if differing:
+            lambda_client.update_function_configuration(FunctionName=name, **desired)
+            self._wait_function(name, "function_updated_v2")
+            self._changed(f"updated configuration of {name}: {', '.join(differing)}")
+        return name
+
+    def _wait_function(self, name: str, waiter: str) -> None:
+        self._client("lambda").get_waiter(waiter).wait(
+            FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+        )
+
+    def ensure_reserved_concurrency(self, name: str, reserved: int | None) -> None:
+        lambda_client = self._client("lambda")
+        current = lambda_client.get_function_concurrency(FunctionName=name).get(
+            "ReservedConcurrentExecutions"
+        )
+        if current == reserved:
+            return
+        if reserved is None:
+            lambda_client.delete_function_concurrency(FunctionName=name)
+            self._changed(f"removed reserved concurrency of {name}")
+        else:
+            lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+            self._changed(f"set reserved concurrency of {name} to {reserved}")
+
+    def ensure_event_source_mapping(self, function_name: str, queue_arn: str) -> str:
+        lambda_client = self._client("lambda")
+        s = self.settings
+        desired = {
+            "BatchSize": s.batch_size,
+            "MaximumBatchingWindowInSeconds": s.batching_window_s,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": s.maximum_concurrency} if s.maximum_concurrency else {},
+        }
+        existing = lambda_client.list_event_source_mappings(
+            FunctionName=function_name, EventSourceArn=queue_arn
+        )["EventSourceMappings"]
+        if not existing:
+            uuid = lambda_client.create_event_source_mapping(
+                EventSourceArn=queue_arn, FunctionName=function_name, Enabled=True, **desired
+            )["UUID"]
+            self._changed(f"created SQS event-source mapping for {function_name}")
+        else:
+            current = existing[0]
+            uuid = current["UUID"]
+            differing = [
+                key
+                for key, value in desired.items()
+                if current.get(key, {} if key == "ScalingConfig" else None) != value
+            ]
+            if differing:
+                lambda_client.update_event_source_mapping(UUID=uuid, **desired)
+                self._changed(f"updated event-source mapping of {function_name}: {', '.join(differing)}")
+        self._wait_mapping_enabled(uuid)
+        return uuid
+
+    def _wait_mapping_enabled(self, uuid: str, timeout_s: float = 30) -> None:
+        lambda_client = self._client("lambda")
+        deadline = time.monotonic() + timeout_s
+        while (state := lambda_client.get_event_source_mapping(UUID=uuid)["State"]) != "Enabled":
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    f"event-source mapping {uuid} is {state!r}, not Enabled, after {timeout_s:.0f}s"
+                )
+            time.sleep(0.2)
+
+    def ensure_rest_api(self, name: str, publisher: str) -> str:
+        apigateway = self._client("apigateway")
+        region = self.settings.region
+        apis = [api for page in apigateway.get_paginator("get_rest_apis").paginate() for api in page["items"]]
+        matching = [api for api in apis if api["name"] == name]
+        changed = False
+        if matching:
+            api_id = matching[0]["id"]
+        else:
+            api_id = apigateway.create_rest_api(
+                name=name,
+                endpointConfiguration={"types": ["REGIONAL"]},
+                # LocalStack's way to fix an API's id: the webhook URL survives a `make down && make up`.
+                tags={"_custom_id_": stable_api_id(name)},
+            )["id"]
+            self._changed(f"created REST API {name}")
+            changed = True
+        resources = {
+            r["path"]: r
+            for page in apigateway.get_paginator("get_resources").paginate(restApiId=api_id)
+            for r in page["items"]
+        }
+        if "/{proxy+}" not in resources:
+            resources["/{proxy+}"] = apigateway.create_resource(
+                restApiId=api_id, parentId=resources["/"]["id"], pathPart="{proxy+}"
+            )
+        function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{publisher}"
+        uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+        for path in ("/", "/{proxy+}"):
+            resource = resources[path]
+            method = resource.get("resourceMethods", {}).get("ANY")
+            if method is None:
+                apigateway.put_method(
+                    restApiId=api_id, resourceId=resource["id"], httpMethod="ANY", authorizationType="NONE"
+                )
+            try:
+                integration = apigateway.get_integration(
+                    restApiId=api_id, resourceId=resource["id"], httpMethod="ANY"
+                )
+            except apigateway.exceptions.NotFoundException:
+                integration = {}
+            if integration.get("uri") != uri or integration.get("type") != "AWS_PROXY":
+                apigateway.put_integration(
+                    restApiId=api_id,
+                    resourceId=resource["id"],
+                    httpMethod="ANY",
+                    type="AWS_PROXY",
+                    integrationHttpMethod="POST",
+                    uri=uri,
+                )
+                self._changed(f"integrated ANY {path} with {publisher}")
+                changed = True
+        stages = {stage["stageName"] for stage in apigateway.get_stages(restApiId=api_id)["item"]}
+        if changed or self.settings.stage_name not in stages:
+            apigateway.create_deployment(restApiId=api_id, stageName=self.settings.stage_name)
+            self._changed(f"deployed REST API {name} to stage {self.settings.stage_name}")
+        try:
+            self._client("lambda").add_permission(
+                FunctionName=publisher,
+                StatementId=INVOKE_PERMISSION_ID,
+                Action="lambda:InvokeFunction",
+                Principal="apigateway.amazonaws.com",
+                SourceArn=f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/*/*/*",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceConflictException":
+                raise
+        return api_id
+
+
+def stable_api_id(name: str) -> str:
+    """``webhook-api`` -> ``webhookapi``: lowercase letters and digits, as API Gateway ids are."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())[:32] or "webhook"
+
+
+def _normalise(value: str | None) -> Any:
+    """Queue attributes come back as strings; JSON ones (RedrivePolicy) compare by content."""
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return json.dumps(parsed, sort_keys=True) if isinstance(parsed, dict) else str(parsed)
