@@ -109,7 +109,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             413,
             {
                 "error": "payload too large",
-                "reason": f"the queued message would be {size} bytes; SQS accepts at most {SQS_MAX_MESSAGE_BYTES}",
+                "reason": f"the message would be {size} bytes; SQS accepts at most {SQS_MAX_MESSAGE_BYTES}",
             },
         )
     try:

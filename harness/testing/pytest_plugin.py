@@ -5,11 +5,19 @@ Fixtures:
 - ``localstack``: the running embedded stack, started once per session and stopped at the end.
 - ``aws_client``: ``aws_client("sqs")`` builds a boto3 client pinned to that stack.
 - ``deploy_function``: creates a Python function from inline sources and waits until it is active.
+- ``deploy_topology``: ``deploy_topology(**settings) -> Topology`` (settings, outputs) deploys a
+  webhook topology of its own (unique resource names), e.g. ``subscriber_dir=...`` for your subscriber.
+- ``webhook_topology``: the default topology (functions/ of this repo, or HARNESS_* settings), session scope.
+- ``webhook``: ``webhook("/path", body, headers) -> (status, json)`` posts to the webhook URL.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import socket
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -17,6 +25,7 @@ from typing import Any
 import pytest
 
 from harness import aws
+from harness.deploy import Deployer, Outputs
 from harness.packaging import zip_sources
 from harness.settings import LOOPBACK_HOST, Settings
 from harness.stack.embedded import EmbeddedStack
@@ -90,3 +99,57 @@ def deploy_function(aws_client: Callable[..., Any]) -> Iterator[Callable[..., st
     yield deploy
     for name in created:
         lambda_client.delete_function(FunctionName=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    """A deployed topology: the settings it was deployed with and what the deployment produced."""
+
+    settings: Settings
+    outputs: Outputs
+
+    def redeploy(self) -> list[str]:
+        """Deploy again with the same settings; the changes made (empty when nothing differed)."""
+        deployer = Deployer(self.settings)
+        deployer.deploy()
+        return deployer.changes
+
+
+@pytest.fixture(scope="session")
+def deploy_topology(localstack: EmbeddedStack) -> Callable[..., Topology]:
+    def deploy(**overrides: Any) -> Topology:
+        prefix = overrides.pop("name_prefix", f"t{uuid.uuid4().hex[:6]}-")
+        settings = dataclasses.replace(localstack.settings, name_prefix=prefix, **overrides)
+        settings.validate()
+        return Topology(settings, Deployer(settings).deploy())
+
+    return deploy
+
+
+@pytest.fixture(scope="session")
+def webhook_topology(deploy_topology: Callable[..., Topology]) -> Topology:
+    return deploy_topology(name_prefix="")
+
+
+def post_webhook(
+    url: str, path: str = "/hello", body: bytes | str | None = b"{}", headers: Mapping[str, str] | None = None
+) -> tuple[int, Any]:
+    """POST to the webhook; (status, parsed JSON body). Error statuses are returned, not raised."""
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=data,
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+def webhook(webhook_topology: Topology) -> Callable[..., tuple[int, Any]]:
+    url = webhook_topology.outputs.webhook_url
+    return lambda path="/hello", body=b"{}", headers=None: post_webhook(url, path, body, headers)

@@ -1,0 +1,91 @@
+"""Read what the topology holds: rows, queue depths, DLQ messages. Read-only: nothing is consumed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+_deserialize = TypeDeserializer().deserialize
+
+
+def rows(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of ``table`` as plain Python values (a paginated scan)."""
+    return [
+        {key: _deserialize(value) for key, value in item.items()}
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+        for item in page["Items"]
+    ]
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+def queue_depth(sqs: Any, queue_url: str) -> QueueDepth:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return QueueDepth(
+        visible=int(attributes["ApproximateNumberOfMessages"]),
+        in_flight=int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        delayed=int(attributes["ApproximateNumberOfMessagesDelayed"]),
+    )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    item_id: str | None
+    receive_count: int
+    body: str
+
+
+def peek_messages(sqs: Any, queue_url: str, hold_s: int = 30) -> list[DeadLetter]:
+    """Every visible message of a queue (typically the DLQ), made visible again afterwards."""
+    seen: dict[str, DeadLetter] = {}
+    receipts = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=hold_s,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            receipts.append(message["ReceiptHandle"])
+            try:
+                item_id = json.loads(message["Body"]).get("id")
+            except (ValueError, AttributeError):
+                item_id = None
+            seen[message["MessageId"]] = DeadLetter(
+                message_id=message["MessageId"],
+                item_id=item_id,
+                receive_count=int(message["Attributes"]["ApproximateReceiveCount"]),
+                body=message["Body"],
+            )
+    for start in range(0, len(receipts), 10):
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": receipt, "VisibilityTimeout": 0}
+                for index, receipt in enumerate(receipts[start : start + 10])
+            ],
+        )
+    return list(seen.values())
