@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.exceptions import HarnessError
+from harness.exceptions import AlreadyRunningError, HarnessError
 from harness.settings import Settings
 
 
@@ -29,8 +29,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)  # validated, topology included, before anything starts
     stack = EmbeddedStack(settings)
     _say(f"starting LocalStack 4.8.1 (embedded) on {settings.endpoint_url} ...")
-    endpoint = stack.start(progress=_say)
-    _say(f"LocalStack is healthy; log: {stack.log_file}")
+    try:
+        endpoint = stack.start(progress=_say)
+        _say(f"LocalStack is healthy; log: {stack.log_file}")
+    except AlreadyRunningError:
+        status = stack.status()
+        if not status.healthy:
+            raise
+        _say(f"LocalStack is already running (pid {status.pid}); no second copy started, deploying to it")
+        endpoint = settings.endpoint_url
     if args.no_deploy:
         print(f"endpoint: {endpoint}")
         return 0
@@ -63,6 +70,35 @@ def cmd_outputs(args: argparse.Namespace) -> int:
         print(json.dumps(dataclasses.asdict(outputs), indent=2))
     else:
         _print_outputs(outputs)
+    return 0
+
+
+def cmd_rows(args: argparse.Namespace) -> int:
+    from harness import aws, observe
+    from harness.deploy import Outputs, outputs_path
+
+    settings = _settings(args)
+    outputs = Outputs.load(outputs_path(settings))
+    found = observe.rows(aws.client("dynamodb", settings), outputs.table_name)
+    if args.id:
+        found = [row for row in found if row["id"] == args.id]
+    found.sort(key=lambda row: row.get("written_at_ms") or 0)
+    for row in found[-args.limit :]:
+        print(f"{row['id']}  {row.get('message')}")
+    _say(f"{len(found)} row(s) in {outputs.table_name}")
+    return 0 if found or not args.id else 1
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from harness import aws, observe
+    from harness.deploy import Outputs, outputs_path
+
+    settings = _settings(args)
+    outputs = Outputs.load(outputs_path(settings))
+    messages = observe.peek_messages(aws.client("sqs", settings), outputs.dlq_url)
+    for message in messages:
+        print(f"{message.item_id}  receives={message.receive_count}  {message.body[:120]}")
+    _say(f"{len(messages)} message(s) in the DLQ {outputs.dlq_url}")
     return 0
 
 
@@ -124,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("up", cmd_up, "start the embedded stack, then deploy the topology", [common, functions]),
         ("deploy", cmd_deploy, "create or update the topology (idempotent)", [common, functions]),
         ("outputs", cmd_outputs, "webhook URL, queue URLs, table and function names", [common]),
+        ("rows", cmd_rows, "rows in the backend table (newest last)", [common]),
+        ("dlq", cmd_dlq, "messages in the dead-letter queue (left in place)", [common]),
         ("down", cmd_down, "stop the stack and every function process it started", [common]),
         ("status", cmd_status, "is the stack running and healthy", [common]),
         ("config", cmd_config, "show the effective settings and their environment variables", [common]),
@@ -134,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--no-deploy", action="store_true", help="start the stack only")
         if name == "outputs":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "rows":
+            sub.add_argument("--id", help="only the row with this id (exit 1 when absent)")
+            sub.add_argument("--limit", type=int, default=20, help="how many rows to print (default 20)")
     return parser
 
 
