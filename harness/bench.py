@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from harness import aws
+from harness.observe import queue_depth
 from harness.settings import LOOPBACK_HOST, Settings
 from harness.stack.embedded import HEALTH_PATH, EmbeddedStack
 from harness.testing.pytest_plugin import create_python_function, free_port
@@ -29,6 +30,7 @@ WITH_BOTO3 = "import boto3\nsqs = boto3.client('sqs')\ndef handler(event, contex
 TARGETS = {
     "cold_start_ms": ("<=", 150.0),
     "warm_invoke_p50_minus_gateway_rtt_ms": ("<=", 5.0),
+    "drain_efficiency": (">=", 0.9),
 }
 
 
@@ -78,6 +80,57 @@ def sqs_send_rps(settings: Settings, messages: int, threads: int = 10) -> float:
     return rate
 
 
+DRAIN_HANDLER = (
+    "import os, time\n"
+    "def handler(event, context):\n"
+    "    started = time.time()\n"
+    "    time.sleep(float(event['Records'][0]['body']))\n"
+    "    with open(os.environ['DRAIN_LOG'], 'a') as log:\n"
+    "        log.write(f'{started} {time.time()} {len(event[\"Records\"])}\\n')\n"
+    "    return {'batchItemFailures': []}\n"
+)
+
+
+def drain_efficiency(settings: Settings, messages: int = 400, batch: int = 10, hold_s: float = 0.2) -> float:
+    """Ideal / measured drain time of a backlog at concurrency 2, batch 10, 0.2 s per batch.
+
+    Measured from the first batch's start to the last batch's end, by the function's own clock (the
+    embedded stack's functions run on this machine, so they can log to a local file).
+    """
+    concurrency = 2
+    drain_log = settings.state_path / "drain.log"
+    drain_log.unlink(missing_ok=True)
+    lambda_client, sqs = aws.client("lambda", settings), aws.client("sqs", settings)
+    name = create_python_function(
+        lambda_client,
+        "drain",
+        {"app.py": DRAIN_HANDLER},
+        Timeout=30,
+        Environment={"Variables": {"DRAIN_LOG": str(drain_log)}},
+    )
+    lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=concurrency)
+    queue_url = sqs.create_queue(QueueName="drain", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    for _ in range(0, messages, 10):
+        entries = [{"Id": str(n), "MessageBody": str(hold_s)} for n in range(10)]
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    lambda_client.create_event_source_mapping(
+        EventSourceArn=queue_arn,
+        FunctionName=name,
+        BatchSize=batch,
+        ScalingConfig={"MaximumConcurrency": concurrency},
+    )
+    deadline = time.monotonic() + 120
+    while queue_depth(sqs, queue_url).total and time.monotonic() < deadline:
+        time.sleep(0.25)
+    batches = [line.split() for line in drain_log.read_text().splitlines()]
+    assert sum(int(count) for _, _, count in batches) == messages, "the drain lost messages"
+    measured = max(float(end) for _, end, _ in batches) - min(float(start) for start, _, _ in batches)
+    return (messages * hold_s / (batch * concurrency)) / measured
+
+
 def run(settings: Settings, invokes: int = 300, cold_runs: int = 5, sqs_messages: int = 2000) -> dict:
     stack = EmbeddedStack(settings)
     stack.start(progress=lambda message: print(message, file=sys.stderr))
@@ -102,6 +155,7 @@ def run(settings: Settings, invokes: int = 300, cold_runs: int = 5, sqs_messages
             results["warm_invoke_p50_ms"] - results["raw_gateway_rtt_ms"]
         )
         results["raw_sqs_send_rps"] = sqs_send_rps(settings, sqs_messages)
+        results["drain_efficiency"] = drain_efficiency(settings)
         results["localstack_rss_mb"] = psutil.Process(stack.status().pid).memory_info().rss / 2**20
         return {key: round(value, 2) for key, value in results.items()}
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -89,3 +90,26 @@ def peek_messages(sqs: Any, queue_url: str, hold_s: int = 30) -> list[DeadLetter
             ],
         )
     return list(seen.values())
+
+
+def lambda_metric(
+    cloudwatch: Any, function: str, metric: str, statistic: str, minutes: int = 15
+) -> float | None:
+    """One AWS/Lambda metric of a function over the last ``minutes``: the Maximum of maxima, or the Sum.
+
+    None when there is no datapoint (AWS publishes nothing for, e.g., zero throttles).
+    """
+    now = datetime.now(UTC)
+    datapoints = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName=metric,
+        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        StartTime=now - timedelta(minutes=minutes),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=[statistic],
+    )["Datapoints"]
+    values = [point[statistic] for point in datapoints]
+    if not values:
+        return None
+    return max(values) if statistic == "Maximum" else sum(values)

@@ -39,6 +39,16 @@ class Settings:
     )
     localstack_log_level: str = _setting("info", "LocalStack's own log level (LS_LOG)")
 
+    # --- SQS -> Lambda scaling of the embedded stack (defaults: AWS's documented numbers) ---------
+    esm_initial_concurrency: int = _setting(5, "concurrent batches when messages become available (AWS: 5)")
+    esm_scale_up_per_minute: float = _setting(
+        300.0, "concurrent invocations added per minute while a backlog lasts (AWS: 300)"
+    )
+    esm_maximum_concurrency: int = _setting(1000, "upper bound of one mapping's concurrency (AWS: 1000)")
+    max_concurrent_environments: int | None = _setting(
+        None, "host ceiling on concurrent function processes (empty: a quarter of memory at ~60 MB each)"
+    )
+
     # --- the topology (defaults: the reference CDK stack, plus a DLQ) ---------------------------
     name_prefix: str = _setting("", "prefix for every resource name (lets several topologies coexist)")
     table_name: str = _setting("Messages", "DynamoDB table of the backend (partition key `id`)")
@@ -143,6 +153,11 @@ class Settings:
             if value is not None and not low <= value <= high:
                 problems.append(f"{name}={value}: expected {low}-{high}{why}")
 
+        within("esm_initial_concurrency", 1, 1000)
+        within("esm_maximum_concurrency", 1, 1000)
+        within("max_concurrent_environments", 1, 10_000)
+        if self.esm_scale_up_per_minute <= 0:
+            problems.append(f"esm_scale_up_per_minute={self.esm_scale_up_per_minute}: expected > 0")
         within("visibility_timeout_s", 0, 43_200)
         within("max_receive_count", 1, 1000)
         within("batch_size", 1, 10_000)

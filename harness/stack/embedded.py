@@ -37,6 +37,8 @@ def localstack_environment(settings: Settings, base: dict[str, str] | None = Non
     env = {key: value for key, value in base.items() if not key.startswith(_SCRUBBED_PREFIXES)}
     state = settings.state_path
     listen = f"{LOOPBACK_HOST}:{settings.port}"
+    if settings.max_concurrent_environments is not None:
+        env["HARNESS_MAX_CONCURRENT_ENVIRONMENTS"] = str(settings.max_concurrent_environments)
     env.update(
         {
             "GATEWAY_LISTEN": listen,
@@ -45,6 +47,10 @@ def localstack_environment(settings: Settings, base: dict[str, str] | None = Non
             "LAMBDA_RUNTIME_EXECUTOR": "local-process",  # harness extension: no Docker
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",  # harness extension: no Java, no download
             "PROVIDER_OVERRIDE_CLOUDWATCH": "buffered",  # harness extension: batched metric writes
+            "PROVIDER_OVERRIDE_LAMBDA": "sqs_scaling",  # harness extension: SQS pollers scale as on AWS
+            "HARNESS_ESM_INITIAL_CONCURRENCY": str(settings.esm_initial_concurrency),
+            "HARNESS_ESM_SCALE_UP_PER_MINUTE": str(settings.esm_scale_up_per_minute),
+            "HARNESS_ESM_MAXIMUM_CONCURRENCY": str(settings.esm_maximum_concurrency),
             "LAMBDA_KEEPALIVE_MS": str(settings.lambda_keepalive_ms),
             # Offline: no analytics (its shutdown hook fails and keeps the process alive), no DNS
             # server on port 53, no certificate download.

@@ -39,6 +39,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from ..metrics import LAMBDA_METRICS
 from .runtime import PARENT_PID_VARIABLE, read_frame, write_frame
 
 LOG = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
 
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         request_id = payload["invoke-id"]
+        function = self.function_version.id
         with self._lock:
             if self._stopped:
                 raise LambdaRuntimeException(f"execution environment {self.id} was stopped")
@@ -140,14 +142,12 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 self._spawn()  # a previous invocation timed out or crashed: a fresh sandbox
             init_ms, self._init_ms = self._init_ms, None  # reported once, on the first invocation
             timeout_s = float(self.function_version.config.timeout)
-            started = time.monotonic()
-            write_frame(
-                self._request_fd,
-                {**payload, "deadline-ms": time.time() * 1000 + timeout_s * 1000},
-            )
+            LAMBDA_METRICS.invocation_started(function.account, function.region, function.function_name)
             try:
-                frame = read_frame(self._response_fd, started + timeout_s)
-            except TimeoutError:
+                frame = self._round_trip(payload, timeout_s)
+            finally:
+                LAMBDA_METRICS.invocation_finished(function.account, function.region, function.function_name)
+            if frame is TimeoutError:
                 self._kill()
                 return self._timed_out(request_id, timeout_s, init_ms)
             if frame is None:
@@ -166,6 +166,15 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             frame["duration_ms"],
             init_ms,
         )
+
+    def _round_trip(self, payload: dict[str, str], timeout_s: float) -> dict | type[TimeoutError] | None:
+        """Send the request and wait for its result: a frame, None (the process died) or TimeoutError."""
+        started = time.monotonic()
+        write_frame(self._request_fd, {**payload, "deadline-ms": time.time() * 1000 + timeout_s * 1000})
+        try:
+            return read_frame(self._response_fd, started + timeout_s)
+        except TimeoutError:
+            return TimeoutError
 
     def _timed_out(self, request_id: str, timeout_s: float, init_ms: float | None) -> InvocationResult:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

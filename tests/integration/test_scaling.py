@@ -1,0 +1,214 @@
+"""SQS -> Lambda scaling and throttling as on AWS, against the real embedded stack."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+from harness import aws
+from harness.deploy import Deployer
+from harness.observe import lambda_metric, peek_messages, queue_depth, rows
+from harness.settings import Settings
+from harness.stack.embedded import EmbeddedStack, wait_until
+from harness.testing.pytest_plugin import free_port
+
+TIMED_SUBSCRIBER = Path(__file__).parent / "functions" / "timed_subscriber"
+
+
+def flood(sqs, queue_url: str, count: int, **fields) -> list[str]:
+    ids = [f"m-{uuid.uuid4().hex[:12]}" for _ in range(count)]
+    for start in range(0, count, 10):
+        sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(n), "MessageBody": json.dumps({"id": item_id, "path": "/load", **fields})}
+                for n, item_id in enumerate(ids[start : start + 10])
+            ],
+        )
+    return ids
+
+
+def max_overlap(batch_rows: list[dict]) -> int:
+    """Most batches running at one moment, from each batch's own start and end time."""
+    batches = {row["batch"]: (float(row["started"]), float(row["ended"])) for row in batch_rows}
+    edges = sorted([(start, 1) for start, _ in batches.values()] + [(end, -1) for _, end in batches.values()])
+    running = peak = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def drain(aws_client, outputs, timeout_s: float = 60) -> None:
+    sqs = aws_client("sqs")
+    wait_until(
+        lambda: queue_depth(sqs, outputs.queue_url).total == 0, timeout_s, 0.2, what="the queue to drain"
+    )
+
+
+def metric(aws_client, outputs, name: str, statistic: str) -> float:
+    return lambda_metric(aws_client("cloudwatch"), outputs.subscriber_name, name, statistic) or 0
+
+
+def test_a_backlog_runs_at_exactly_the_reserved_concurrency_and_throttles_are_counted(
+    deploy_topology, aws_client
+):
+    outputs = deploy_topology(
+        subscriber_dir=TIMED_SUBSCRIBER, reserved_concurrency=3, backend_latency_ms=500
+    ).outputs
+    ids = flood(aws_client("sqs"), outputs.queue_url, 150)
+    drain(aws_client, outputs)
+    written = rows(aws_client("dynamodb"), outputs.table_name)
+    assert {row["id"] for row in written} == set(ids)
+    assert max_overlap(written) == 3  # 5 pollers from the start, 3 allowed: the throttle bites
+    wait_until(
+        lambda: metric(aws_client, outputs, "Throttles", "Sum") > 0, 10, what="Throttles in CloudWatch"
+    )
+    assert metric(aws_client, outputs, "ConcurrentExecutions", "Maximum") == 3
+    assert metric(aws_client, outputs, "Errors", "Sum") == 0
+
+
+def test_maximum_concurrency_caps_the_pollers_so_nothing_is_throttled(deploy_topology, aws_client):
+    outputs = deploy_topology(
+        subscriber_dir=TIMED_SUBSCRIBER, reserved_concurrency=4, maximum_concurrency=2, backend_latency_ms=300
+    ).outputs
+    ids = flood(aws_client("sqs"), outputs.queue_url, 120)
+    drain(aws_client, outputs)
+    written = rows(aws_client("dynamodb"), outputs.table_name)
+    assert {row["id"] for row in written} == set(ids)
+    assert max_overlap(written) == 2
+    wait_until(
+        lambda: metric(aws_client, outputs, "ConcurrentExecutions", "Maximum") == 2, 10, what="the metric"
+    )
+    assert metric(aws_client, outputs, "Throttles", "Sum") == 0
+
+
+def overpull_topology(deploy_topology, **settings):
+    """A visibility timeout short against the handler time and a small maxReceiveCount."""
+    return deploy_topology(
+        subscriber_dir=TIMED_SUBSCRIBER,
+        reserved_concurrency=2,
+        backend_latency_ms=1200,
+        visibility_timeout_s=2,
+        subscriber_timeout_s=2,
+        max_receive_count=2,
+        batch_size=5,
+        **settings,
+    ).outputs
+
+
+def test_throttled_messages_reach_the_dlq_without_any_function_error(deploy_topology, aws_client):
+    outputs = overpull_topology(deploy_topology)
+    ids = flood(aws_client("sqs"), outputs.queue_url, 60)
+    drain(aws_client, outputs, timeout_s=90)
+    dead = {message.item_id for message in peek_messages(aws_client("sqs"), outputs.dlq_url)}
+    written = {row["id"] for row in rows(aws_client("dynamodb"), outputs.table_name)}
+    assert dead, "overpull: throttled batches should have used up their receives"
+    assert written | dead == set(ids) and not written & dead  # every message accounted for, once
+    assert metric(aws_client, outputs, "Errors", "Sum") == 0
+    assert metric(aws_client, outputs, "Throttles", "Sum") > 0
+
+
+def test_with_maximum_concurrency_equal_to_reserved_nothing_is_overpulled(deploy_topology, aws_client):
+    outputs = overpull_topology(deploy_topology, maximum_concurrency=2)
+    ids = flood(aws_client("sqs"), outputs.queue_url, 60)
+    drain(aws_client, outputs, timeout_s=90)
+    assert peek_messages(aws_client("sqs"), outputs.dlq_url) == []
+    assert {row["id"] for row in rows(aws_client("dynamodb"), outputs.table_name)} == set(ids)
+
+
+def test_partial_batch_responses_send_back_only_the_reported_messages(deploy_topology, aws_client):
+    outputs = deploy_topology(
+        subscriber_dir=TIMED_SUBSCRIBER, visibility_timeout_s=2, subscriber_timeout_s=2, batching_window_s=1
+    ).outputs
+    sqs = aws_client("sqs")
+    failing = flood(sqs, outputs.queue_url, 3, fail_first=True)
+    passing = flood(sqs, outputs.queue_url, 7)
+    drain(aws_client, outputs, timeout_s=30)
+    receive_counts = {
+        row["id"]: row["receive_count"] for row in rows(aws_client("dynamodb"), outputs.table_name)
+    }
+    assert {receive_counts[item_id] for item_id in failing} == {2}
+    assert {receive_counts[item_id] for item_id in passing} == {1}
+
+
+def test_drain_time_is_close_to_the_ideal(deploy_topology, aws_client):
+    """N messages, batch b, handler time t, concurrency c: ideal N*t/(b*c); within 15 % (+ ramp-up).
+
+    The batches' own timestamps exclude the ramp-up (first scaler tick, cold starts); the wall time from
+    the flood to an empty queue allows for it. `make bench` reports the same at t = 0.2 s.
+    """
+    n, b, t, c = 200, 10, 0.5, 2
+    outputs = deploy_topology(
+        subscriber_dir=TIMED_SUBSCRIBER,
+        reserved_concurrency=c,
+        maximum_concurrency=c,
+        batch_size=b,
+        backend_latency_ms=int(t * 1000),
+    ).outputs
+    flood(aws_client("sqs"), outputs.queue_url, n)
+    started = time.monotonic()
+    drain(aws_client, outputs)
+    elapsed = time.monotonic() - started
+    written = rows(aws_client("dynamodb"), outputs.table_name)
+    first_start = min(float(row["started"]) for row in written)
+    last_end = max(float(row["ended"]) for row in written)
+    ideal = n * t / (b * c)
+    ramp_up = 1.0 + 1.0  # the first scaler tick, and a cold start; c <= 5 needs no further scale-up
+    assert len(written) == n
+    assert last_end - first_start <= ideal * 1.15, (last_end - first_start, ideal)
+    assert elapsed <= ideal * 1.15 + ramp_up + 0.5, (elapsed, ideal)  # + the drain poll's own interval
+
+
+def test_an_unthrottled_backlog_scales_up_beyond_the_initial_five(deploy_topology, aws_client):
+    """Default scaling (5, then +5/s): a 2 s handler with batch size 1 needs more than five at once."""
+    outputs = deploy_topology(
+        subscriber_dir=TIMED_SUBSCRIBER, reserved_concurrency=None, batch_size=1, backend_latency_ms=2000
+    ).outputs
+    ids = flood(aws_client("sqs"), outputs.queue_url, 40)
+    drain(aws_client, outputs, timeout_s=60)
+    written = rows(aws_client("dynamodb"), outputs.table_name)
+    assert {row["id"] for row in written} == set(ids)
+    first_start = min(float(row["started"]) for row in written)
+    last_end = max(float(row["ended"]) for row in written)
+    peak = max_overlap(written)
+    assert peak > 5
+    assert peak <= 5 + 5 * (last_end - first_start) + 1  # never faster than 300/min
+    assert metric(aws_client, outputs, "Throttles", "Sum") == 0
+
+
+def test_hitting_the_host_ceiling_is_reported_not_silent(tmp_path):
+    """A stack of its own whose ceiling (2) is below AWS's starting concurrency (5)."""
+    settings = Settings.from_env(
+        {},
+        port=free_port(),
+        state_dir=tmp_path,
+        max_concurrent_environments=2,
+        subscriber_dir=TIMED_SUBSCRIBER,
+        reserved_concurrency="",
+        backend_latency_ms=500,
+    )
+    stack = EmbeddedStack(settings)
+    stack.start()
+    try:
+        outputs = Deployer(settings).deploy()
+        sqs = aws.client("sqs", settings)
+        flood(sqs, outputs.queue_url, 60)
+        wait_until(lambda: queue_depth(sqs, outputs.queue_url).total == 0, 60, 0.2, what="the queue to drain")
+        written = rows(aws.client("dynamodb", settings), outputs.table_name)
+        assert max_overlap(written) == 2  # the ceiling, not AWS's 5
+        hits = aws.client("cloudwatch", settings).get_metric_statistics(
+            Namespace="Harness/Emulation",
+            MetricName="HostCeilingHits",
+            Dimensions=[{"Name": "FunctionName", "Value": outputs.subscriber_name}],
+            StartTime=time.time() - 600,
+            EndTime=time.time() + 60,
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        assert sum(point["Sum"] for point in hits) > 0
+        assert "fidelity limit: AWS would run" in stack.log_file.read_text()
+    finally:
+        stack.stop()
