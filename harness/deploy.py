@@ -276,11 +276,7 @@ class Deployer:
             lambda_client.update_function_code(FunctionName=name, ZipFile=package)
             self._wait_function(name, "function_updated_v2")
             self._changed(f"updated code of {name} from {folder}")
-        differing = [
-            key
-            for key, value in desired.items()
-            if current.get(key, {} if key == "Environment" else None) != value
-        ]
+        differing = differing_keys(current, desired)
         if differing:
             lambda_client.update_function_configuration(FunctionName=name, **desired)
             self._wait_function(name, "function_updated_v2")
@@ -326,11 +322,7 @@ class Deployer:
         else:
             current = existing[0]
             uuid = current["UUID"]
-            differing = [
-                key
-                for key, value in desired.items()
-                if current.get(key, {} if key == "ScalingConfig" else None) != value
-            ]
+            differing = differing_keys(current, desired)
             if differing:
                 lambda_client.update_event_source_mapping(UUID=uuid, **desired)
                 self._changed(f"updated event-source mapping of {function_name}: {', '.join(differing)}")
@@ -415,6 +407,15 @@ class Deployer:
             if error.response["Error"]["Code"] != "ResourceConflictException":
                 raise
         return api_id
+
+
+def differing_keys(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
+    """Settings whose desired value differs from what exists; AWS omits empty maps, so absent == {}."""
+    return [
+        key
+        for key, value in desired.items()
+        if current.get(key, {} if isinstance(value, dict) else None) != value
+    ]
 
 
 def stable_api_id(name: str) -> str:

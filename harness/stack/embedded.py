@@ -204,14 +204,8 @@ class EmbeddedStack:
         members = self._group_members(pid)
         if not members:
             return 0
-        for process in members:
-            with contextlib.suppress(psutil.Error):
-                process.send_signal(signal.SIGTERM)
-        _, alive = psutil.wait_procs(members, timeout=self.settings.stop_timeout_s)
-        for process in alive:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        psutil.wait_procs(alive, timeout=5)
+        alive = _signal_and_wait(members, signal.SIGTERM, self.settings.stop_timeout_s)
+        _signal_and_wait(alive, signal.SIGKILL, 5)
         return len(members)
 
     @staticmethod
@@ -226,10 +220,7 @@ class EmbeddedStack:
     def _kill_orphaned_functions(self, localstack_pid: int | None) -> int:
         """Function processes whose LocalStack is gone (they also exit by themselves on their own)."""
         orphans = list(self.function_processes(localstack_pid, only_orphans=localstack_pid is None))
-        for process in orphans:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        psutil.wait_procs(orphans, timeout=5)
+        _signal_and_wait(orphans, signal.SIGKILL, 5)
         return len(orphans)
 
     @staticmethod
@@ -282,6 +273,14 @@ class EmbeddedStack:
         except psutil.Error:
             pass
         return None
+
+
+def _signal_and_wait(processes: list[psutil.Process], signum: int, timeout_s: float) -> list[psutil.Process]:
+    """Signal every process, wait up to ``timeout_s``; the ones still alive."""
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signum)
+    return psutil.wait_procs(processes, timeout=timeout_s)[1]
 
 
 def wait_until(
