@@ -4,7 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit integration bench lint clean
+.PHONY: venv up down status test unit integration bench lint clean load ui verify
+
+# `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
+LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
+           $(if $(SPAWN_RATE),HARNESS_SPAWN_RATE=$(SPAWN_RATE)) $(if $(DURATION),HARNESS_DURATION_S=$(DURATION)) \
+           $(if $(WORKERS),HARNESS_WORKERS=$(WORKERS))
 
 venv: $(STAMP)
 
@@ -12,6 +17,9 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@# Bytecode now, so LocalStack's threads never compile our modules concurrently (CPython 3.11.7 can
+	@# fail that with "AST constructor recursion depth mismatch").
+	$(BIN)/python -m compileall -q harness functions
 	@touch $(STAMP)
 
 up: venv
@@ -38,6 +46,15 @@ bench: venv
 lint: venv
 	$(BIN)/ruff check harness functions tests
 	$(BIN)/ruff format --check harness functions tests
+
+load: venv
+	$(LOAD_ENV) $(BIN)/harness load
+
+verify: venv
+	$(BIN)/harness verify
+
+ui: venv
+	$(LOAD_ENV) $(BIN)/harness ui
 
 clean: down
 	rm -rf .harness

@@ -110,9 +110,7 @@ def drain_efficiency(settings: Settings, messages: int = 400, batch: int = 10, h
     )
     lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=concurrency)
     queue_url = sqs.create_queue(QueueName="drain", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     for _ in range(0, messages, 10):
         entries = [{"Id": str(n), "MessageBody": str(hold_s)} for n in range(10)]
         sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
@@ -144,16 +142,12 @@ def run(settings: Settings, invokes: int = 300, cold_runs: int = 5, sqs_messages
         lambda_client.invoke(FunctionName=name, Payload=b"{}")
         environments = list(EmbeddedStack.function_processes(stack.status().pid))
         results["env_rss_mb"] = environments[0].memory_info().rss / 2**20
-        warm = [
-            timed_ms(lambda: lambda_client.invoke(FunctionName=name, Payload=b"{}")) for _ in range(invokes)
-        ]
+        warm = [timed_ms(lambda: lambda_client.invoke(FunctionName=name, Payload=b"{}")) for _ in range(invokes)]
         results["warm_invoke_p50_ms"] = percentile(warm, 0.5)
         results["warm_invoke_p99_ms"] = percentile(warm, 0.99)
         results["invokes_per_s"] = 1000 * len(warm) / sum(warm)
         results["raw_gateway_rtt_ms"] = percentile(gateway_rtt_ms(settings.port, invokes), 0.5)
-        results["warm_invoke_p50_minus_gateway_rtt_ms"] = (
-            results["warm_invoke_p50_ms"] - results["raw_gateway_rtt_ms"]
-        )
+        results["warm_invoke_p50_minus_gateway_rtt_ms"] = results["warm_invoke_p50_ms"] - results["raw_gateway_rtt_ms"]
         results["raw_sqs_send_rps"] = sqs_send_rps(settings, sqs_messages)
         results["drain_efficiency"] = drain_efficiency(settings)
         results["localstack_rss_mb"] = psutil.Process(stack.status().pid).memory_info().rss / 2**20

@@ -102,6 +102,83 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from harness import loadrun
+
+    settings = _settings(args)
+    verdict, run_dir = loadrun.run(settings, progress=_say)
+    _print_verdict(verdict)
+    print(f"report: {run_dir / 'report.html'} (also {settings.reports_dir / 'latest' / 'report.html'})")
+    return 0 if verdict.passed else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Judge a finished run again (e.g. after `harness redrive` or a fix), from its records."""
+    import json
+    from pathlib import Path
+
+    from harness import aws
+    from harness.deploy import Outputs, outputs_path
+    from harness.verify import Accepted, judge, wait_for_drain
+
+    settings = _settings(args)
+    run_dir = Path(args.run) if args.run else settings.reports_dir / "latest"
+    try:
+        times = json.loads((run_dir / "run.json").read_text())
+    except OSError:
+        raise HarnessError(f"no run recorded in {run_dir}; run `make load` first or pass --run DIR") from None
+    outputs = Outputs.load(outputs_path(settings))
+    drain = wait_for_drain(aws.client("sqs", settings), outputs, settings.drain_timeout_s, _say)
+    verdict = judge(
+        settings,
+        outputs,
+        Accepted.load(run_dir),
+        lambda service: aws.client(service, settings),
+        times["load_started"],
+        times["load_ended"],
+        drain,
+    )
+    _print_verdict(verdict)
+    return 0 if verdict.passed else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+    import sys
+
+    from harness.deploy import Outputs, outputs_path
+    from harness.loadrun import LOCUSTFILE
+
+    settings = _settings(args)
+    outputs = Outputs.load(outputs_path(settings))
+    url = f"http://127.0.0.1:{settings.ui_port}"
+    _say(f"Locust web UI: {url}  (harness live view: {url}/harness); Ctrl-C stops it")
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", outputs.webhook_url,
+        "--web-host", "127.0.0.1", "--web-port", str(settings.ui_port),
+    ]  # fmt: skip
+    return subprocess.call(command, env=os.environ.copy())
+
+
+def _print_verdict(verdict) -> None:
+    print(f"verdict: {verdict.verdict}")
+    for reason in verdict.reasons:
+        print(f"  - {reason}")
+    latency = verdict.e2e_latency_ms
+    print(
+        f"accepted {verdict.accepted}, rows {verdict.rows}, lost {verdict.lost}, duplicate rows "
+        f"{verdict.duplicate_rows}, duplicates suppressed "
+        f"{verdict.duplicates_suppressed}/{verdict.duplicates_injected}, "
+        f"DLQ {verdict.dlq}"
+    )
+    print(
+        f"subscriber concurrency max {verdict.max_consumer_concurrency} (limit {verdict.consumer_concurrency_limit}), "
+        f"throttles {verdict.throttles:.0f}, ingest {verdict.ingest_rps} req/s, drain {verdict.drain_seconds}s, "
+        f"e2e latency p50 {latency.get('p50')} ms p99 {latency.get('p99')} ms"
+    )
+
+
 def _print_outputs(outputs) -> None:
     print(f"webhook URL:  {outputs.webhook_url}")
     print(f"queue:        {outputs.queue_url}")
@@ -128,8 +205,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 1
     health = "healthy" if status.healthy else "NOT healthy"
     print(
-        f"running (pid {status.pid}) at {status.endpoint}, {health}, "
-        f"{status.function_processes} function process(es)"
+        f"running (pid {status.pid}) at {status.endpoint}, {health}, {status.function_processes} function process(es)"
     )
     return 0 if status.healthy else 1
 
@@ -149,17 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--port", type=int, help="LocalStack port on 127.0.0.1 (HARNESS_PORT, default 4566)")
     common.add_argument("--state-dir", help="state folder (HARNESS_STATE_DIR, default .harness)")
     functions = argparse.ArgumentParser(add_help=False)
-    functions.add_argument(
-        "--publisher", help="folder with your own publisher handler (HARNESS_PUBLISHER_DIR)"
-    )
-    functions.add_argument(
-        "--subscriber", help="folder with your own subscriber handler (HARNESS_SUBSCRIBER_DIR)"
-    )
+    functions.add_argument("--publisher", help="folder with your own publisher handler (HARNESS_PUBLISHER_DIR)")
+    functions.add_argument("--subscriber", help="folder with your own subscriber handler (HARNESS_SUBSCRIBER_DIR)")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, help_text, parents in (
         ("up", cmd_up, "start the embedded stack, then deploy the topology", [common, functions]),
         ("deploy", cmd_deploy, "create or update the topology (idempotent)", [common, functions]),
         ("outputs", cmd_outputs, "webhook URL, queue URLs, table and function names", [common]),
+        ("load", cmd_load, "flood the webhook (Locust, headless), verify, write a report", [common]),
+        ("verify", cmd_verify, "judge a finished load run again (default: reports/latest)", [common]),
+        ("ui", cmd_ui, "the Locust web UI on 127.0.0.1 against the webhook", [common]),
         ("rows", cmd_rows, "rows in the backend table (newest last)", [common]),
         ("dlq", cmd_dlq, "messages in the dead-letter queue (left in place)", [common]),
         ("down", cmd_down, "stop the stack and every function process it started", [common]),
@@ -172,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--no-deploy", action="store_true", help="start the stack only")
         if name == "outputs":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "verify":
+            sub.add_argument("--run", help="the run folder (default: reports/latest)")
         if name == "rows":
             sub.add_argument("--id", help="only the row with this id (exit 1 when absent)")
             sub.add_argument("--limit", type=int, default=20, help="how many rows to print (default 20)")

@@ -31,9 +31,7 @@ ACCOUNT_ID = "000000000000"
 ROLE_NAME = "webhook-lambda-role"
 ASSUME_ROLE_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 DLQ_RETENTION_S = 14 * 24 * 3600  # the maximum: a DLQ must outlive its source queue's retention
 INVOKE_PERMISSION_ID = "apigateway-invoke"
@@ -146,9 +144,7 @@ class Deployer:
             s.resource_name("queue_name"),
             {
                 "VisibilityTimeout": str(s.visibility_timeout_s),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": s.max_receive_count}
-                ),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": s.max_receive_count}),
             },
         )
         role_arn = self.ensure_role()
@@ -213,9 +209,7 @@ class Deployer:
                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
             )
-            dynamodb.get_waiter("table_exists").wait(
-                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-            )
+            dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
             self._changed(f"created table {name}")
         return name
 
@@ -240,9 +234,9 @@ class Deployer:
         try:
             return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
         except iam.exceptions.NoSuchEntityException:
-            arn = iam.create_role(
-                RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ASSUME_ROLE_POLICY)
-            )["Role"]["Arn"]
+            arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ASSUME_ROLE_POLICY))["Role"][
+                "Arn"
+            ]
             self._changed(f"created role {ROLE_NAME}")
             return arn
 
@@ -290,9 +284,7 @@ class Deployer:
 
     def ensure_reserved_concurrency(self, name: str, reserved: int | None) -> None:
         lambda_client = self._client("lambda")
-        current = lambda_client.get_function_concurrency(FunctionName=name).get(
-            "ReservedConcurrentExecutions"
-        )
+        current = lambda_client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
         if current == reserved:
             return
         if reserved is None:
@@ -311,9 +303,9 @@ class Deployer:
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "ScalingConfig": {"MaximumConcurrency": s.maximum_concurrency} if s.maximum_concurrency else {},
         }
-        existing = lambda_client.list_event_source_mappings(
-            FunctionName=function_name, EventSourceArn=queue_arn
-        )["EventSourceMappings"]
+        existing = lambda_client.list_event_source_mappings(FunctionName=function_name, EventSourceArn=queue_arn)[
+            "EventSourceMappings"
+        ]
         if not existing:
             uuid = lambda_client.create_event_source_mapping(
                 EventSourceArn=queue_arn, FunctionName=function_name, Enabled=True, **desired
@@ -334,9 +326,7 @@ class Deployer:
         deadline = time.monotonic() + timeout_s
         while (state := lambda_client.get_event_source_mapping(UUID=uuid)["State"]) != "Enabled":
             if time.monotonic() > deadline:
-                raise DeployError(
-                    f"event-source mapping {uuid} is {state!r}, not Enabled, after {timeout_s:.0f}s"
-                )
+                raise DeployError(f"event-source mapping {uuid} is {state!r}, not Enabled, after {timeout_s:.0f}s")
             time.sleep(0.2)
 
     def ensure_rest_api(self, name: str, publisher: str) -> str:
@@ -375,9 +365,7 @@ class Deployer:
                     restApiId=api_id, resourceId=resource["id"], httpMethod="ANY", authorizationType="NONE"
                 )
             try:
-                integration = apigateway.get_integration(
-                    restApiId=api_id, resourceId=resource["id"], httpMethod="ANY"
-                )
+                integration = apigateway.get_integration(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY")
             except apigateway.exceptions.NotFoundException:
                 integration = {}
             if integration.get("uri") != uri or integration.get("type") != "AWS_PROXY":
@@ -411,11 +399,7 @@ class Deployer:
 
 def differing_keys(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
     """Settings whose desired value differs from what exists; AWS omits empty maps, so absent == {}."""
-    return [
-        key
-        for key, value in desired.items()
-        if current.get(key, {} if isinstance(value, dict) else None) != value
-    ]
+    return [key for key, value in desired.items() if current.get(key, {} if isinstance(value, dict) else None) != value]
 
 
 def stable_api_id(name: str) -> str:

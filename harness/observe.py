@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -93,19 +94,24 @@ def peek_messages(sqs: Any, queue_url: str, hold_s: int = 30) -> list[DeadLetter
 
 
 def lambda_metric(
-    cloudwatch: Any, function: str, metric: str, statistic: str, minutes: int = 15
+    cloudwatch: Any,
+    function: str,
+    metric: str,
+    statistic: str,
+    since: float | None = None,
+    namespace: str = "AWS/Lambda",
 ) -> float | None:
-    """One AWS/Lambda metric of a function over the last ``minutes``: the Maximum of maxima, or the Sum.
+    """A per-function metric since ``since`` (epoch s; default: 15 minutes ago): Maximum or Sum.
 
     None when there is no datapoint (AWS publishes nothing for, e.g., zero throttles).
     """
-    now = datetime.now(UTC)
+    start = time.time() - 900 if since is None else since - 60
     datapoints = cloudwatch.get_metric_statistics(
-        Namespace="AWS/Lambda",
+        Namespace=namespace,
         MetricName=metric,
         Dimensions=[{"Name": "FunctionName", "Value": function}],
-        StartTime=now - timedelta(minutes=minutes),
-        EndTime=now + timedelta(minutes=1),
+        StartTime=datetime.fromtimestamp(start, UTC),
+        EndTime=datetime.fromtimestamp(time.time() + 60, UTC),
         Period=60,
         Statistics=[statistic],
     )["Datapoints"]

@@ -24,8 +24,6 @@ def zip_directory(root: Path) -> bytes:
     files = {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file()
-        and not _SKIPPED.intersection(path.relative_to(root).parts)
-        and path.suffix != ".pyc"
+        if path.is_file() and not _SKIPPED.intersection(path.relative_to(root).parts) and path.suffix != ".pyc"
     }
     return zip_sources(files)

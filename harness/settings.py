@@ -29,9 +29,7 @@ def _setting(default: Any, help: str, env: str | None = None) -> Any:
 class Settings:
     port: int = _setting(4566, "TCP port of the LocalStack gateway on 127.0.0.1")
     region: str = _setting("us-east-1", "AWS region the stack emulates")
-    state_dir: Path = _setting(
-        Path(".harness"), "git-ignored folder for the pid file, logs and LocalStack's data"
-    )
+    state_dir: Path = _setting(Path(".harness"), "git-ignored folder for the pid file, logs and LocalStack's data")
     startup_timeout_s: float = _setting(60.0, "how long `harness up` waits for a healthy LocalStack")
     stop_timeout_s: float = _setting(15.0, "how long `harness down` waits before it kills with SIGKILL")
     lambda_keepalive_ms: int = _setting(
@@ -55,9 +53,7 @@ class Settings:
     queue_name: str = _setting("webhook-queue", "SQS queue between publisher and subscriber")
     dlq_name: str = _setting("webhook-dlq", "dead-letter queue of the SQS queue")
     visibility_timeout_s: int = _setting(300, "queue visibility timeout (reference stack: 300 s)")
-    max_receive_count: int = _setting(
-        5, "receives before a message moves to the DLQ (AWS: 1-1000, >= 5 advised)"
-    )
+    max_receive_count: int = _setting(5, "receives before a message moves to the DLQ (AWS: 1-1000, >= 5 advised)")
     batch_size: int = _setting(10, "event-source mapping batch size (1-10000; >10 needs a batching window)")
     batching_window_s: int = _setting(0, "MaximumBatchingWindowInSeconds of the event-source mapping (0-300)")
     maximum_concurrency: int | None = _setting(
@@ -81,10 +77,28 @@ class Settings:
         "Idempotency-Key,X-GitHub-Delivery,X-Webhook-Id",
         "headers whose value becomes the message id, so sender retries collapse into one row",
     )
-    backend_latency_ms: int = _setting(0, "simulated backend latency per write in the subscriber (ms)")
+    backend_latency_ms: int = _setting(
+        100, "simulated latency per write in the subscriber, the scale-limited backend (ms; 0: none)"
+    )
     fail_path_marker: str = _setting(
         "", "fault injection, off when empty: records whose path contains it always fail (-> DLQ)"
     )
+
+    # --- load runs (`make load`, `make ui`) ---------------------------------------------------------
+    shape: str = _setting("burst", "load shape: steady, burst (quiet, spike, quiet) or soak")
+    users: int = _setting(20, "peak concurrent Locust users (each posts back to back)")
+    spawn_rate: float = _setting(10.0, "users started per second")
+    duration_s: int = _setting(60, "length of the load (the queue then drains)")
+    workers: int = _setting(0, "Locust worker processes (0: one process); the master coordinates them")
+    duplicate_share: float = _setting(
+        0.1, "share of accepted messages delivered to SQS a second time (at-least-once made visible)"
+    )
+    idempotency_share: float = _setting(0.3, "share of requests that carry an Idempotency-Key header")
+    retry_share: float = _setting(0.2, "share of those the sender retries with the same key")
+    poison_share: float = _setting(0.0, "share of requests sent to a path with fail_path_marker (-> DLQ)")
+    drain_timeout_s: int = _setting(300, "how long verification waits for the queue to drain")
+    reports_dir: Path = _setting(Path("reports"), "where runs are written (reports/<run-id>/, reports/latest)")
+    ui_port: int = _setting(8089, "Locust web UI port on 127.0.0.1")
 
     @classmethod
     def env_name(cls, name: str) -> str:
@@ -103,9 +117,7 @@ class Settings:
         values: dict[str, Any] = {}
         for name, value in _config_file(environ).items():
             if name not in hints:
-                raise SettingsError(
-                    f"unknown setting {name!r} in the config file; `harness config` lists them all"
-                )
+                raise SettingsError(f"unknown setting {name!r} in the config file; `harness config` lists them all")
             values[name] = _coerce(name, f"config file key {name}", value, hints[name])
         for f in dataclasses.fields(cls):
             raw = environ.get(cls.env_name(f.name))
@@ -134,15 +146,31 @@ class Settings:
             problems.append(f"lambda_keepalive_ms={self.lambda_keepalive_ms}: expected >= 1000")
         if self.localstack_log_level not in {"trace", "trace-internal", "debug", "info", "warn", "error"}:
             problems.append(
-                f"localstack_log_level={self.localstack_log_level!r}: expected one of "
-                "trace, debug, info, warn, error"
+                f"localstack_log_level={self.localstack_log_level!r}: expected one of trace, debug, info, warn, error"
             )
-        problems += self._topology_problems()
+        problems += self._topology_problems() + self._load_problems()
         if problems:
             raise SettingsError(
-                "invalid settings: "
-                + "; ".join(f"{p} (set {self.env_name(p.split('=')[0])})" for p in problems)
+                "invalid settings: " + "; ".join(f"{p} (set {self.env_name(p.split('=')[0])})" for p in problems)
             )
+
+    def _load_problems(self) -> list[str]:
+        problems = []
+        if self.shape not in SHAPES:
+            problems.append(f"shape={self.shape!r}: expected one of {', '.join(SHAPES)}")
+        for name in ("duplicate_share", "retry_share", "idempotency_share", "poison_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                problems.append(f"{name}={getattr(self, name)}: expected a share between 0 and 1")
+        if self.poison_share and not self.fail_path_marker:
+            problems.append(f"poison_share={self.poison_share}: needs fail_path_marker, or nothing fails")
+        for name in ("users", "duration_s", "drain_timeout_s"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}={getattr(self, name)}: expected >= 1")
+        if self.spawn_rate <= 0:
+            problems.append(f"spawn_rate={self.spawn_rate}: expected > 0")
+        if not 0 <= self.workers <= 64:
+            problems.append(f"workers={self.workers}: expected 0-64")
+        return problems
 
     def _topology_problems(self) -> list[str]:
         """AWS's own rules, checked before anything is created."""
@@ -181,9 +209,7 @@ class Settings:
         for name in ("table_name", "queue_name", "dlq_name", "publisher_name", "subscriber_name", "api_name"):
             resource = self.resource_name(name)
             if not _NAME_RULES[name].match(resource):
-                problems.append(
-                    f"{name}={getattr(self, name)!r}: {resource!r} is not a valid {_NAME_HINTS[name]}"
-                )
+                problems.append(f"{name}={getattr(self, name)!r}: {resource!r} is not a valid {_NAME_HINTS[name]}")
         for name in ("publisher_dir", "subscriber_dir"):
             folder = getattr(self, name)
             handler = getattr(self, name.replace("_dir", "_handler"))
@@ -219,6 +245,12 @@ class Settings:
 
     # Derived values: computed, never configured separately.
     @property
+    def consumer_concurrency_limit(self) -> int | None:
+        """What may run at once in the subscriber: the smaller of reserved and maximum concurrency."""
+        limits = [limit for limit in (self.reserved_concurrency, self.maximum_concurrency) if limit is not None]
+        return min(limits) if limits else None
+
+    @property
     def endpoint_url(self) -> str:
         return f"http://{LOOPBACK_HOST}:{self.port}"
 
@@ -226,13 +258,21 @@ class Settings:
     def state_path(self) -> Path:
         return self.state_dir.resolve()
 
+    def to_environment(self) -> dict[str, str]:
+        """HARNESS_* variables that recreate these settings in another process (Locust, workers)."""
+        return {
+            self.env_name(f.name): "" if getattr(self, f.name) is None else str(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+        }
+
     def describe(self) -> list[tuple[str, Any, str, str]]:
         """(name, value, env var, help) for every setting, for `harness config`."""
         return [
-            (f.name, getattr(self, f.name), self.env_name(f.name), f.metadata["help"])
-            for f in dataclasses.fields(self)
+            (f.name, getattr(self, f.name), self.env_name(f.name), f.metadata["help"]) for f in dataclasses.fields(self)
         ]
 
+
+SHAPES = ("steady", "burst", "soak")
 
 _NAME_RULES = {
     "table_name": re.compile(r"^[A-Za-z0-9_.-]{3,255}$"),

@@ -116,7 +116,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         sqs_client().send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=payload)
     except Exception as error:  # any failure to enqueue: the request must not be claimed as queued
         print(json.dumps({"level": "error", "event": "enqueue_failed", "id": item_id, "error": repr(error)}))
-        return respond(
-            503, {"error": "queue unavailable", "reason": "the message was not queued; retry later"}
-        )
+        return respond(503, {"error": "queue unavailable", "reason": "the message was not queued; retry later"})
     return respond(202, {"id": item_id, "status": "queued"})

@@ -11,6 +11,7 @@ Uses partial batch responses (``ReportBatchItemFailures``): only failed records 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -58,6 +59,8 @@ def row_for(record: dict[str, Any]) -> dict[str, Any]:
         "sqs_message_id": record.get("messageId"),
         "receive_count": int(attributes.get("ApproximateReceiveCount", 1)),
         "body_bytes": len((message.get("body") or "").encode()),
+        # Lets verification find two rows of one logical request (a sender retry given a new id).
+        "body_sha256": hashlib.sha256((message.get("body") or "").encode()).hexdigest(),
     }
 
 

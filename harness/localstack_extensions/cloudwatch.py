@@ -61,9 +61,7 @@ class BufferedCloudwatchProvider(CloudwatchProvider):
         self._buffer_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
-        self._flusher = threading.Thread(
-            target=self._flush_periodically, name="cloudwatch-flush", daemon=True
-        )
+        self._flusher = threading.Thread(target=self._flush_periodically, name="cloudwatch-flush", daemon=True)
 
     def on_after_init(self):
         super().on_after_init()
@@ -90,9 +88,7 @@ class BufferedCloudwatchProvider(CloudwatchProvider):
             with self._buffer_lock:
                 pending, self._buffer = self._buffer, defaultdict(list)
             for (account_id, region, namespace), metrics in pending.items():
-                self.cloudwatch_database.add_metric_data(
-                    account_id, region, namespace, merge_datapoints(metrics)
-                )
+                self.cloudwatch_database.add_metric_data(account_id, region, namespace, merge_datapoints(metrics))
 
     def _flush_periodically(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_S):

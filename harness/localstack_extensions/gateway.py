@@ -24,9 +24,7 @@ class LoopbackTwistedRuntimeServer(TwistedRuntimeServer):
             protocol_factory = TLSMultiplexerFactory(context_factory, False, site)
 
         for host_and_port in listen:
-            endpoint_type = (
-                endpoints.TCP6ServerEndpoint if ":" in host_and_port.host else endpoints.TCP4ServerEndpoint
-            )
+            endpoint_type = endpoints.TCP6ServerEndpoint if ":" in host_and_port.host else endpoints.TCP4ServerEndpoint
             endpoint = endpoint_type(reactor, host_and_port.port, interface=host_and_port.host)
             endpoint.listen(protocol_factory)
 

@@ -64,9 +64,7 @@ class LambdaMetrics:
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._flush_forever, name="lambda-metrics", daemon=True
-                    )
+                    self._thread = threading.Thread(target=self._flush_forever, name="lambda-metrics", daemon=True)
                     self._thread.start()
 
     def _flush_forever(self) -> None:
@@ -85,9 +83,7 @@ class LambdaMetrics:
             self._throttles.clear()
             self._ceiling_hits.clear()
         now = datetime.now(UTC)
-        per_function: dict[tuple[str, str, str], dict[str, list[dict]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
+        per_function: dict[tuple[str, str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         for key, peak in peaks.items():
             per_function[key]["AWS/Lambda"].append(_datum("ConcurrentExecutions", key[2], peak, now))
         for key, count in throttles.items():

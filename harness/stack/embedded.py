@@ -224,9 +224,7 @@ class EmbeddedStack:
         return len(orphans)
 
     @staticmethod
-    def function_processes(
-        localstack_pid: int | None, only_orphans: bool = False
-    ) -> Iterator[psutil.Process]:
+    def function_processes(localstack_pid: int | None, only_orphans: bool = False) -> Iterator[psutil.Process]:
         for process in psutil.process_iter():
             with contextlib.suppress(psutil.Error):
                 owner = process.environ().get(PARENT_PID_VARIABLE)

@@ -9,6 +9,8 @@ Fixtures:
   webhook topology of its own (unique resource names), e.g. ``subscriber_dir=...`` for your subscriber.
 - ``webhook_topology``: the default topology (functions/ of this repo, or HARNESS_* settings), session scope.
 - ``webhook``: ``webhook("/path", body, headers) -> (status, json)`` posts to the webhook URL.
+- ``run_load``: ``run_load(topology, **settings) -> (Verdict, run_dir)``: a Locust run against a topology,
+  verified and reported (into the test's tmp folder unless ``reports_dir`` is given).
 """
 
 from __future__ import annotations
@@ -153,3 +155,16 @@ def post_webhook(
 def webhook(webhook_topology: Topology) -> Callable[..., tuple[int, Any]]:
     url = webhook_topology.outputs.webhook_url
     return lambda path="/hello", body=b"{}", headers=None: post_webhook(url, path, body, headers)
+
+
+@pytest.fixture
+def run_load(tmp_path: Any) -> Callable[..., Any]:
+    from harness import loadrun
+
+    def run(topology: Topology, **overrides: Any) -> Any:
+        overrides.setdefault("reports_dir", tmp_path / "reports")
+        settings = dataclasses.replace(topology.settings, **overrides)
+        settings.validate()
+        return loadrun.run(settings, outputs=topology.outputs)
+
+    return run

@@ -25,9 +25,7 @@ def handler(event, context):
 
 
 def invoke(lambda_client, name, event=None, **kwargs):
-    response = lambda_client.invoke(
-        FunctionName=name, Payload=json.dumps(event or {}), LogType="Tail", **kwargs
-    )
+    response = lambda_client.invoke(FunctionName=name, Payload=json.dumps(event or {}), LogType="Tail", **kwargs)
     payload = json.loads(response["Payload"].read() or b"null")
     return response, payload, base64.b64decode(response.get("LogResult", "")).decode()
 
@@ -142,9 +140,7 @@ def test_logs_reach_cloudwatch_logs(aws_client, deploy_function):
         return [
             event["message"]
             for stream in streams
-            for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])[
-                "events"
-            ]
+            for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
         ]
 
     wait_until(lambda: any("visible in cloudwatch" in m for m in messages()), 20, what="log events")
@@ -175,9 +171,7 @@ def test_non_python_runtimes_fail_with_a_clear_reason(aws_client, runtime):
 
 def test_invocation_metrics_are_all_in_cloudwatch(aws_client, deploy_function):
     """The buffered CloudWatch provider loses no datapoint: reads flush the buffer first."""
-    name = deploy_function(
-        {"app.py": "def handler(e, c):\n    if e.get('fail'):\n        raise ValueError()\n"}
-    )
+    name = deploy_function({"app.py": "def handler(e, c):\n    if e.get('fail'):\n        raise ValueError()\n"})
     lambda_client = aws_client("lambda")
     for index in range(7):
         invoke(lambda_client, name, {"fail": index < 2})

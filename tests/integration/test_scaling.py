@@ -43,29 +43,21 @@ def max_overlap(batch_rows: list[dict]) -> int:
 
 def drain(aws_client, outputs, timeout_s: float = 60) -> None:
     sqs = aws_client("sqs")
-    wait_until(
-        lambda: queue_depth(sqs, outputs.queue_url).total == 0, timeout_s, 0.2, what="the queue to drain"
-    )
+    wait_until(lambda: queue_depth(sqs, outputs.queue_url).total == 0, timeout_s, 0.2, what="the queue to drain")
 
 
 def metric(aws_client, outputs, name: str, statistic: str) -> float:
     return lambda_metric(aws_client("cloudwatch"), outputs.subscriber_name, name, statistic) or 0
 
 
-def test_a_backlog_runs_at_exactly_the_reserved_concurrency_and_throttles_are_counted(
-    deploy_topology, aws_client
-):
-    outputs = deploy_topology(
-        subscriber_dir=TIMED_SUBSCRIBER, reserved_concurrency=3, backend_latency_ms=500
-    ).outputs
+def test_a_backlog_runs_at_exactly_the_reserved_concurrency_and_throttles_are_counted(deploy_topology, aws_client):
+    outputs = deploy_topology(subscriber_dir=TIMED_SUBSCRIBER, reserved_concurrency=3, backend_latency_ms=500).outputs
     ids = flood(aws_client("sqs"), outputs.queue_url, 150)
     drain(aws_client, outputs)
     written = rows(aws_client("dynamodb"), outputs.table_name)
     assert {row["id"] for row in written} == set(ids)
     assert max_overlap(written) == 3  # 5 pollers from the start, 3 allowed: the throttle bites
-    wait_until(
-        lambda: metric(aws_client, outputs, "Throttles", "Sum") > 0, 10, what="Throttles in CloudWatch"
-    )
+    wait_until(lambda: metric(aws_client, outputs, "Throttles", "Sum") > 0, 10, what="Throttles in CloudWatch")
     assert metric(aws_client, outputs, "ConcurrentExecutions", "Maximum") == 3
     assert metric(aws_client, outputs, "Errors", "Sum") == 0
 
@@ -79,9 +71,7 @@ def test_maximum_concurrency_caps_the_pollers_so_nothing_is_throttled(deploy_top
     written = rows(aws_client("dynamodb"), outputs.table_name)
     assert {row["id"] for row in written} == set(ids)
     assert max_overlap(written) == 2
-    wait_until(
-        lambda: metric(aws_client, outputs, "ConcurrentExecutions", "Maximum") == 2, 10, what="the metric"
-    )
+    wait_until(lambda: metric(aws_client, outputs, "ConcurrentExecutions", "Maximum") == 2, 10, what="the metric")
     assert metric(aws_client, outputs, "Throttles", "Sum") == 0
 
 
@@ -127,9 +117,7 @@ def test_partial_batch_responses_send_back_only_the_reported_messages(deploy_top
     failing = flood(sqs, outputs.queue_url, 3, fail_first=True)
     passing = flood(sqs, outputs.queue_url, 7)
     drain(aws_client, outputs, timeout_s=30)
-    receive_counts = {
-        row["id"]: row["receive_count"] for row in rows(aws_client("dynamodb"), outputs.table_name)
-    }
+    receive_counts = {row["id"]: row["receive_count"] for row in rows(aws_client("dynamodb"), outputs.table_name)}
     assert {receive_counts[item_id] for item_id in failing} == {2}
     assert {receive_counts[item_id] for item_id in passing} == {1}
 

@@ -47,9 +47,7 @@ def test_concurrent_conditional_puts_of_one_id_let_exactly_one_win(aws_client, t
     for round_ in range(5):
         item_id = f"id-{round_}"
         with ThreadPoolExecutor(16) as pool:
-            outcomes = list(
-                pool.map(lambda n, i=item_id: conditional_put(dynamodb, table, i, str(n)), range(16))
-            )
+            outcomes = list(pool.map(lambda n, i=item_id: conditional_put(dynamodb, table, i, str(n)), range(16)))
         assert outcomes.count("written") == 1, outcomes
     assert dynamodb.scan(TableName=table, Select="COUNT")["Count"] == 5
 

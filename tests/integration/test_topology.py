@@ -113,9 +113,7 @@ def test_a_users_own_functions_deploy_run_and_update_in_place(deploy_topology, a
     )
     publisher = tmp_path / "my-publisher"
     shutil.copytree(REPO / "functions" / "publisher", publisher)
-    topology = deploy_topology(
-        subscriber_dir=subscriber, subscriber_handler="consumer.main", publisher_dir=publisher
-    )
+    topology = deploy_topology(subscriber_dir=subscriber, subscriber_handler="consumer.main", publisher_dir=publisher)
     outputs = topology.outputs
     status, body = post_webhook(outputs.webhook_url, "/mine")
     assert status == 202

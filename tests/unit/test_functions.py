@@ -64,9 +64,7 @@ def test_publisher_queues_one_message_and_answers_202(publisher):
 
 
 def test_request_ids_differ_so_requests_never_collide(publisher):
-    ids = {
-        json.loads(publisher.handler(api_event(request_id=f"r{i}"), None)["body"])["id"] for i in range(50)
-    }
+    ids = {json.loads(publisher.handler(api_event(request_id=f"r{i}"), None)["body"])["id"] for i in range(50)}
     assert len(ids) == 50
 
 

@@ -82,9 +82,7 @@ def test_the_error_names_the_variable_to_change():
 
 
 def test_a_large_batch_with_a_window_is_fine():
-    assert (
-        Settings.from_env({"HARNESS_BATCH_SIZE": "100", "HARNESS_BATCHING_WINDOW_S": "1"}).batch_size == 100
-    )
+    assert Settings.from_env({"HARNESS_BATCH_SIZE": "100", "HARNESS_BATCHING_WINDOW_S": "1"}).batch_size == 100
 
 
 def test_optional_settings_accept_empty_as_unset():

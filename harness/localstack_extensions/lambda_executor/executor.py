@@ -153,9 +153,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             if frame is None:
                 error = self._exit_error(request_id)
                 self._kill()
-                return self._result(
-                    request_id, error, False, error["errorMessage"] + "\n", None, 0.0, init_ms
-                )
+                return self._result(request_id, error, False, error["errorMessage"] + "\n", None, 0.0, init_ms)
             init_logs, self._init_logs = self._init_logs, ""
         return self._result(
             request_id,
@@ -180,9 +178,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         message = f"{stamp} {request_id} Task timed out after {timeout_s:.2f} seconds"
         error = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
-        return self._result(
-            request_id, error, False, message + "\n", None, timeout_s * 1000, init_ms, "timeout"
-        )
+        return self._result(request_id, error, False, message + "\n", None, timeout_s * 1000, init_ms, "timeout")
 
     def _exit_error(self, request_id: str, during_init: bool = False) -> dict:
         process = self._process

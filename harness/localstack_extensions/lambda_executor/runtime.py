@@ -159,9 +159,7 @@ def load_handler(spec: str) -> Any:
     """Resolve ``_HANDLER`` (``path/module.function``) the way AWS's runtime does, errors included."""
     module_path, _, function_name = spec.rpartition(".")
     if not module_path or not function_name:
-        raise _InitError(
-            _error("Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack")
-        )
+        raise _InitError(_error("Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack"))
     module_name = module_path.replace("/", ".")
     try:
         module = importlib.import_module(module_name)
@@ -213,9 +211,7 @@ def _exit_when_parent_dies(request_fd: int, requests: queue.Queue) -> None:
 
 def serve(request_fd: int, response_fd: int) -> None:
     requests: queue.Queue = queue.Queue()
-    threading.Thread(
-        target=_exit_when_parent_dies, args=(request_fd, requests), name="lifeline", daemon=True
-    ).start()
+    threading.Thread(target=_exit_when_parent_dies, args=(request_fd, requests), name="lifeline", daemon=True).start()
 
     request_filter = _configure_logging()
     started = time.perf_counter()
@@ -247,9 +243,7 @@ def serve(request_fd: int, response_fd: int) -> None:
                     payload, ok = json.dumps(result), True
                 except (TypeError, ValueError) as exc:
                     payload, ok = (
-                        json.dumps(
-                            _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)
-                        ),
+                        json.dumps(_error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)),
                         False,
                     )
             except Exception as exc:

@@ -66,9 +66,16 @@ class _ThrottleRetryingSender:
             try:
                 return self.inner.send_events(events)
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "TooManyRequestsException":
+                code = error.response.get("Error", {}).get("Code")
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if code == "TooManyRequestsException":
+                    self.poller.record_throttle()
+                elif status >= 500:
+                    # The service failed before the function ran (e.g. a transient LocalStack error):
+                    # retried like a throttle, as Lambda retries its own errors.
+                    LOG.warning("Invoke of %s failed in the service, retrying: %s", self.target_arn, error)
+                else:
                     raise
-            self.poller.record_throttle()
             if time.monotonic() + backoff >= deadline:
                 raise ThrottledBatch("throttled until the visibility timeout", error={"throttled": True})
             time.sleep(backoff)
@@ -126,9 +133,7 @@ class ScalingSqsPoller(SqsPoller):
             self._threads = [thread for thread in self._threads if thread.is_alive()]
             missing = concurrency - len(self._threads)
             for _ in range(max(0, missing)):
-                thread = threading.Thread(
-                    target=self._poll_forever, name=f"sqs-poller-{self.function[2]}", daemon=True
-                )
+                thread = threading.Thread(target=self._poll_forever, name=f"sqs-poller-{self.function[2]}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
 

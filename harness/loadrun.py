@@ -1,0 +1,282 @@
+"""`harness load` (`make load`): flood the webhook with Locust, wait for the drain, verify, report.
+
+Writes ``reports/<run-id>/``: Locust's HTML and CSV, ``accepted-*.jsonl`` (what the API accepted),
+``samples.jsonl`` (queue depths each second), ``verify.json`` and ``report.html``; ``reports/latest``
+points at the newest run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness import aws, observe, report
+from harness.deploy import Outputs, outputs_path
+from harness.exceptions import HarnessError
+from harness.settings import LOOPBACK_HOST, Settings
+from harness.testing.pytest_plugin import free_port
+from harness.verify import Accepted, Verdict, judge, wait_for_drain
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "webhook.py"
+
+
+class Sampler(threading.Thread):
+    """Queue depths, DLQ depth and the load generator's CPU, once a second, until stopped."""
+
+    def __init__(self, settings: Settings, outputs: Outputs, path: Path) -> None:
+        super().__init__(name="sampler", daemon=True)
+        self.sqs = aws.client("sqs", settings)
+        self.outputs = outputs
+        self.path = path
+        self.stop_event = threading.Event()
+        self.processes: list[psutil.Process] = []
+        self.samples: list[dict[str, float]] = []
+
+    def run(self) -> None:
+        with open(self.path, "a", buffering=1) as out:
+            while not self.stop_event.wait(1.0):
+                try:
+                    sample = self.sample()
+                except Exception as error:  # a sample lost is a gap in a chart, never a failed run
+                    sample = {"t": time.time(), "error": str(error)}
+                self.samples.append(sample)
+                out.write(json.dumps(sample) + "\n")
+
+    def sample(self) -> dict[str, float]:
+        depth = observe.queue_depth(self.sqs, self.outputs.queue_url)
+        dlq = observe.queue_depth(self.sqs, self.outputs.dlq_url)
+        cpu = 0.0
+        for process in list(self.processes):
+            try:
+                cpu += process.cpu_percent(None)
+            except psutil.Error:
+                self.processes.remove(process)
+        return {
+            "t": time.time(),
+            "visible": depth.visible,
+            "in_flight": depth.in_flight,
+            "dlq": dlq.total,
+            "locust_cpu": cpu,
+        }
+
+    def watch(self, process: subprocess.Popen) -> None:
+        watched = psutil.Process(process.pid)
+        watched.cpu_percent(None)
+        self.processes.append(watched)
+
+
+def locust_commands(settings: Settings, outputs: Outputs, run_dir: Path) -> list[list[str]]:
+    """The master (or single process) first, then the workers; every socket on 127.0.0.1."""
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", outputs.webhook_url]
+    reports = ["--html", str(run_dir / "locust.html"), "--csv", str(run_dir / "locust"), "--only-summary"]
+    run_time = ["--run-time", f"{settings.duration_s + 30}s", "--stop-timeout", "5"]
+    if not settings.workers:
+        return [[*base, "--headless", *reports, *run_time]]
+    port = free_port()
+    master = [
+        *base,
+        "--headless",
+        "--master",
+        "--master-bind-host",
+        LOOPBACK_HOST,
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(settings.workers),
+        *reports,
+        *run_time,
+    ]
+    worker = [*base, "--worker", "--master-host", LOOPBACK_HOST, "--master-port", str(port)]
+    return [master] + [worker] * settings.workers
+
+
+def run(
+    settings: Settings, progress: Callable[[str], None] = lambda _: None, outputs: Outputs | None = None
+) -> tuple[Verdict, Path]:
+    """One load run against ``outputs`` (default: the deployment recorded in the state folder)."""
+    outputs = outputs or Outputs.load(outputs_path(settings))
+    aws.client("sqs", settings).get_queue_url(QueueName=outputs.queue_url.rsplit("/", 1)[1])  # stack alive?
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{settings.shape}"
+    run_dir = settings.reports_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sampler = Sampler(settings, outputs, run_dir / "samples.jsonl")
+    env = {**os.environ, **settings.to_environment(), "HARNESS_RUN_DIR": str(run_dir.resolve())}
+    (run_dir / "outputs.json").write_text(json.dumps(dataclasses.asdict(outputs)))
+    progress(
+        f"load: shape {settings.shape}, {settings.users} users, {settings.duration_s}s, "
+        f"{settings.workers or 'no'} worker process(es), against {outputs.webhook_url}"
+    )
+    load_started = time.time()
+    sampler.start()
+    processes = []
+    for index, command in enumerate(locust_commands(settings, outputs, run_dir)):
+        with open(run_dir / f"locust-{index}.log", "wb") as log:  # the child keeps its own handle
+            processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+    for process in processes:
+        sampler.watch(process)
+    try:
+        _wait_for_locust(processes[0], settings, progress, load_started, run_dir)
+    finally:
+        for process in processes[1:]:
+            _stop(process)
+    load_ended = time.time()
+    progress(f"load finished after {load_ended - load_started:.0f}s; waiting for the queue to drain")
+    drain_seconds = wait_for_drain(aws.client("sqs", settings), outputs, settings.drain_timeout_s, progress)
+    sampler.stop_event.set()
+    sampler.join(5)
+    accepted = Accepted.load(run_dir)
+    verdict = judge(
+        settings,
+        outputs,
+        accepted,
+        lambda service: aws.client(service, settings),
+        load_started,
+        load_ended,
+        drain_seconds,
+    )
+    cpu = [sample.get("locust_cpu", 0) for sample in sampler.samples]
+    summary = {**dataclasses.asdict(verdict), "locust_cpu_percent_max": round(max(cpu, default=0), 1)}
+    (run_dir / "verify.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    (run_dir / "run.json").write_text(
+        json.dumps({"load_started": load_started, "load_ended": load_ended, "shape": settings.shape}) + "\n"
+    )
+    charts = build_charts(settings, outputs, accepted, sampler.samples, load_started, load_ended)
+    settings_rows = [(name, str(value)) for name, value, _, _ in settings.describe()]
+    (run_dir / "report.html").write_text(report.render(verdict, charts, run_id, settings_rows))
+    _point_latest(settings.reports_dir, run_dir)
+    return verdict, run_dir
+
+
+def _wait_for_locust(
+    master: subprocess.Popen,
+    settings: Settings,
+    progress: Callable[[str], None],
+    started: float,
+    run_dir: Path,
+) -> None:
+    deadline = started + settings.duration_s + 90
+    while master.poll() is None:
+        if time.time() > deadline:
+            _stop(master)
+            raise HarnessError(f"Locust did not finish within {settings.duration_s + 90}s; see {run_dir}/locust-0.log")
+        accepted = sum(1 for path in run_dir.glob("accepted-*.jsonl") for _ in path.open())
+        progress(f"load: {time.time() - started:.0f}s of {settings.duration_s}s, {accepted} accepted")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            master.wait(5)
+    if master.returncode not in (0, 1):  # 1: some requests failed, which the verdict judges
+        raise HarnessError(f"Locust exited with code {master.returncode}; see {run_dir}/locust-0.log")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _point_latest(reports_dir: Path, run_dir: Path) -> None:
+    latest = reports_dir / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_dir.name, target_is_directory=True)
+
+
+def per_second(times: list[float], origin: float) -> list[tuple[float, float]]:
+    counts = Counter(int(t - origin) for t in times)
+    if not counts:
+        return []
+    return [(second, counts.get(second, 0)) for second in range(0, max(counts) + 1)]
+
+
+def build_charts(
+    settings: Settings,
+    outputs: Outputs,
+    accepted: Accepted,
+    samples: list[dict[str, Any]],
+    load_started: float,
+    load_ended: float,
+) -> list[str]:
+    ids = accepted.ids
+    rows = [row for row in observe.rows(aws.client("dynamodb", settings), outputs.table_name) if row["id"] in ids]
+    marker = [(load_ended - load_started, "load ends")]
+    kinds = {
+        kind: [r["t"] for r in accepted.records if r.get("kind") == kind]
+        for kind in ("new", "sender-retry", "redelivery")
+    }
+    ingest = report.line_chart(
+        "Ingest: accepted webhooks per second",
+        [
+            report.Series("accepted requests", per_second(kinds["new"], load_started)),
+            report.Series("sender retries (same key)", per_second(kinds["sender-retry"], load_started)),
+            report.Series("injected redeliveries", per_second(kinds["redelivery"], load_started)),
+        ],
+        "per second",
+        marker,
+    )
+    good = [s for s in samples if "visible" in s]
+    queue = report.line_chart(
+        "Queue: backlog, in flight, DLQ",
+        [
+            report.Series("waiting (visible)", [(s["t"] - load_started, s["visible"]) for s in good]),
+            report.Series("in flight", [(s["t"] - load_started, s["in_flight"]) for s in good]),
+            report.Series("dead-letter queue", [(s["t"] - load_started, s["dlq"]) for s in good]),
+        ],
+        "messages",
+        marker,
+    )
+    concurrency_points = concurrency_per_second(settings, outputs, load_started)
+    limit = settings.consumer_concurrency_limit
+    end = max((x for x, _ in concurrency_points), default=0)
+    concurrency = report.line_chart(
+        "Subscriber concurrency against its limit",
+        [
+            report.Series("concurrent executions", concurrency_points),
+            report.Series(f"limit ({limit})", [(0, limit), (end, limit)] if limit else [], dashed=True),
+        ],
+        "executions",
+        marker,
+    )
+    writes = report.line_chart(
+        "Backend writes per second",
+        [report.Series("rows written", per_second([float(r["written_at_ms"]) / 1000 for r in rows], load_started))],
+        "writes / s",
+        marker,
+    )
+    latencies = [float(r["written_at_ms"]) - float(r["received_at_ms"]) for r in rows if r.get("received_at_ms")]
+    return [
+        ingest,
+        queue,
+        concurrency,
+        writes,
+        report.histogram("End-to-end latency (accepted -> row)", latencies, "ms"),
+    ]
+
+
+def concurrency_per_second(settings: Settings, outputs: Outputs, since: float) -> list[tuple[float, float]]:
+    from datetime import UTC, datetime
+
+    datapoints = aws.client("cloudwatch", settings).get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="ConcurrentExecutions",
+        Dimensions=[{"Name": "FunctionName", "Value": outputs.subscriber_name}],
+        StartTime=datetime.fromtimestamp(since - 1, UTC),
+        EndTime=datetime.fromtimestamp(time.time() + 1, UTC),
+        Period=1,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    points = sorted((point["Timestamp"].timestamp() - since, point["Maximum"]) for point in datapoints)
+    return [(max(0.0, t), value) for t, value in points]

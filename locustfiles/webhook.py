@@ -1,0 +1,136 @@
+"""Locust load for the Scalable Webhook: realistic webhook posts, shapes, duplicate injection.
+
+Run through `make load` (headless, verified, reported) or `make ui` (web UI on 127.0.0.1:8089, with a
+live harness view at /harness). Settings come from the harness's HARNESS_* variables; the host is the
+deployed webhook URL.
+
+Every accepted request (202) is recorded with its id in ``$HARNESS_RUN_DIR/accepted-<pid>.jsonl`` so
+verification knows exactly what the API accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from locust import FastHttpUser, LoadTestShape, events, task
+from locust.env import Environment
+
+from harness import aws
+from harness.deploy import Outputs, outputs_path
+from harness.loadshapes import shape_for
+from harness.settings import Settings
+
+SETTINGS = Settings.from_env()
+PATHS = ("/github/push", "/github/pull_request", "/stripe/charge.succeeded", "/orders/created", "/hello")
+
+
+class Recorder:
+    """Accepted requests of this process, one JSON line each (line-buffered: a crash loses nothing)."""
+
+    def __init__(self) -> None:
+        run_dir = Path(os.environ.get("HARNESS_RUN_DIR") or SETTINGS.state_path / "ui-run")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._file = open(run_dir / f"accepted-{os.getpid()}.jsonl", "a", buffering=1)  # noqa: SIM115
+        self._lock = threading.Lock()
+
+    def accepted(self, **record: object) -> None:
+        with self._lock:
+            self._file.write(json.dumps({"t": time.time(), **record}) + "\n")
+
+
+RECORDER = Recorder()
+_sqs = None
+
+
+def sqs_client():
+    global _sqs
+    if _sqs is None:
+        _sqs = aws.client("sqs", SETTINGS)
+    return _sqs
+
+
+class WebhookUser(FastHttpUser):
+    """A webhook sender posting back to back: JSON events on varied paths, some with idempotency keys."""
+
+    def on_start(self) -> None:
+        run_outputs = Path(os.environ.get("HARNESS_RUN_DIR", "/nonexistent")) / "outputs.json"
+        self.outputs = Outputs.load(run_outputs if run_outputs.is_file() else outputs_path(SETTINGS))
+
+    @task
+    def post_webhook(self) -> None:
+        event_id = str(uuid.uuid4())
+        poisoned = SETTINGS.poison_share and random.random() < SETTINGS.poison_share
+        path = f"/{SETTINGS.fail_path_marker}/{event_id[:8]}" if poisoned else random.choice(PATHS)
+        headers = {"Content-Type": "application/json", "User-Agent": "harness-locust"}
+        if random.random() < SETTINGS.idempotency_share:
+            headers["Idempotency-Key"] = f"delivery-{event_id}"
+        body = json.dumps({"event_id": event_id, "type": path.strip("/"), "data": {"amount": random.randint(1, 999)}})
+        accepted_id = self._post(path, body, headers, event_id, kind="new", poisoned=bool(poisoned))
+        if accepted_id is None:
+            return
+        if "Idempotency-Key" in headers and random.random() < SETTINGS.retry_share:
+            self._post(path, body, headers, event_id, kind="sender-retry", poisoned=bool(poisoned))
+        if random.random() < SETTINGS.duplicate_share:
+            self._redeliver(accepted_id, path, body, event_id, poisoned=bool(poisoned))
+
+    def _post(self, path: str, body: str, headers: dict, event_id: str, kind: str, poisoned: bool) -> str | None:
+        name = "POST /<webhook>" if kind == "new" else "POST /<webhook> (sender retry)"
+        with self.client.post(path, data=body, headers=headers, name=name, catch_response=True) as response:
+            if response.status_code != 202:
+                response.failure(f"status {response.status_code}: {response.text[:200]}")
+                return None
+            accepted_id = response.json()["id"]
+            RECORDER.accepted(id=accepted_id, event=event_id, kind=kind, path=path, poisoned=poisoned)
+            return accepted_id
+
+    def _redeliver(self, item_id: str, path: str, body: str, event_id: str, poisoned: bool) -> None:
+        """The same message a second time, as SQS's at-least-once delivery may do."""
+        message = {
+            "id": item_id,
+            "method": "POST",
+            "path": path,
+            "body": body,
+            "received_at_ms": time.time() * 1000,
+        }
+        started = time.perf_counter()
+        exception = None
+        try:
+            sqs_client().send_message(QueueUrl=self.outputs.queue_url, MessageBody=json.dumps(message))
+            RECORDER.accepted(id=item_id, event=event_id, kind="redelivery", path=path, poisoned=poisoned)
+        except Exception as error:
+            exception = error
+        events.request.fire(
+            request_type="SQS",
+            name="SendMessage (injected duplicate)",
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=0,
+            exception=exception,
+            context={},
+        )
+
+
+class WebhookShape(LoadTestShape):
+    """The shape named by HARNESS_SHAPE (steady, burst, soak); see harness/loadshapes.py."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.profile = shape_for(SETTINGS.shape, SETTINGS.users, SETTINGS.spawn_rate, SETTINGS.duration_s)
+
+    def tick(self):
+        return self.profile.at(self.get_run_time())
+
+
+@events.init.add_listener
+def add_harness_view(environment: Environment, **_kwargs) -> None:
+    """A live view of the topology beside Locust's own charts: /harness on the web UI."""
+    if environment.web_ui is None:
+        return
+    from harness.liveview import register
+
+    register(environment.web_ui.app, SETTINGS)

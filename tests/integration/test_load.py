@@ -1,0 +1,62 @@
+"""Flood, verify, report: short, time-compressed Locust runs against the real embedded stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness import observe
+from harness.verify import Accepted
+
+COLLIDING_PUBLISHER = Path(__file__).parent / "functions" / "colliding_publisher"
+SHORT = {"shape": "burst", "users": 8, "spawn_rate": 8.0, "duration_s": 12}
+
+
+def test_a_burst_with_duplicates_ends_as_one_row_per_request(deploy_topology, run_load, aws_client):
+    topology = deploy_topology()
+    verdict, run_dir = run_load(topology, duplicate_share=0.2, idempotency_share=0.5, retry_share=0.5, **SHORT)
+    assert verdict.verdict == "PASS", verdict.reasons
+    accepted = Accepted.load(run_dir)
+    paths = {record["id"]: record["path"] for record in accepted.records}
+    rows = [r for r in observe.rows(aws_client("dynamodb"), topology.outputs.table_name) if r["id"] in paths]
+    assert len(rows) == len(paths) == verdict.rows > 50
+    assert all(r["message"] == f"hello from {paths[r['id']]}" for r in rows)
+    assert verdict.duplicates_injected > 0 and verdict.duplicates_suppressed >= verdict.duplicates_injected
+    assert observe.peek_messages(aws_client("sqs"), topology.outputs.dlq_url) == []
+    assert verdict.max_consumer_concurrency <= 2
+    summary = json.loads((run_dir / "verify.json").read_text())
+    for key in ("verdict", "accepted", "rows", "dlq", "lost", "duplicate_rows", "duplicates_suppressed",
+                "max_consumer_concurrency", "consumer_concurrency_limit", "throttles", "drain_seconds",
+                "e2e_latency_ms", "ingest_rps"):  # fmt: skip
+        assert key in summary
+    page = (run_dir / "report.html").read_text()
+    assert "<svg" in page and "PASS" in page and "Subscriber concurrency against its limit" in page
+    assert (run_dir / "locust.html").is_file() and (run_dir / "locust_stats.csv").is_file()
+
+
+def test_poisoned_requests_are_exactly_the_dlq(deploy_topology, run_load, aws_client):
+    # MaximumConcurrency = reserved concurrency, as AWS advises: with a short visibility timeout and a
+    # small maxReceiveCount, a burst would otherwise overpull healthy messages into the DLQ too.
+    topology = deploy_topology(
+        fail_path_marker="poison",
+        max_receive_count=2,
+        visibility_timeout_s=4,
+        subscriber_timeout_s=4,
+        maximum_concurrency=2,
+    )
+    verdict, run_dir = run_load(topology, poison_share=0.1, duplicate_share=0.0, **SHORT)
+    poisoned = Accepted.load(run_dir).poisoned_ids
+    dead = {m.item_id for m in observe.peek_messages(aws_client("sqs"), topology.outputs.dlq_url)}
+    assert poisoned and dead == poisoned
+    assert verdict.verdict == "PASS", verdict.reasons
+    # Messages, not ids: a sender's retry of a poisoned request (same key, same id) dead-letters as well.
+    assert {message["id"] for message in verdict.dlq_messages} == poisoned
+    assert verdict.dlq >= len(poisoned) and verdict.lost == 0
+
+
+def test_the_verifier_catches_a_publisher_whose_ids_collide(deploy_topology, run_load):
+    topology = deploy_topology(publisher_dir=COLLIDING_PUBLISHER)
+    verdict, _ = run_load(topology, duplicate_share=0.0, retry_share=0.0, **SHORT)
+    assert verdict.verdict == "FAIL"
+    assert verdict.lost > 0
+    assert any("ids collide" in reason for reason in verdict.reasons)
