@@ -20,10 +20,11 @@ from typing import Any
 import psutil
 
 from harness import aws
+from harness.deploy import Deployer
 from harness.observe import queue_depth
 from harness.settings import LOOPBACK_HOST, Settings
 from harness.stack.embedded import HEALTH_PATH, EmbeddedStack
-from harness.testing.pytest_plugin import create_python_function, free_port
+from harness.testing.pytest_plugin import create_python_function, free_port, post_webhook
 
 TRIVIAL = "def handler(event, context):\n    return event\n"
 WITH_BOTO3 = "import boto3\nsqs = boto3.client('sqs')\ndef handler(event, context):\n    return event\n"
@@ -31,6 +32,7 @@ TARGETS = {
     "cold_start_ms": ("<=", 150.0),
     "warm_invoke_p50_minus_gateway_rtt_ms": ("<=", 5.0),
     "drain_efficiency": (">=", 0.9),
+    "ingest_ratio": (">=", 0.5),
 }
 
 
@@ -129,6 +131,30 @@ def drain_efficiency(settings: Settings, messages: int = 400, batch: int = 10, h
     return (messages * hold_s / (batch * concurrency)) / measured
 
 
+def webhook_ingest(settings: Settings, requests: int = 400) -> tuple[float, float]:
+    """Accepted webhooks per second through API Gateway -> publisher -> SQS, the best of 2 and 10 senders.
+
+    The consumer's mapping is paused meanwhile, so this is the ingest path alone. Also the load
+    generator's own CPU (this process), to show it is not the bottleneck.
+    """
+    outputs = Deployer(settings).deploy()
+    lambda_client = aws.client("lambda", settings)
+    lambda_client.update_event_source_mapping(UUID=outputs.event_source_mapping_uuid, Enabled=False)
+    for _ in range(3):
+        post_webhook(outputs.webhook_url, "/warm")
+    me = psutil.Process()
+    best, cpu = 0.0, 0.0
+    for threads in (2, 10):
+        me.cpu_percent(None)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            statuses = list(pool.map(lambda i: post_webhook(outputs.webhook_url, f"/bench/{i}")[0], range(requests)))
+        rate = statuses.count(202) / (time.perf_counter() - started)
+        if rate > best:
+            best, cpu = rate, me.cpu_percent(None)
+    return best, cpu
+
+
 def run(settings: Settings, invokes: int = 300, cold_runs: int = 5, sqs_messages: int = 2000) -> dict:
     stack = EmbeddedStack(settings)
     stack.start(progress=lambda message: print(message, file=sys.stderr))
@@ -150,6 +176,10 @@ def run(settings: Settings, invokes: int = 300, cold_runs: int = 5, sqs_messages
         results["warm_invoke_p50_minus_gateway_rtt_ms"] = results["warm_invoke_p50_ms"] - results["raw_gateway_rtt_ms"]
         results["raw_sqs_send_rps"] = sqs_send_rps(settings, sqs_messages)
         results["drain_efficiency"] = drain_efficiency(settings)
+        ingest_rps, generator_cpu = webhook_ingest(settings)
+        results["webhook_ingest_rps"] = ingest_rps
+        results["ingest_ratio"] = ingest_rps / results["raw_sqs_send_rps"]
+        results["load_generator_cpu_percent"] = generator_cpu
         results["localstack_rss_mb"] = psutil.Process(stack.status().pid).memory_info().rss / 2**20
         return {key: round(value, 2) for key, value in results.items()}
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness import aws, observe, report
 from harness.deploy import Outputs, outputs_path
+from harness.loadrun import concurrency_per_second
 from harness.settings import Settings
 
 HISTORY_S = 600
@@ -28,14 +29,13 @@ class LiveSamples(threading.Thread):
         self.error = ""
 
     def run(self) -> None:
-        sqs, cloudwatch = aws.client("sqs", self.settings), aws.client("cloudwatch", self.settings)
+        sqs = aws.client("sqs", self.settings)
         while True:
             try:
                 outputs = Outputs.load(outputs_path(self.settings))
                 depth = observe.queue_depth(sqs, outputs.queue_url)
-                concurrency = observe.lambda_metric(
-                    cloudwatch, outputs.subscriber_name, "ConcurrentExecutions", "Maximum", time.time() - 2
-                )
+                recent = concurrency_per_second(self.settings, outputs, time.time() - 3)
+                concurrency = recent[-1][1] if recent else 0
                 self.samples.append(
                     {
                         "t": time.time() - self.started,

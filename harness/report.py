@@ -44,7 +44,8 @@ def line_chart(title: str, series: Sequence[Series], y_label: str, markers: Sequ
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         x = x_max * fraction
         parts.append(
-            f'<text x="{sx(x):.1f}" y="{HEIGHT - PAD_BOTTOM + 16}" class="tick" text-anchor="middle">{x:.0f}s</text>'
+            f'<text x="{sx(x):.1f}" y="{HEIGHT - PAD_BOTTOM + 16}" class="tick" text-anchor="middle">'
+            f"{_tick(x, x_max)}s</text>"
         )
     for at, label in markers:
         parts.append(

@@ -1,7 +1,8 @@
-"""CloudWatch with buffered writes for the metrics LocalStack itself publishes per invocation.
+"""CloudWatch with buffered writes for the metrics LocalStack itself publishes per request.
 
-LocalStack records ``AWS/Lambda`` ``Invocations``/``Errors`` with one PutMetricData, and so one SQLite
-transaction, per invocation: measured at ~40 % of the gateway's CPU under an invoke load. Here those
+LocalStack records ``AWS/Lambda`` ``Invocations``/``Errors`` per invocation and ``AWS/SQS`` metrics per
+message, each with one PutMetricData and so one SQLite transaction: measured at ~40 % of the gateway's
+CPU under an invoke load, and again under a webhook ingest load. Here those
 datapoints are buffered and written once per ``FLUSH_INTERVAL_S``, identical datapoints (same metric,
 dimensions and second) merged into one Values/Counts entry. Every read flushes first, so a reader
 never misses a datapoint. Other namespaces are written at once, as stock. Selected with
@@ -18,7 +19,7 @@ from localstack.services.cloudwatch.provider_v2 import (
 )
 from localstack.services.plugins import Service, aws_provider
 
-BUFFERED_NAMESPACES = frozenset({"AWS/Lambda"})
+BUFFERED_NAMESPACES = frozenset({"AWS/Lambda", "AWS/SQS"})
 FLUSH_INTERVAL_S = 1.0
 
 

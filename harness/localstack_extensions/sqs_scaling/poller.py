@@ -36,8 +36,9 @@ from .config import ScalingConfig
 from .scaler import ConcurrencyScaler
 
 LOG = logging.getLogger(__name__)
-EMPTY_RECEIVE_PAUSE_S = 0.2
-"""Short polls of an empty queue (no batching window) are spaced by this much per poller thread."""
+IDLE_LONG_POLL_S = 5
+"""Without a batching window, pollers long-poll (returning as soon as a message arrives), as AWS's do:
+an idle mapping costs the gateway one receive per poller every few seconds, not a stream of short polls."""
 VISIBILITY_MARGIN_S = 1.0
 
 
@@ -170,16 +171,17 @@ class ScalingSqsPoller(SqsPoller):
                 self._stop.wait(1.0)
                 continue
             if not messages:
-                if not self.maximum_batching_window:
-                    self._stop.wait(EMPTY_RECEIVE_PAUSE_S)
                 continue
             self._deliver(messages, received_at=time.monotonic())
 
     def _receive(self) -> list[dict]:
+        # With a batching window LocalStack's override waits for a full batch or the window, as AWS does;
+        # without one, a plain long poll returns with whatever is there as soon as anything is.
+        wait_s = self.maximum_batching_window or IDLE_LONG_POLL_S
         response = self.source_client.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(self.batch_size, DEFAULT_MAX_RECEIVE_COUNT),
-            WaitTimeSeconds=min(self.maximum_batching_window, DEFAULT_MAX_WAIT_TIME_SECONDS),
+            WaitTimeSeconds=min(wait_s, DEFAULT_MAX_WAIT_TIME_SECONDS),
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=[MessageSystemAttributeName.All],
             sqs_override_max_message_count=self.batch_size,
