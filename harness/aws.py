@@ -6,7 +6,6 @@ made by the harness can reach a real AWS account.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any
 from urllib.parse import urlparse
@@ -16,7 +15,7 @@ import botocore.config
 import botocore.session
 
 from harness.exceptions import UnsafeEndpointError
-from harness.settings import Settings
+from harness.settings import Settings, is_local_host
 
 DUMMY_ACCESS_KEY_ID = "test"
 DUMMY_SECRET_ACCESS_KEY = "test"
@@ -30,16 +29,12 @@ _ISOLATED_SESSION_VARS = {
 
 
 def ensure_local_endpoint(endpoint_url: str) -> str:
-    """Refuse any endpoint that is not on this machine's loopback interface."""
+    """Refuse any endpoint but loopback or a Compose service name (a single label, never AWS)."""
     host = urlparse(endpoint_url).hostname or ""
-    try:
-        is_loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        is_loopback = False
-    if not is_loopback:
+    if not is_local_host(host):
         raise UnsafeEndpointError(
-            f"refusing AWS endpoint {endpoint_url!r}: the harness only talks to a local stack on "
-            "127.0.0.1; check HARNESS_PORT and that nothing rewrites the endpoint"
+            f"refusing AWS endpoint {endpoint_url!r}: the harness only talks to a local stack (127.0.0.1, or "
+            "the `localstack` service inside Compose); check HARNESS_ENDPOINT_HOST and HARNESS_PORT"
         )
     return endpoint_url
 

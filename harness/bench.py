@@ -23,8 +23,8 @@ from harness import aws
 from harness.deploy import Deployer
 from harness.observe import queue_depth
 from harness.settings import LOOPBACK_HOST, Settings
-from harness.stack.embedded import HEALTH_PATH, EmbeddedStack
-from harness.testing.pytest_plugin import create_python_function, free_port, post_webhook
+from harness.stack.embedded import HEALTH_PATH, EmbeddedStack, free_port
+from harness.testing.pytest_plugin import create_python_function, post_webhook
 
 TRIVIAL = "def handler(event, context):\n    return event\n"
 WITH_BOTO3 = "import boto3\nsqs = boto3.client('sqs')\ndef handler(event, context):\n    return event\n"

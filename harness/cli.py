@@ -24,14 +24,15 @@ def _say(message: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from harness.stack.embedded import EmbeddedStack
+    from harness.stack.compose import ComposeStack, stack_for
 
     settings = _settings(args)  # validated, topology included, before anything starts
-    stack = EmbeddedStack(settings)
-    _say(f"starting LocalStack 4.8.1 (embedded) on {settings.endpoint_url} ...")
+    stack = stack_for(settings)
+    mode = "Docker Compose" if isinstance(stack, ComposeStack) else "embedded"
+    _say(f"starting LocalStack 4.8.1 ({mode}) on {settings.host_endpoint_url} ...")
     try:
         endpoint = stack.start(progress=_say)
-        _say(f"LocalStack is healthy; log: {stack.log_file}")
+        _say(f"LocalStack is healthy; log: {getattr(stack, 'log_file', 'docker compose logs localstack')}")
     except AlreadyRunningError:
         status = stack.status()
         if not status.healthy:
@@ -189,9 +190,9 @@ def _print_outputs(outputs) -> None:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from harness.stack.embedded import EmbeddedStack
+    from harness.stack.compose import stack_for
 
-    ended = EmbeddedStack(_settings(args)).stop()
+    ended = stack_for(_settings(args)).stop()
     _say(f"stopped {ended} process(es)" if ended else "nothing was running")
     return 0
 

@@ -173,7 +173,7 @@ class Deployer:
         api_id = self.ensure_rest_api(s.resource_name("api_name"), publisher)
         outputs = Outputs(
             endpoint=s.endpoint_url,
-            webhook_url=f"{s.endpoint_url}/_aws/execute-api/{api_id}/{s.stage_name}",
+            webhook_url=f"{s.host_endpoint_url}/_aws/execute-api/{api_id}/{s.stage_name}",
             api_id=api_id,
             queue_url=queue_url,
             queue_arn=queue_arn,

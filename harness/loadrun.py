@@ -26,7 +26,7 @@ from harness import aws, observe, report
 from harness.deploy import Outputs, outputs_path
 from harness.exceptions import HarnessError
 from harness.settings import LOOPBACK_HOST, Settings
-from harness.testing.pytest_plugin import free_port
+from harness.stack.embedded import free_port
 from harness.verify import Accepted, Verdict, judge, wait_for_drain
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "webhook.py"

@@ -7,6 +7,7 @@ name in the field's metadata), and is validated before anything is started or cr
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -27,7 +28,14 @@ def _setting(default: Any, help: str, env: str | None = None) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
+    stack: str = _setting(
+        "auto", "where LocalStack runs: docker (Compose), embedded, or auto (docker if an engine answers)"
+    )
     port: int = _setting(4566, "TCP port of the LocalStack gateway on 127.0.0.1")
+    endpoint_host: str = _setting(
+        "127.0.0.1",
+        "how the harness reaches LocalStack: loopback, or a Compose service name (`localstack`) inside the network",
+    )
     region: str = _setting("us-east-1", "AWS region the stack emulates")
     state_dir: Path = _setting(Path(".harness"), "git-ignored folder for the pid file, logs and LocalStack's data")
     startup_timeout_s: float = _setting(60.0, "how long `harness up` waits for a healthy LocalStack")
@@ -144,6 +152,13 @@ class Settings:
             problems.append(f"stop_timeout_s={self.stop_timeout_s}: expected > 0 seconds")
         if self.lambda_keepalive_ms < 1000:
             problems.append(f"lambda_keepalive_ms={self.lambda_keepalive_ms}: expected >= 1000")
+        if self.stack not in {"auto", "docker", "embedded"}:
+            problems.append(f"stack={self.stack!r}: expected auto, docker or embedded")
+        if not is_local_host(self.endpoint_host):
+            problems.append(
+                f"endpoint_host={self.endpoint_host!r}: expected 127.0.0.1, localhost or a Compose service name "
+                "without dots; the harness never talks to a remote endpoint"
+            )
         if self.localstack_log_level not in {"trace", "trace-internal", "debug", "info", "warn", "error"}:
             problems.append(
                 f"localstack_log_level={self.localstack_log_level!r}: expected one of trace, debug, info, warn, error"
@@ -252,6 +267,12 @@ class Settings:
 
     @property
     def endpoint_url(self) -> str:
+        """Where the harness's own clients send requests (differs from the host's view inside Compose)."""
+        return f"http://{self.endpoint_host}:{self.port}"
+
+    @property
+    def host_endpoint_url(self) -> str:
+        """Where a person on this machine reaches LocalStack (curl, a browser): always loopback."""
         return f"http://{LOOPBACK_HOST}:{self.port}"
 
     @property
@@ -273,6 +294,15 @@ class Settings:
 
 
 SHAPES = ("steady", "burst", "soak")
+
+
+def is_local_host(host: str) -> bool:
+    """Loopback, or a single-label name (a Compose service), which no public DNS resolves: never AWS."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost" or bool(re.fullmatch(r"[a-z][a-z0-9-]{0,62}", host))
+
 
 _NAME_RULES = {
     "table_name": re.compile(r"^[A-Za-z0-9_.-]{3,255}$"),

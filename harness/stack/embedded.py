@@ -281,6 +281,13 @@ def _signal_and_wait(processes: list[psutil.Process], signum: int, timeout_s: fl
     return psutil.wait_procs(processes, timeout=timeout_s)[1]
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK_HOST, 0))
+        return probe.getsockname()[1]
+
+
 def wait_until(
     condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.1, what: str = "condition"
 ) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -29,8 +28,8 @@ import pytest
 from harness import aws
 from harness.deploy import Deployer, Outputs
 from harness.packaging import zip_sources
-from harness.settings import LOOPBACK_HOST, Settings
-from harness.stack.embedded import EmbeddedStack
+from harness.settings import Settings
+from harness.stack.embedded import EmbeddedStack, free_port
 
 LAMBDA_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
@@ -51,12 +50,6 @@ def create_python_function(
         FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
     )
     return name
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK_HOST, 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

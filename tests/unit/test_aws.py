@@ -5,13 +5,16 @@ from harness.exceptions import UnsafeEndpointError
 from harness.settings import Settings
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:4566", "http://localhost:1", "http://[::1]:4566"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:4566", "http://localhost:1", "http://[::1]:4566", "http://localstack:4566"]
+)
 def test_loopback_endpoints_are_accepted(url):
     assert aws.ensure_local_endpoint(url) == url
 
 
 @pytest.mark.parametrize(
-    "url", ["https://sqs.us-east-1.amazonaws.com", "http://10.0.0.5:4566", "http://0.0.0.0:4566", ""]
+    "url",
+    ["https://sqs.us-east-1.amazonaws.com", "http://10.0.0.5:4566", "http://0.0.0.0:4566", "http://evil.example", ""],
 )
 def test_anything_else_is_refused(url):
     with pytest.raises(UnsafeEndpointError, match="refusing AWS endpoint"):

@@ -1,0 +1,102 @@
+"""The Docker path, checked statically (no Docker engine on these machines): what matters in the files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.settings import Settings
+from harness.stack.compose import ComposeStack, stack_for
+from harness.stack.embedded import EmbeddedStack
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+LOCALSTACK_DOCKERFILE = (REPO / "docker/localstack/Dockerfile").read_text()
+HARNESS_DOCKERFILE = (REPO / "docker/harness/Dockerfile").read_text()
+
+
+def test_the_localstack_image_is_pinned_to_the_embedded_version():
+    assert re.search(r"^FROM localstack/localstack:4\.8\.1$", LOCALSTACK_DOCKERFILE, re.MULTILINE)
+    assert "4.8.1" in SERVICES["localstack"]["image"]
+    import importlib.metadata
+
+    assert importlib.metadata.version("localstack-core") == "4.8.1"  # the same LocalStack in both modes
+
+
+def test_every_published_port_binds_loopback_only():
+    published = [port for service in SERVICES.values() for port in service.get("ports", [])]
+    assert published, "LocalStack and the Locust UI are published"
+    assert all(str(port).startswith("127.0.0.1:") for port in published), published
+
+
+def test_lambda_runs_in_docker_through_the_mounted_socket():
+    localstack = SERVICES["localstack"]
+    assert "/var/run/docker.sock:/var/run/docker.sock" in localstack["volumes"]
+    assert localstack["environment"]["LAMBDA_DOCKER_NETWORK"] == COMPOSE["networks"]["webhook"]["name"]
+    assert "LAMBDA_RUNTIME_EXECUTOR" not in localstack["environment"]  # LocalStack's own Docker executor
+
+
+def test_localstack_has_a_healthcheck_and_the_bootstrap_waits_for_it():
+    assert "/_localstack/health" in " ".join(SERVICES["localstack"]["healthcheck"]["test"])
+    assert SERVICES["bootstrap"]["depends_on"]["localstack"]["condition"] == "service_healthy"
+    assert SERVICES["bootstrap"]["command"] == ["harness", "deploy"]
+    assert SERVICES["locust-master"]["depends_on"]["bootstrap"]["condition"] == "service_completed_successfully"
+
+
+def test_the_auth_token_is_passed_through_but_never_required():
+    assert SERVICES["localstack"]["environment"]["LOCALSTACK_AUTH_TOKEN"] == "${LOCALSTACK_AUTH_TOKEN:-}"
+
+
+def test_the_extensions_installed_are_this_repos_and_selected():
+    assert "COPY harness/localstack_extensions" in LOCALSTACK_DOCKERFILE
+    assert "pip install --no-cache-dir --no-deps /opt/harness-extensions" in LOCALSTACK_DOCKERFILE
+    environment = SERVICES["localstack"]["environment"]
+    assert environment["PROVIDER_OVERRIDE_LAMBDA"] == "sqs_scaling"
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert '"lambda:sqs_scaling" = "harness.localstack_extensions.sqs_scaling.provider:lambda_sqs_scaling"' in pyproject
+
+
+def test_workers_point_at_the_master_and_use_this_repos_locustfiles():
+    worker, master = SERVICES["locust-worker"], SERVICES["locust-master"]
+    assert worker["command"][worker["command"].index("--master-host") + 1] == "locust-master"
+    assert "--master" in master["command"]
+    for service in (worker, master, SERVICES["bootstrap"]):
+        assert "./locustfiles:/app/locustfiles:ro" in service["volumes"]
+        assert "./functions:/app/functions:ro" in service["volumes"]
+    assert "locustfiles/webhook.py" in " ".join(master["command"])
+    assert (REPO / "locustfiles" / "webhook.py").is_file()
+
+
+def test_inside_compose_the_harness_reaches_localstack_by_service_name():
+    assert SERVICES["bootstrap"]["environment"]["HARNESS_ENDPOINT_HOST"] == "localstack"
+    settings = Settings.from_env({"HARNESS_ENDPOINT_HOST": "localstack"})
+    assert settings.endpoint_url == "http://localstack:4566"
+    assert "HARNESS_ENDPOINT_HOST=localstack" in HARNESS_DOCKERFILE
+
+
+def test_the_stack_is_chosen_by_setting_or_by_a_docker_engine(monkeypatch):
+    assert isinstance(stack_for(Settings.from_env({"HARNESS_STACK": "docker"})), ComposeStack)
+    assert isinstance(stack_for(Settings.from_env({"HARNESS_STACK": "embedded"})), EmbeddedStack)
+    monkeypatch.setattr("harness.stack.compose.docker_engine_answers", lambda: False)
+    assert isinstance(stack_for(Settings.from_env({})), EmbeddedStack)
+    monkeypatch.setattr("harness.stack.compose.docker_engine_answers", lambda: True)
+    assert isinstance(stack_for(Settings.from_env({})), ComposeStack)
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="no Compose CLI on this machine (.ci/run installs one)"
+)
+def test_docker_compose_config_accepts_the_file():
+    result = subprocess.run(
+        ["docker-compose", "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
