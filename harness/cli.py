@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from botocore.exceptions import BotoCoreError
+
 from harness.exceptions import AlreadyRunningError, HarnessError
 from harness.settings import Settings
 
@@ -262,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except HarnessError as exc:
         _say(f"error: {exc}")
+        return 2
+    except (BotoCoreError, ConnectionError) as exc:  # the stack went away mid-command
+        _say(f"error: LocalStack stopped answering ({exc}); `make status` tells whether it runs, `make up` restarts it")
         return 2
     except KeyboardInterrupt:
         _say("interrupted")

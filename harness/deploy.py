@@ -69,6 +69,17 @@ def outputs_path(settings: Settings) -> Path:
     return settings.state_path / "outputs.json"
 
 
+def require_stack(settings: Settings, sqs: Any) -> None:
+    """A clear error, not a traceback, when no LocalStack answers where the settings say."""
+    try:
+        sqs.list_queues(MaxResults=1)
+    except Exception as error:
+        raise DeployError(
+            f"no local stack answers at {settings.endpoint_url} ({type(error).__name__}); "
+            "start it with `make up` (or `harness up`), or set HARNESS_PORT to where it runs"
+        ) from None
+
+
 def function_package(folder: Path, cache_dir: Path) -> bytes:
     """The zip of ``folder`` with the packages of its requirements.txt vendored in (cached by content)."""
     requirements = folder / "requirements.txt"
@@ -188,13 +199,7 @@ class Deployer:
         return outputs
 
     def _require_stack(self) -> None:
-        try:
-            self._client("sqs").list_queues(MaxResults=1)
-        except Exception as error:
-            raise DeployError(
-                f"no local stack answers at {self.settings.endpoint_url} ({type(error).__name__}); "
-                "start it with `make up` (or `harness up`), or set HARNESS_PORT to where it runs"
-            ) from None
+        require_stack(self.settings, self._client("sqs"))
 
     # --- resources ---------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 
 from harness import aws, observe, report
-from harness.deploy import Outputs, outputs_path
+from harness.deploy import Outputs, outputs_path, require_stack
 from harness.exceptions import HarnessError
 from harness.settings import LOOPBACK_HOST, Settings
 from harness.stack.embedded import free_port
@@ -107,7 +107,7 @@ def run(
 ) -> tuple[Verdict, Path]:
     """One load run against ``outputs`` (default: the deployment recorded in the state folder)."""
     outputs = outputs or Outputs.load(outputs_path(settings))
-    aws.client("sqs", settings).get_queue_url(QueueName=outputs.queue_url.rsplit("/", 1)[1])  # stack alive?
+    require_stack(settings, aws.client("sqs", settings))
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{settings.shape}"
     run_dir = settings.reports_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
