@@ -164,6 +164,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=os.environ.copy())
 
 
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from harness import aws
+    from harness.deploy import Outputs, outputs_path
+    from harness.redrive import redrive
+
+    settings = _settings(args)
+    outputs = Outputs.load(outputs_path(settings))
+    moved = redrive(aws.client("sqs", settings), outputs, progress=_say)
+    print(f"moved {moved} message(s) from {outputs.dlq_url} back to {outputs.queue_url}")
+    return 0
+
+
 def _print_verdict(verdict) -> None:
     print(f"verdict: {verdict.verdict}")
     for reason in verdict.reasons:
@@ -238,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("load", cmd_load, "flood the webhook (Locust, headless), verify, write a report", [common]),
         ("verify", cmd_verify, "judge a finished load run again (default: reports/latest)", [common]),
         ("ui", cmd_ui, "the Locust web UI on 127.0.0.1 against the webhook", [common]),
+        ("redrive", cmd_redrive, "move the DLQ's messages back to the queue (after a fix)", [common]),
         ("rows", cmd_rows, "rows in the backend table (newest last)", [common]),
         ("dlq", cmd_dlq, "messages in the dead-letter queue (left in place)", [common]),
         ("down", cmd_down, "stop the stack and every function process it started", [common]),

@@ -112,6 +112,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 "reason": f"the message would be {size} bytes; SQS accepts at most {SQS_MAX_MESSAGE_BYTES}",
             },
         )
+    if body and encoding == "text" and "json" in headers.get("content-type", "").lower():
+        try:
+            json.loads(body)
+        except ValueError as error:
+            return respond(
+                400, {"error": "invalid JSON", "reason": f"Content-Type declares JSON but the body is not: {error}"}
+            )
     try:
         sqs_client().send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=payload)
     except Exception as error:  # any failure to enqueue: the request must not be claimed as queued

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from harness.deploy import Deployer
 from harness.observe import peek_messages, queue_depth, rows
+from harness.redrive import redrive
 from harness.stack.embedded import wait_until
-from harness.testing.pytest_plugin import post_webhook
+from harness.testing.pytest_plugin import Topology, post_webhook
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,3 +127,18 @@ def test_a_users_own_functions_deploy_run_and_update_in_place(deploy_topology, a
     source.write_text(source.read_text().replace('"status": "queued"', '"status": "queued-v2"'))
     assert topology.redeploy() == [f"updated code of {outputs.publisher_name} from {publisher}"]
     assert post_webhook(outputs.webhook_url, "/mine")[1]["status"] == "queued-v2"
+
+
+def test_redrive_after_a_fix_turns_the_dlq_into_rows(deploy_topology, aws_client):
+    topology = deploy_topology(
+        fail_path_marker="poison", max_receive_count=2, visibility_timeout_s=2, subscriber_timeout_s=2
+    )
+    outputs, sqs = topology.outputs, aws_client("sqs")
+    ids = {post_webhook(outputs.webhook_url, f"/poison/{n}")[1]["id"] for n in range(5)}
+    wait_until(lambda: {m.item_id for m in peek_messages(sqs, outputs.dlq_url, hold_s=2)} == ids, 40, what="the DLQ")
+    fixed = Topology(dataclasses.replace(topology.settings, fail_path_marker=""), outputs)
+    assert fixed.redeploy() == [f"updated configuration of {outputs.subscriber_name}: Environment"]
+    assert redrive(sqs, outputs) == 5
+    table = outputs.table_name
+    wait_until(lambda: ids <= {r["id"] for r in rows(aws_client("dynamodb"), table)}, 20, what="the redriven rows")
+    assert peek_messages(sqs, outputs.dlq_url) == []

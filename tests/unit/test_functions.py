@@ -190,3 +190,17 @@ def test_only_failed_records_are_reported(subscriber, monkeypatch):
 def test_fault_injection_is_off_by_default(subscriber):
     subscriber.handler({"Records": [sqs_record("m1", "p", "/poison/1")]}, None)
     assert "p" in subscriber._table.rows
+
+
+def test_a_body_that_is_not_the_json_it_declares_is_a_400(publisher):
+    response = publisher.handler(api_event(body="{not json", headers={"Content-Type": "application/json"}), None)
+    assert response["statusCode"] == 400 and json.loads(response["body"])["error"] == "invalid JSON"
+    assert publisher._sqs.sent == []
+
+
+def test_an_empty_body_and_undeclared_text_are_still_webhooks(publisher):
+    assert publisher.handler(api_event(body=None), None)["statusCode"] == 202
+    assert (
+        publisher.handler(api_event(body="plain text", headers={"Content-Type": "text/plain"}), None)["statusCode"]
+        == 202
+    )
