@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit integration bench lint clean load ui verify
+.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -49,6 +49,23 @@ lint: venv
 
 load: venv
 	$(LOAD_ENV) $(BIN)/harness load
+
+# The fault scenario: >= 2,000 webhooks, 10 % duplicates, a 10 s backend outage, 1 % poison, one crash,
+# SQS down for the publisher for 5 s; then the poison is "fixed", the DLQ redriven and the run judged again.
+CHAOS_TOPOLOGY = HARNESS_FAIL_PATH_MARKER=poison HARNESS_VISIBILITY_TIMEOUT_S=10 HARNESS_SUBSCRIBER_TIMEOUT_S=5 \
+                 HARNESS_MAXIMUM_CONCURRENCY=2 HARNESS_BACKEND_LATENCY_MS=20
+CHAOS_LOAD = HARNESS_SHAPE=burst HARNESS_USERS=20 HARNESS_DURATION_S=70 HARNESS_DUPLICATE_SHARE=0.1 \
+             HARNESS_POISON_SHARE=0.01 HARNESS_FAULT_OUTAGE_AFTER_S=20 HARNESS_FAULT_OUTAGE_DURATION_S=10 \
+             HARNESS_FAULT_ERROR_RATE=0.01 HARNESS_FAULT_CRASH_AFTER_S=25 HARNESS_FAULT_QUEUE_OUTAGE_AFTER_S=45 \
+             HARNESS_FAULT_QUEUE_OUTAGE_DURATION_S=5
+
+chaos: venv
+	$(CHAOS_TOPOLOGY) $(BIN)/harness deploy
+	$(CHAOS_TOPOLOGY) $(CHAOS_LOAD) $(BIN)/harness load
+	$(CHAOS_TOPOLOGY) HARNESS_FAIL_PATH_MARKER= $(BIN)/harness deploy
+	$(BIN)/harness redrive
+	$(CHAOS_TOPOLOGY) HARNESS_FAIL_PATH_MARKER= $(BIN)/harness verify --poison-fixed
+	$(BIN)/harness deploy
 
 verify: venv
 	$(BIN)/harness verify

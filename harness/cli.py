@@ -132,10 +132,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise HarnessError(f"no run recorded in {run_dir}; run `make load` first or pass --run DIR") from None
     outputs = Outputs.load(outputs_path(settings))
     drain = wait_for_drain(aws.client("sqs", settings), outputs, settings.drain_timeout_s, _say)
+    accepted = Accepted.load(run_dir)
     verdict = judge(
         settings,
         outputs,
-        Accepted.load(run_dir),
+        accepted.with_poison_fixed() if args.poison_fixed else accepted,
         lambda service: aws.client(service, settings),
         times["load_started"],
         times["load_ended"],
@@ -265,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "verify":
             sub.add_argument("--run", help="the run folder (default: reports/latest)")
+            sub.add_argument(
+                "--poison-fixed", action="store_true", help="after a fix and `harness redrive`: poison must be rows"
+            )
         if name == "rows":
             sub.add_argument("--id", help="only the row with this id (exit 1 when absent)")
             sub.add_argument("--limit", type=int, default=20, help="how many rows to print (default 20)")

@@ -25,6 +25,7 @@ import psutil
 from harness import aws, observe, report
 from harness.deploy import Outputs, outputs_path, require_stack
 from harness.exceptions import HarnessError
+from harness.faults import Fault, injected, planned
 from harness.settings import LOOPBACK_HOST, Settings
 from harness.stack.embedded import free_port
 from harness.verify import Accepted, Verdict, judge, wait_for_drain
@@ -118,7 +119,42 @@ def run(
         f"load: shape {settings.shape}, {settings.users} users, {settings.duration_s}s, "
         f"{settings.workers or 'no'} worker process(es), against {outputs.webhook_url}"
     )
-    load_started = time.time()
+    faults = planned(settings, outputs)
+    for fault in faults:
+        progress(f"fault injected: {fault.describe()}")
+    lambda_client = aws.client("lambda", settings)
+    marker = str(settings.state_path.resolve() / f"crash-{run_id}")
+    load_started = time.time() + (2.0 if faults else 0.0)  # the functions' environment is updated first
+    with injected(settings, outputs, lambda_client, load_started, marker):
+        verdict, samples, load_ended = _load_and_drain(settings, outputs, run_dir, env, sampler, load_started, progress)
+    cpu = [sample.get("locust_cpu", 0) for sample in samples]
+    summary = {
+        **dataclasses.asdict(verdict),
+        "locust_cpu_percent_max": round(max(cpu, default=0), 1),
+        "faults": [fault.as_dict() for fault in faults],
+    }
+    (run_dir / "verify.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    (run_dir / "run.json").write_text(
+        json.dumps({"load_started": load_started, "load_ended": load_ended, "shape": settings.shape}) + "\n"
+    )
+    accepted = Accepted.load(run_dir)
+    charts = build_charts(settings, outputs, accepted, samples, load_started, load_ended, faults)
+    settings_rows = [(name, str(value)) for name, value, _, _ in settings.describe()]
+    (run_dir / "report.html").write_text(report.render(verdict, charts, run_id, settings_rows, faults))
+    _point_latest(settings.reports_dir, run_dir)
+    return verdict, run_dir
+
+
+def _load_and_drain(
+    settings: Settings,
+    outputs: Outputs,
+    run_dir: Path,
+    env: dict[str, str],
+    sampler: Sampler,
+    load_started: float,
+    progress: Callable[[str], None],
+) -> tuple[Verdict, list[dict[str, Any]], float]:
+    time.sleep(max(0.0, load_started - time.time()))
     sampler.start()
     processes = []
     for index, command in enumerate(locust_commands(settings, outputs, run_dir)):
@@ -136,27 +172,16 @@ def run(
     drain_seconds = wait_for_drain(aws.client("sqs", settings), outputs, settings.drain_timeout_s, progress)
     sampler.stop_event.set()
     sampler.join(5)
-    accepted = Accepted.load(run_dir)
     verdict = judge(
         settings,
         outputs,
-        accepted,
+        Accepted.load(run_dir),
         lambda service: aws.client(service, settings),
         load_started,
         load_ended,
         drain_seconds,
     )
-    cpu = [sample.get("locust_cpu", 0) for sample in sampler.samples]
-    summary = {**dataclasses.asdict(verdict), "locust_cpu_percent_max": round(max(cpu, default=0), 1)}
-    (run_dir / "verify.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    (run_dir / "run.json").write_text(
-        json.dumps({"load_started": load_started, "load_ended": load_ended, "shape": settings.shape}) + "\n"
-    )
-    charts = build_charts(settings, outputs, accepted, sampler.samples, load_started, load_ended)
-    settings_rows = [(name, str(value)) for name, value, _, _ in settings.describe()]
-    (run_dir / "report.html").write_text(report.render(verdict, charts, run_id, settings_rows))
-    _point_latest(settings.reports_dir, run_dir)
-    return verdict, run_dir
+    return verdict, sampler.samples, load_ended
 
 
 def _wait_for_locust(
@@ -209,10 +234,16 @@ def build_charts(
     samples: list[dict[str, Any]],
     load_started: float,
     load_ended: float,
+    faults: list[Fault] = (),
 ) -> list[str]:
     ids = accepted.ids
     rows = [row for row in observe.rows(aws.client("dynamodb", settings), outputs.table_name) if row["id"] in ids]
     marker = [(load_ended - load_started, "load ends")]
+    for fault in faults:
+        if fault.from_s is not None:
+            marker.append((fault.from_s, f"{fault.what}"))
+        if fault.to_s is not None:
+            marker.append((fault.to_s, "recovered"))
     kinds = {
         kind: [r["t"] for r in accepted.records if r.get("kind") == kind]
         for kind in ("new", "sender-retry", "redelivery")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.verify import Verdict
 
@@ -47,10 +48,11 @@ def line_chart(title: str, series: Sequence[Series], y_label: str, markers: Sequ
             f'<text x="{sx(x):.1f}" y="{HEIGHT - PAD_BOTTOM + 16}" class="tick" text-anchor="middle">'
             f"{_tick(x, x_max)}s</text>"
         )
-    for at, label in markers:
+    for index, (at, label) in enumerate(sorted(markers)):
+        label_y = PAD_TOP + 10 + 12 * (index % 4)  # staggered, so close markers stay readable
         parts.append(
             f'<line x1="{sx(at):.1f}" x2="{sx(at):.1f}" y1="{PAD_TOP}" y2="{HEIGHT - PAD_BOTTOM}" class="marker"/>'
-            f'<text x="{sx(at) + 4:.1f}" y="{PAD_TOP + 10}" class="tick">{html.escape(label)}</text>'
+            f'<text x="{sx(at) + 4:.1f}" y="{label_y}" class="tick">{html.escape(label)}</text>'
         )
     # Reference lines (dashed) first, so a measured series equal to its limit stays visible on top.
     for index, s in sorted(enumerate(series), key=lambda pair: not pair[1].dashed):
@@ -98,7 +100,13 @@ def histogram(title: str, values: Sequence[float], unit: str, bins: int = 30) ->
     return f'<h3>{html.escape(title)}</h3><svg viewBox="0 0 {WIDTH} {HEIGHT}">{bars}{ticks}</svg>'
 
 
-def render(verdict: Verdict, charts: Sequence[str], run_id: str, settings_rows: Sequence[tuple[str, str]]) -> str:
+def render(
+    verdict: Verdict,
+    charts: Sequence[str],
+    run_id: str,
+    settings_rows: Sequence[tuple[str, str]],
+    faults: Sequence[Any] = (),
+) -> str:
     status_class = "pass" if verdict.passed else "fail"
     reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in verdict.reasons) or "<li>all checks held</li>"
     latency = verdict.e2e_latency_ms
@@ -135,6 +143,18 @@ def render(verdict: Verdict, charts: Sequence[str], run_id: str, settings_rows: 
         if verdict.dlq_messages
         else ""
     )
+    fault_rows = "".join(
+        f"<tr><td>{html.escape(f.what)}</td><td>{html.escape(f.function)}</td>"
+        f"<td>{'whole load' if f.from_s is None else f'{f.from_s:g} s'}</td>"
+        f"<td>{'' if f.to_s is None else f'{f.to_s:g} s'}</td></tr>"
+        for f in faults
+    )
+    fault_table = (
+        "<h2>Faults injected</h2><table><tr><th>what</th><th>function</th><th>from</th><th>to</th></tr>"
+        f"{fault_rows}</table>"
+        if faults
+        else ""
+    )
     settings_table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in settings_rows)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Webhook load run {html.escape(run_id)}: {verdict.verdict}</title>
@@ -157,6 +177,7 @@ svg {{ width: 100%; height: auto; }} .grid {{ stroke: #e5e7eb; }} .marker {{ str
 <h1>Webhook load run</h1><p class="run">{html.escape(run_id)}</p>
 <div class="verdict {status_class}"><strong>{verdict.verdict}</strong><ul>{reasons}</ul></div>
 <h2>Numbers</h2><table>{table}</table>
+{fault_table}
 <h2>Over time</h2>{"".join(charts)}
 {dlq}
 <h2>Settings of this run</h2><table>{settings_table}</table>

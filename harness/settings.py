@@ -94,7 +94,8 @@ class Settings:
 
     # --- load runs (`make load`, `make ui`) ---------------------------------------------------------
     shape: str = _setting("burst", "load shape: steady, burst (quiet, spike, quiet) or soak")
-    users: int = _setting(20, "peak concurrent Locust users (each posts back to back)")
+    users: int = _setting(20, "peak concurrent Locust users")
+    user_rps: float = _setting(2.0, "webhooks per second each user sends (Locust constant_throughput)")
     spawn_rate: float = _setting(10.0, "users started per second")
     duration_s: int = _setting(60, "length of the load (the queue then drains)")
     workers: int = _setting(0, "Locust worker processes (0: one process); the master coordinates them")
@@ -105,6 +106,17 @@ class Settings:
     retry_share: float = _setting(0.2, "share of those the sender retries with the same key")
     poison_share: float = _setting(0.0, "share of requests sent to a path with fail_path_marker (-> DLQ)")
     drain_timeout_s: int = _setting(300, "how long verification waits for the queue to drain")
+    # --- fault injection during a load run (off by default) -------------------------------------
+    fault_outage_after_s: int | None = _setting(None, "backend outage: starts this many seconds into the load")
+    fault_outage_duration_s: int = _setting(10, "backend outage: how long the subscriber's writes fail")
+    fault_error_rate: float = _setting(0.0, "share of subscriber writes that fail at random (transient)")
+    fault_crash_after_s: int | None = _setting(
+        None, "the subscriber's process dies mid-batch once, this many seconds into the load"
+    )
+    fault_queue_outage_after_s: int | None = _setting(
+        None, "publisher-side: SQS unavailable (503s) from this many seconds into the load"
+    )
+    fault_queue_outage_duration_s: int = _setting(5, "publisher-side: how long SQS is unavailable")
     reports_dir: Path = _setting(Path("reports"), "where runs are written (reports/<run-id>/, reports/latest)")
     ui_port: int = _setting(8089, "Locust web UI port on 127.0.0.1")
 
@@ -173,7 +185,7 @@ class Settings:
         problems = []
         if self.shape not in SHAPES:
             problems.append(f"shape={self.shape!r}: expected one of {', '.join(SHAPES)}")
-        for name in ("duplicate_share", "retry_share", "idempotency_share", "poison_share"):
+        for name in ("duplicate_share", "retry_share", "idempotency_share", "poison_share", "fault_error_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name}={getattr(self, name)}: expected a share between 0 and 1")
         if self.poison_share and not self.fail_path_marker:
@@ -181,6 +193,8 @@ class Settings:
         for name in ("users", "duration_s", "drain_timeout_s"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)}: expected >= 1")
+        if self.user_rps <= 0:
+            problems.append(f"user_rps={self.user_rps}: expected > 0")
         if self.spawn_rate <= 0:
             problems.append(f"spawn_rate={self.spawn_rate}: expected > 0")
         if not 0 <= self.workers <= 64:

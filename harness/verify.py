@@ -38,6 +38,10 @@ class Accepted:
                     records.append(json.loads(line))
         return cls(records)
 
+    def with_poison_fixed(self) -> Accepted:
+        """After the consumer was fixed and the DLQ redriven, poisoned requests must be rows too."""
+        return Accepted([{**record, "poisoned": False} for record in self.records])
+
     @property
     def ids(self) -> set[str]:
         return {record["id"] for record in self.records}

@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from locust import FastHttpUser, LoadTestShape, events, task
+from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.env import Environment
 
 from harness import aws
@@ -56,7 +56,9 @@ def sqs_client():
 
 
 class WebhookUser(FastHttpUser):
-    """A webhook sender posting back to back: JSON events on varied paths, some with idempotency keys."""
+    """A webhook sender: JSON events on varied paths, some with idempotency keys, HARNESS_USER_RPS a second."""
+
+    wait_time = constant_throughput(SETTINGS.user_rps)
 
     def on_start(self) -> None:
         run_outputs = Path(os.environ.get("HARNESS_RUN_DIR", "/nonexistent")) / "outputs.json"

@@ -5,6 +5,11 @@ Runs in any Lambda (a real AWS account too): standard library and boto3 only, co
 - BACKEND_LATENCY_MS: simulated latency per write, the scale-limited backend stand-in (default 0).
 - FAIL_PATH_MARKER: fault injection, off when empty (default): a record whose path contains it fails
   every time, so it reaches the dead-letter queue after maxReceiveCount receives.
+- FAULT_OUTAGE_WINDOW_MS ("start,end", epoch ms): backend writes fail during the window (transient).
+- FAULT_ERROR_RATE (0-1): a share of writes fails at random (transient).
+- FAULT_CRASH_AFTER_MS (epoch ms) with FAULT_CRASH_MARKER (a file path): the first batch after that
+  moment kills its process mid-batch, once (the marker file is claimed exclusively; on AWS, where /tmp
+  is per environment, once per environment).
 
 Uses partial batch responses (``ReportBatchItemFailures``): only failed records come back.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import time
 from decimal import Decimal
 from typing import Any
@@ -64,11 +70,40 @@ def row_for(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class BackendUnavailable(Exception):
+    """An injected, transient backend failure: the record comes back and succeeds later."""
+
+
+def inject_backend_faults() -> None:
+    now_ms = time.time() * 1000
+    window = os.environ.get("FAULT_OUTAGE_WINDOW_MS", "")
+    if window:
+        start, end = (float(edge) for edge in window.split(","))
+        if start <= now_ms < end:
+            raise BackendUnavailable("injected backend outage")
+    if random.random() < float(os.environ.get("FAULT_ERROR_RATE") or 0):
+        raise BackendUnavailable("injected transient backend error")
+
+
+def maybe_crash() -> None:
+    """Die mid-batch (an exit, not an exception), once, after FAULT_CRASH_AFTER_MS."""
+    after, marker = os.environ.get("FAULT_CRASH_AFTER_MS"), os.environ.get("FAULT_CRASH_MARKER")
+    if not after or not marker or time.time() * 1000 < float(after):
+        return
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    print(json.dumps({"level": "error", "event": "injected_crash"}), flush=True)
+    os._exit(137)
+
+
 def write_once(row: dict[str, Any]) -> bool:
     """Conditional put: True when written, False when the id is already a row (a duplicate delivery)."""
     latency_ms = float(os.environ.get("BACKEND_LATENCY_MS") or 0)
     if latency_ms:
         time.sleep(latency_ms / 1000)
+    inject_backend_faults()
     try:
         table().put_item(Item=row, ConditionExpression="attribute_not_exists(id)")
         return True
@@ -78,7 +113,9 @@ def write_once(row: dict[str, Any]) -> bool:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures, written, duplicates = [], 0, 0
-    for record in event.get("Records") or []:
+    for index, record in enumerate(event.get("Records") or []):
+        if index == 1:
+            maybe_crash()  # mid-batch: one record may already be written
         try:
             if write_once(row_for(record)):
                 written += 1

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 from harness import observe
+from harness.redrive import redrive
+from harness.stack.embedded import wait_until
+from harness.testing.pytest_plugin import Topology
 from harness.verify import Accepted
 
 COLLIDING_PUBLISHER = Path(__file__).parent / "functions" / "colliding_publisher"
-SHORT = {"shape": "burst", "users": 8, "spawn_rate": 8.0, "duration_s": 12}
+SHORT = {"shape": "burst", "users": 8, "spawn_rate": 8.0, "duration_s": 12, "user_rps": 5.0}
 
 
 def test_a_burst_with_duplicates_ends_as_one_row_per_request(deploy_topology, run_load, aws_client):
@@ -60,3 +64,48 @@ def test_the_verifier_catches_a_publisher_whose_ids_collide(deploy_topology, run
     assert verdict.verdict == "FAIL"
     assert verdict.lost > 0
     assert any("ids collide" in reason for reason in verdict.reasons)
+
+
+def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(deploy_topology, run_load, aws_client):
+    """Duplicates, a backend outage, transient errors, poison, a crash mid-batch and SQS down for the publisher."""
+    topology = deploy_topology(
+        fail_path_marker="poison",
+        visibility_timeout_s=6,
+        subscriber_timeout_s=5,
+        max_receive_count=5,
+        maximum_concurrency=2,  # = reserved: no overpull, so the DLQ holds only what failed for real
+        backend_latency_ms=20,
+    )
+    verdict, run_dir = run_load(
+        topology,
+        duplicate_share=0.1,
+        poison_share=0.03,
+        fault_outage_after_s=3,
+        fault_outage_duration_s=4,
+        fault_error_rate=0.02,
+        fault_crash_after_s=5,
+        fault_queue_outage_after_s=9,
+        fault_queue_outage_duration_s=2,
+        **SHORT,
+    )
+    assert verdict.verdict == "PASS", verdict.reasons
+    assert verdict.lost == 0 and verdict.duplicate_rows == 0
+    poisoned = Accepted.load(run_dir).poisoned_ids
+    assert poisoned and {m["id"] for m in verdict.dlq_messages} == poisoned
+    summary = json.loads((run_dir / "verify.json").read_text())
+    assert {fault["what"] for fault in summary["faults"]} >= {"backend outage", "process crash mid-batch"}
+    failures = (run_dir / "locust_failures.csv").read_text()
+    assert "503" in failures  # the publisher refused while SQS was down; those were never accepted
+    assert "backend outage" in (run_dir / "report.html").read_text()
+    lambda_client = aws_client("lambda")
+    variables = lambda_client.get_function_configuration(FunctionName=topology.outputs.subscriber_name)["Environment"]
+    assert not [name for name in variables["Variables"] if name.startswith("FAULT_")]  # faults removed after the run
+
+    # Fix the poison, redrive: every accepted request is a row.
+    fixed = Topology(dataclasses.replace(topology.settings, fail_path_marker=""), topology.outputs)
+    fixed.redeploy()
+    assert redrive(aws_client("sqs"), topology.outputs) >= len(poisoned)
+    table = topology.outputs.table_name
+    wait_until(
+        lambda: poisoned <= {r["id"] for r in observe.rows(aws_client("dynamodb"), table)}, 30, what="redriven rows"
+    )

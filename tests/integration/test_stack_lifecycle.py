@@ -6,6 +6,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
+import urllib.request
 
 import psutil
 import pytest
@@ -88,3 +91,34 @@ def test_function_processes_exit_by_themselves_when_localstack_is_killed(own_sta
     )
     own_stack.stop()  # and `down` still cleans up the record
     assert not own_stack.pid_file.exists()
+
+
+def test_the_locust_web_ui_listens_on_loopback_only(localstack, webhook_topology):
+    port = free_port()
+    env = {
+        **os.environ,
+        **webhook_topology.settings.to_environment(),
+        "HARNESS_UI_PORT": str(port),
+    }
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "ui"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+
+        def listening() -> set[str]:
+            processes = [psutil.Process(ui.pid), *psutil.Process(ui.pid).children(recursive=True)]
+            return {
+                c.laddr.ip
+                for p in processes
+                for c in p.net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+            }
+
+        wait_until(lambda: bool(listening()), 30, what="the Locust web UI")
+        assert listening() == {"127.0.0.1"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/harness", timeout=10) as page:
+            assert b"Webhook topology, live" in page.read()
+    finally:
+        for process in [*psutil.Process(ui.pid).children(recursive=True), psutil.Process(ui.pid)]:
+            process.terminate()
+        ui.wait(10)

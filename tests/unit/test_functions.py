@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -140,7 +141,8 @@ def subscriber(monkeypatch):
     module = load("subscriber")
     monkeypatch.setenv("TABLE_NAME", "Messages")
     monkeypatch.delenv("FAIL_PATH_MARKER", raising=False)
-    monkeypatch.delenv("BACKEND_LATENCY_MS", raising=False)
+    for name in ("BACKEND_LATENCY_MS", "FAULT_OUTAGE_WINDOW_MS", "FAULT_ERROR_RATE", "FAULT_CRASH_AFTER_MS"):
+        monkeypatch.delenv(name, raising=False)
     module._table = FakeTable()
     return module
 
@@ -204,3 +206,38 @@ def test_an_empty_body_and_undeclared_text_are_still_webhooks(publisher):
         publisher.handler(api_event(body="plain text", headers={"Content-Type": "text/plain"}), None)["statusCode"]
         == 202
     )
+
+
+def test_a_backend_outage_window_fails_writes_only_inside_it(subscriber, monkeypatch):
+    now_ms = time.time() * 1000
+    monkeypatch.setenv("FAULT_OUTAGE_WINDOW_MS", f"{now_ms - 1000},{now_ms + 60_000}")
+    assert subscriber.handler({"Records": [sqs_record("m1", "a")]}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "m1"}]
+    }
+    monkeypatch.setenv("FAULT_OUTAGE_WINDOW_MS", f"{now_ms - 2000},{now_ms - 1000}")  # over: recovered
+    assert subscriber.handler({"Records": [sqs_record("m1", "a")]}, None) == {"batchItemFailures": []}
+
+
+def test_an_error_rate_fails_that_share_of_writes(subscriber, monkeypatch):
+    monkeypatch.setenv("FAULT_ERROR_RATE", "1")
+    result = subscriber.handler({"Records": [sqs_record("m1", "a"), sqs_record("m2", "b")]}, None)
+    assert len(result["batchItemFailures"]) == 2 and subscriber._table.rows == {}
+
+
+def test_the_crash_fault_exits_the_process_mid_batch_once(subscriber, monkeypatch, tmp_path):
+    exits = []
+    monkeypatch.setattr(
+        subscriber.os, "_exit", lambda code: exits.append(code) or (_ for _ in ()).throw(SystemExit(code))
+    )
+    monkeypatch.setenv("FAULT_CRASH_AFTER_MS", "0")
+    monkeypatch.setenv("FAULT_CRASH_MARKER", str(tmp_path / "crashed"))
+    with pytest.raises(SystemExit):
+        subscriber.handler({"Records": [sqs_record("m1", "a"), sqs_record("m2", "b")]}, None)
+    assert exits == [137] and set(subscriber._table.rows) == {"a"}  # died after the first record
+    assert subscriber.handler({"Records": [sqs_record("m2", "b")]}, None) == {"batchItemFailures": []}
+
+
+def test_a_queue_outage_is_a_503_and_nothing_queued(publisher, monkeypatch):
+    now_ms = time.time() * 1000
+    monkeypatch.setenv("FAULT_QUEUE_OUTAGE_WINDOW_MS", f"{now_ms - 1000},{now_ms + 60_000}")
+    assert publisher.handler(api_event(), None)["statusCode"] == 503 and publisher._sqs.sent == []
