@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos
+.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos fuzz
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -66,6 +66,10 @@ chaos: venv
 	$(BIN)/harness redrive
 	$(CHAOS_TOPOLOGY) HARNESS_FAIL_PATH_MARKER= $(BIN)/harness verify --poison-fixed
 	$(BIN)/harness deploy
+
+# Hypothesis-generated requests against the webhook of a test stack (bounded: HARNESS_FUZZ_EXAMPLES).
+fuzz: venv
+	HARNESS_FUZZ_RANDOM=1 HARNESS_FUZZ_EXAMPLES=$${HARNESS_FUZZ_EXAMPLES:-300} $(BIN)/python -m pytest tests/fuzz -q
 
 verify: venv
 	$(BIN)/harness verify

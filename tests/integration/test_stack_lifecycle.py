@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import psutil
 import pytest
 
 from harness import aws
+from harness.deploy import Deployer
 from harness.exceptions import AlreadyRunningError, PortInUseError
 from harness.settings import Settings
 from harness.stack.embedded import EmbeddedStack, wait_until
@@ -122,3 +124,23 @@ def test_the_locust_web_ui_listens_on_loopback_only(localstack, webhook_topology
         for process in [*psutil.Process(ui.pid).children(recursive=True), psutil.Process(ui.pid)]:
             process.terminate()
         ui.wait(10)
+
+
+def test_verify_stops_with_a_clear_message_when_localstack_dies(own_stack, tmp_path):
+    settings = dataclasses.replace(own_stack.settings, reports_dir=tmp_path / "reports")
+    Deployer(settings).deploy()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"load_started": 0, "load_ended": 1}))
+    os.kill(own_stack.status().pid, signal.SIGKILL)
+    env = {**os.environ, **settings.to_environment()}
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "verify", "--run", str(run_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang fails the test
+    )
+    assert result.returncode == 2
+    assert "LocalStack stopped answering" in result.stderr and "make up" in result.stderr
+    assert "Traceback" not in result.stderr
