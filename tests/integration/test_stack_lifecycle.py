@@ -144,3 +144,30 @@ def test_verify_stops_with_a_clear_message_when_localstack_dies(own_stack, tmp_p
     assert result.returncode == 2
     assert "LocalStack stopped answering" in result.stderr and "make up" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_locust_master_listens_on_loopback_only(webhook_topology, tmp_path):
+    from harness.loadrun import locust_commands
+
+    settings = dataclasses.replace(webhook_topology.settings, workers=1, duration_s=5)
+    master_command = locust_commands(settings, webhook_topology.outputs, tmp_path)[0]
+    master = subprocess.Popen(
+        master_command,
+        env={**os.environ, **settings.to_environment(), "HARNESS_RUN_DIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def listening() -> set[str]:
+            return {
+                c.laddr.ip
+                for c in psutil.Process(master.pid).net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            }
+
+        wait_until(lambda: bool(listening()), 30, what="the Locust master to listen")
+        assert listening() == {"127.0.0.1"}
+    finally:
+        master.terminate()
+        master.wait(10)
