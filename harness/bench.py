@@ -25,6 +25,7 @@ from harness.observe import queue_depth
 from harness.settings import LOOPBACK_HOST, Settings
 from harness.stack.embedded import HEALTH_PATH, EmbeddedStack, free_port
 from harness.testing.pytest_plugin import create_python_function, post_webhook
+from harness.verify import percentile
 
 TRIVIAL = "def handler(event, context):\n    return event\n"
 WITH_BOTO3 = "import boto3\nsqs = boto3.client('sqs')\ndef handler(event, context):\n    return event\n"
@@ -34,11 +35,6 @@ TARGETS = {
     "drain_efficiency": (">=", 0.9),
     "ingest_ratio": (">=", 0.5),
 }
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def timed_ms(call: Callable[[], Any]) -> float:

@@ -14,7 +14,6 @@ from typing import Any
 
 from harness import aws, observe, report
 from harness.deploy import Outputs, outputs_path
-from harness.loadrun import concurrency_per_second
 from harness.settings import Settings
 
 HISTORY_S = 600
@@ -29,12 +28,12 @@ class LiveSamples(threading.Thread):
         self.error = ""
 
     def run(self) -> None:
-        sqs = aws.client("sqs", self.settings)
+        sqs, cloudwatch = aws.client("sqs", self.settings), aws.client("cloudwatch", self.settings)
         while True:
             try:
                 outputs = Outputs.load(outputs_path(self.settings))
                 depth = observe.queue_depth(sqs, outputs.queue_url)
-                recent = concurrency_per_second(self.settings, outputs, time.time() - 3)
+                recent = observe.concurrency_per_second(cloudwatch, outputs.subscriber_name, time.time() - 3)
                 concurrency = recent[-1][1] if recent else 0
                 self.samples.append(
                     {

@@ -28,7 +28,7 @@ from harness.exceptions import HarnessError
 from harness.faults import Fault, injected, planned
 from harness.settings import LOOPBACK_HOST, Settings
 from harness.stack.embedded import free_port
-from harness.verify import Accepted, Verdict, judge, wait_for_drain
+from harness.verify import Accepted, Verdict, judge, rows_of_run, wait_for_drain
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "webhook.py"
 
@@ -126,7 +126,9 @@ def run(
     marker = str(settings.state_path.resolve() / f"crash-{run_id}")
     load_started = time.time() + (2.0 if faults else 0.0)  # the functions' environment is updated first
     with injected(settings, outputs, lambda_client, load_started, marker):
-        verdict, samples, load_ended = _load_and_drain(settings, outputs, run_dir, env, sampler, load_started, progress)
+        verdict, samples, load_ended, accepted, run_rows = _load_and_drain(
+            settings, outputs, run_dir, env, sampler, load_started, progress
+        )
     cpu = [sample.get("locust_cpu", 0) for sample in samples]
     summary = {
         **dataclasses.asdict(verdict),
@@ -137,8 +139,7 @@ def run(
     (run_dir / "run.json").write_text(
         json.dumps({"load_started": load_started, "load_ended": load_ended, "shape": settings.shape}) + "\n"
     )
-    accepted = Accepted.load(run_dir)
-    charts = build_charts(settings, outputs, accepted, samples, load_started, load_ended, faults)
+    charts = build_charts(settings, outputs, accepted, run_rows, samples, load_started, load_ended, faults)
     settings_rows = [(name, str(value)) for name, value, _, _ in settings.describe()]
     (run_dir / "report.html").write_text(report.render(verdict, charts, run_id, settings_rows, faults))
     _point_latest(settings.reports_dir, run_dir)
@@ -153,7 +154,7 @@ def _load_and_drain(
     sampler: Sampler,
     load_started: float,
     progress: Callable[[str], None],
-) -> tuple[Verdict, list[dict[str, Any]], float]:
+) -> tuple[Verdict, list[dict[str, Any]], float, Accepted, list[dict[str, Any]]]:
     time.sleep(max(0.0, load_started - time.time()))
     sampler.start()
     processes = []
@@ -172,16 +173,19 @@ def _load_and_drain(
     drain_seconds = wait_for_drain(aws.client("sqs", settings), outputs, settings.drain_timeout_s, progress)
     sampler.stop_event.set()
     sampler.join(5)
+    accepted = Accepted.load(run_dir)
+    run_rows = rows_of_run(aws.client("dynamodb", settings), outputs, accepted)  # read once: verdict and charts
     verdict = judge(
         settings,
         outputs,
-        Accepted.load(run_dir),
+        accepted,
         lambda service: aws.client(service, settings),
         load_started,
         load_ended,
         drain_seconds,
+        run_rows,
     )
-    return verdict, sampler.samples, load_ended
+    return verdict, sampler.samples, load_ended, accepted, run_rows
 
 
 def _wait_for_locust(
@@ -231,13 +235,12 @@ def build_charts(
     settings: Settings,
     outputs: Outputs,
     accepted: Accepted,
+    rows: list[dict[str, Any]],
     samples: list[dict[str, Any]],
     load_started: float,
     load_ended: float,
     faults: list[Fault] = (),
 ) -> list[str]:
-    ids = accepted.ids
-    rows = [row for row in observe.rows(aws.client("dynamodb", settings), outputs.table_name) if row["id"] in ids]
     marker = [(load_ended - load_started, "load ends")]
     for fault in faults:
         if fault.from_s is not None:
@@ -269,7 +272,9 @@ def build_charts(
         "messages",
         marker,
     )
-    concurrency_points = concurrency_per_second(settings, outputs, load_started)
+    concurrency_points = observe.concurrency_per_second(
+        aws.client("cloudwatch", settings), outputs.subscriber_name, load_started
+    )
     limit = settings.consumer_concurrency_limit
     end = max((x for x, _ in concurrency_points), default=0)
     concurrency = report.line_chart(
@@ -295,19 +300,3 @@ def build_charts(
         writes,
         report.histogram("End-to-end latency (accepted -> row)", latencies, "ms"),
     ]
-
-
-def concurrency_per_second(settings: Settings, outputs: Outputs, since: float) -> list[tuple[float, float]]:
-    from datetime import UTC, datetime
-
-    datapoints = aws.client("cloudwatch", settings).get_metric_statistics(
-        Namespace="AWS/Lambda",
-        MetricName="ConcurrentExecutions",
-        Dimensions=[{"Name": "FunctionName", "Value": outputs.subscriber_name}],
-        StartTime=datetime.fromtimestamp(since - 1, UTC),
-        EndTime=datetime.fromtimestamp(time.time() + 1, UTC),
-        Period=1,
-        Statistics=["Maximum"],
-    )["Datapoints"]
-    points = sorted((point["Timestamp"].timestamp() - since, point["Maximum"]) for point in datapoints)
-    return [(max(0.0, t), value) for t, value in points]

@@ -95,6 +95,12 @@ class Verdict:
         return json.dumps(asdict(self), indent=2, default=str)
 
 
+def rows_of_run(dynamodb: Any, outputs: Outputs, accepted: Accepted) -> list[dict[str, Any]]:
+    """The table's rows whose id the API accepted during this run (the table holds earlier runs too)."""
+    ids = accepted.ids
+    return [row for row in observe.rows(dynamodb, outputs.table_name) if row["id"] in ids]
+
+
 def wait_for_drain(
     sqs: Any, outputs: Outputs, timeout_s: float, progress: Callable[[str], None] = lambda _: None
 ) -> float:
@@ -119,21 +125,20 @@ def wait_for_drain(
         time.sleep(0.5)
 
 
+def percentile(values: Iterable[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0-1) of a non-empty sample."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 def percentiles(values: Iterable[float]) -> dict[str, float]:
     ordered = sorted(values)
     if not ordered:
         return {}
-
-    def at(fraction: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
-
-    return {
-        "p50": at(0.5),
-        "p95": at(0.95),
-        "p99": at(0.99),
-        "max": round(ordered[-1], 1),
-        "count": len(ordered),
+    marks = {
+        name: round(percentile(ordered, fraction), 1) for name, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
     }
+    return {**marks, "max": round(ordered[-1], 1), "count": len(ordered)}
 
 
 def duplicates_suppressed(logs: Any, subscriber: str, since: float) -> int:
@@ -164,9 +169,12 @@ def judge(
     load_started: float,
     load_ended: float,
     drain_seconds: float | None,
+    run_rows: list[dict[str, Any]] | None = None,
 ) -> Verdict:
+    """``run_rows``: this run's rows when the caller has read them already (else they are read here)."""
     ids = accepted.ids
-    run_rows = [row for row in observe.rows(client("dynamodb"), outputs.table_name) if row["id"] in ids]
+    if run_rows is None:
+        run_rows = rows_of_run(client("dynamodb"), outputs, accepted)
     row_ids = {row["id"] for row in run_rows}
     dead = [m for m in observe.peek_messages(client("sqs"), outputs.dlq_url) if m.item_id in ids]
     dead_ids = {m.item_id for m in dead}

@@ -7,7 +7,6 @@ project. Load, tests and verification only need the endpoint, 127.0.0.1:4566, as
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -57,10 +56,6 @@ class ComposeStack:
         if result.returncode != 0:
             raise StackError(f"docker compose down failed:\n{result.stderr[-2000:]}")
         return result.stderr.count("Removed")
-
-    def running(self) -> bool:
-        result = self._compose("ps", "--format", "json", "localstack", timeout_s=30)
-        return result.returncode == 0 and '"running"' in json.dumps(result.stdout)
 
 
 def stack_for(settings: Settings):

@@ -11,8 +11,7 @@ from harness import aws
 from harness.deploy import Deployer
 from harness.observe import lambda_metric, peek_messages, queue_depth, rows
 from harness.settings import Settings
-from harness.stack.embedded import EmbeddedStack, wait_until
-from harness.testing.pytest_plugin import free_port
+from harness.stack.embedded import EmbeddedStack, free_port, wait_until
 
 TIMED_SUBSCRIBER = Path(__file__).parent / "functions" / "timed_subscriber"
 

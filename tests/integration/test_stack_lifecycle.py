@@ -18,8 +18,8 @@ from harness import aws
 from harness.deploy import Deployer
 from harness.exceptions import AlreadyRunningError, PortInUseError
 from harness.settings import Settings
-from harness.stack.embedded import EmbeddedStack, wait_until
-from harness.testing.pytest_plugin import create_python_function, free_port
+from harness.stack.embedded import EmbeddedStack, free_port, wait_until
+from harness.testing.pytest_plugin import create_python_function
 
 
 def listening_addresses(pid: int) -> set[str]:
