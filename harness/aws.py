@@ -15,7 +15,8 @@ import botocore.config
 import botocore.session
 
 from harness.exceptions import UnsafeEndpointError
-from harness.settings import Settings, is_local_host
+from harness.settings import is_local_host
+from harness.stack.config import StackSettings
 
 DUMMY_ACCESS_KEY_ID = "test"
 DUMMY_SECRET_ACCESS_KEY = "test"
@@ -39,7 +40,7 @@ def ensure_local_endpoint(endpoint_url: str) -> str:
     return endpoint_url
 
 
-def session(settings: Settings) -> boto3.session.Session:
+def session(settings: StackSettings) -> boto3.session.Session:
     core = botocore.session.Session(session_vars=_ISOLATED_SESSION_VARS)
     return boto3.session.Session(
         aws_access_key_id=DUMMY_ACCESS_KEY_ID,
@@ -49,7 +50,7 @@ def session(settings: Settings) -> boto3.session.Session:
     )
 
 
-def client(service: str, settings: Settings, **config: Any) -> Any:
+def client(service: str, settings: StackSettings, **config: Any) -> Any:
     """A boto3 client for ``service`` against the harness's LocalStack."""
     return session(settings).client(
         service,

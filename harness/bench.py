@@ -20,12 +20,16 @@ from typing import Any
 import psutil
 
 from harness import aws
-from harness.deploy import Deployer
 from harness.observe import queue_depth
-from harness.settings import LOOPBACK_HOST, Settings
-from harness.stack.embedded import HEALTH_PATH, EmbeddedStack, free_port
+from harness.polling import poll
+from harness.settings import LOOPBACK_HOST
+from harness.stack import HEALTH_PATH
+from harness.stack.config import StackSettings
+from harness.stack.embedded import EmbeddedStack, free_port
+from harness.stats import percentile
 from harness.testing.pytest_plugin import create_python_function, post_webhook
-from harness.verify import percentile
+from harness.topology.config import TopologySettings
+from harness.topology.deploy import Deployer
 
 TRIVIAL = "def handler(event, context):\n    return event\n"
 WITH_BOTO3 = "import boto3\nsqs = boto3.client('sqs')\ndef handler(event, context):\n    return event\n"
@@ -66,7 +70,7 @@ def gateway_rtt_ms(port: int, rounds: int) -> list[float]:
     return samples
 
 
-def sqs_send_rps(settings: Settings, messages: int, threads: int = 10) -> float:
+def sqs_send_rps(settings: StackSettings, messages: int, threads: int = 10) -> float:
     sqs = aws.client("sqs", settings, max_pool_connections=threads)
     queue_url = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     sqs.send_message(QueueUrl=queue_url, MessageBody="warm")
@@ -89,7 +93,7 @@ DRAIN_HANDLER = (
 )
 
 
-def drain_efficiency(settings: Settings, messages: int = 400, batch: int = 10, hold_s: float = 0.2) -> float:
+def drain_efficiency(settings: StackSettings, messages: int = 400, batch: int = 10, hold_s: float = 0.2) -> float:
     """Ideal / measured drain time of a backlog at concurrency 2, batch 10, 0.2 s per batch.
 
     Measured from the first batch's start to the last batch's end, by the function's own clock (the
@@ -118,22 +122,26 @@ def drain_efficiency(settings: Settings, messages: int = 400, batch: int = 10, h
         BatchSize=batch,
         ScalingConfig={"MaximumConcurrency": concurrency},
     )
-    deadline = time.monotonic() + 120
-    while queue_depth(sqs, queue_url).total and time.monotonic() < deadline:
-        time.sleep(0.25)
+    poll(
+        lambda: queue_depth(sqs, queue_url).total,
+        lambda total: total == 0,
+        timeout_s=120,
+        interval_s=0.25,
+        failure=lambda total: f"drain benchmark: {total} message(s) still queued after 120 s",
+    )
     batches = [line.split() for line in drain_log.read_text().splitlines()]
     assert sum(int(count) for _, _, count in batches) == messages, "the drain lost messages"
     measured = max(float(end) for _, end, _ in batches) - min(float(start) for start, _, _ in batches)
     return (messages * hold_s / (batch * concurrency)) / measured
 
 
-def webhook_ingest(settings: Settings, requests: int = 400) -> tuple[float, float]:
+def webhook_ingest(settings: StackSettings, requests: int = 400) -> tuple[float, float]:
     """Accepted webhooks per second through API Gateway -> publisher -> SQS, the best of 2 and 10 senders.
 
     The consumer's mapping is paused meanwhile, so this is the ingest path alone. Also the load
     generator's own CPU (this process), to show it is not the bottleneck.
     """
-    outputs = Deployer(settings).deploy()
+    outputs = Deployer(settings, TopologySettings.from_env()).deploy()
     lambda_client = aws.client("lambda", settings)
     lambda_client.update_event_source_mapping(UUID=outputs.event_source_mapping_uuid, Enabled=False)
     for _ in range(3):
@@ -151,7 +159,7 @@ def webhook_ingest(settings: Settings, requests: int = 400) -> tuple[float, floa
     return best, cpu
 
 
-def run(settings: Settings, invokes: int = 300, cold_runs: int = 5, sqs_messages: int = 2000) -> dict:
+def run(settings: StackSettings, invokes: int = 300, cold_runs: int = 5, sqs_messages: int = 2000) -> dict:
     stack = EmbeddedStack(settings)
     stack.start(progress=lambda message: print(message, file=sys.stderr))
     try:
@@ -190,8 +198,8 @@ def write(results: dict, path: Path) -> None:
 
 
 def main() -> int:
-    base = Settings.from_env()
-    settings = Settings.from_env(port=free_port(), state_dir=base.state_dir / "bench")
+    base = StackSettings.from_env()
+    settings = StackSettings.from_env(port=free_port(), state_dir=base.state_dir / "bench")
     results = run(settings)
     output = Path("reports/bench.json")
     write(results, output)

@@ -9,15 +9,18 @@ from collections.abc import Sequence
 from botocore.exceptions import BotoCoreError
 
 from harness.exceptions import AlreadyRunningError, HarnessError
-from harness.settings import Settings
+from harness.load.config import LoadSettings
+from harness.stack.config import StackSettings
+from harness.topology.config import TopologySettings
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        port=getattr(args, "port", None),
-        state_dir=getattr(args, "state_dir", None),
-        publisher_dir=getattr(args, "publisher", None),
-        subscriber_dir=getattr(args, "subscriber", None),
+def _stack(args: argparse.Namespace) -> StackSettings:
+    return StackSettings.from_env(port=getattr(args, "port", None), state_dir=getattr(args, "state_dir", None))
+
+
+def _topology(args: argparse.Namespace) -> TopologySettings:
+    return TopologySettings.from_env(
+        publisher_dir=getattr(args, "publisher", None), subscriber_dir=getattr(args, "subscriber", None)
     )
 
 
@@ -26,20 +29,29 @@ def _say(message: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from harness.stack.compose import ComposeStack, stack_for
+    from harness.stack import stack_for, started_stack
 
-    settings = _settings(args)  # validated, topology included, before anything starts
+    settings = _stack(args)
+    if not args.no_deploy:
+        _topology(args)  # validated before anything starts
+    running = started_stack(settings)
+    if running.kind != settings.stack and running.status().running:
+        raise HarnessError(
+            f"a {running.kind} stack is running from {settings.state_dir}; stop it with `make down` before "
+            f"starting a {settings.stack} one (HARNESS_STACK={settings.stack})"
+        )
     stack = stack_for(settings)
-    mode = "Docker Compose" if isinstance(stack, ComposeStack) else "embedded"
+    mode = "Docker Compose" if stack.kind == "docker" else "embedded"
     _say(f"starting LocalStack 4.8.1 ({mode}) on {settings.host_endpoint_url} ...")
     try:
         endpoint = stack.start(progress=_say)
-        _say(f"LocalStack is healthy; log: {getattr(stack, 'log_file', 'docker compose logs localstack')}")
+        _say(f"LocalStack is healthy; log: {stack.log_location}")
     except AlreadyRunningError:
         status = stack.status()
         if not status.healthy:
             raise
-        _say(f"LocalStack is already running (pid {status.pid}); no second copy started, deploying to it")
+        pid = f" (pid {status.pid})" if status.pid else ""
+        _say(f"LocalStack is already running{pid}; no second copy started, deploying to it")
         endpoint = settings.endpoint_url
     if args.no_deploy:
         print(f"endpoint: {endpoint}")
@@ -48,13 +60,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from harness.deploy import Deployer
+    from harness.topology.deploy import Deployer
 
-    settings = _settings(args)
-    for warning in settings.warnings():
+    stack, topology = _stack(args), _topology(args)
+    for warning in topology.warnings():
         _say(f"warning: {warning}")
-    _say(f"deploying the webhook topology to {settings.endpoint_url} ...")
-    deployer = Deployer(settings, say=_say)
+    _say(f"deploying the webhook topology to {stack.endpoint_url} ...")
+    deployer = Deployer(stack, topology, say=_say)
     outputs = deployer.deploy()
     if not deployer.changes:
         _say("  everything was up to date")
@@ -66,9 +78,9 @@ def cmd_outputs(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from harness.deploy import Outputs, outputs_path
+    from harness.outputs import load_outputs
 
-    outputs = Outputs.load(outputs_path(_settings(args)))
+    outputs = load_outputs(_stack(args))
     if args.json:
         print(json.dumps(dataclasses.asdict(outputs), indent=2))
     else:
@@ -78,10 +90,10 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 def cmd_rows(args: argparse.Namespace) -> int:
     from harness import aws, observe
-    from harness.deploy import Outputs, outputs_path
+    from harness.outputs import load_outputs
 
-    settings = _settings(args)
-    outputs = Outputs.load(outputs_path(settings))
+    settings = _stack(args)
+    outputs = load_outputs(settings)
     found = observe.rows(aws.client("dynamodb", settings), outputs.table_name)
     if args.id:
         found = [row for row in found if row["id"] == args.id]
@@ -94,10 +106,10 @@ def cmd_rows(args: argparse.Namespace) -> int:
 
 def cmd_dlq(args: argparse.Namespace) -> int:
     from harness import aws, observe
-    from harness.deploy import Outputs, outputs_path
+    from harness.outputs import load_outputs
 
-    settings = _settings(args)
-    outputs = Outputs.load(outputs_path(settings))
+    settings = _stack(args)
+    outputs = load_outputs(settings)
     messages = observe.peek_messages(aws.client("sqs", settings), outputs.dlq_url)
     for message in messages:
         print(f"{message.item_id}  receives={message.receive_count}  {message.body[:120]}")
@@ -106,42 +118,24 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from harness import loadrun
+    from harness.load import run
 
-    settings = _settings(args)
-    verdict, run_dir = loadrun.run(settings, progress=_say)
+    load = LoadSettings.from_env()
+    verdict, run_dir = run.run(_stack(args), load, progress=_say)
     _print_verdict(verdict)
-    print(f"report: {run_dir / 'report.html'} (also {settings.reports_dir / 'latest' / 'report.html'})")
+    print(f"report: {run_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")
     return 0 if verdict.passed else 1
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Judge a finished run again (e.g. after `harness redrive` or a fix), from its records."""
-    import json
     from pathlib import Path
 
-    from harness import aws
-    from harness.deploy import Outputs, outputs_path
-    from harness.verify import Accepted, judge, wait_for_drain
+    from harness.load.run import reverify
 
-    settings = _settings(args)
-    run_dir = Path(args.run) if args.run else settings.reports_dir / "latest"
-    try:
-        times = json.loads((run_dir / "run.json").read_text())
-    except OSError:
-        raise HarnessError(f"no run recorded in {run_dir}; run `make load` first or pass --run DIR") from None
-    outputs = Outputs.load(outputs_path(settings))
-    drain = wait_for_drain(aws.client("sqs", settings), outputs, settings.drain_timeout_s, _say)
-    accepted = Accepted.load(run_dir)
-    verdict = judge(
-        settings,
-        outputs,
-        accepted.with_poison_fixed() if args.poison_fixed else accepted,
-        lambda service: aws.client(service, settings),
-        times["load_started"],
-        times["load_ended"],
-        drain,
-    )
+    load = LoadSettings.from_env()
+    run_dir = Path(args.run) if args.run else load.reports_dir / "latest"
+    verdict = reverify(_stack(args), load, run_dir, poison_fixed=args.poison_fixed, progress=_say)
     _print_verdict(verdict)
     return 0 if verdict.passed else 1
 
@@ -149,29 +143,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     import os
     import subprocess
-    import sys
 
-    from harness.deploy import Outputs, outputs_path
-    from harness.loadrun import LOCUSTFILE
+    from harness.load.run import LOCUSTFILE
+    from harness.outputs import load_outputs
 
-    settings = _settings(args)
-    outputs = Outputs.load(outputs_path(settings))
-    url = f"http://127.0.0.1:{settings.ui_port}"
-    _say(f"Locust web UI: {url}  (harness live view: {url}/harness); Ctrl-C stops it")
+    stack, load = _stack(args), LoadSettings.from_env()
+    outputs = load_outputs(stack)
+    url = f"http://127.0.0.1:{load.ui_port}"
+    _say(f"Locust web UI: {url}  (its Harness tab and {url}/harness show the topology live); Ctrl-C stops it")
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", outputs.webhook_url,
-        "--web-host", "127.0.0.1", "--web-port", str(settings.ui_port),
+        "--web-host", "127.0.0.1", "--web-port", str(load.ui_port),
     ]  # fmt: skip
-    return subprocess.call(command, env=os.environ.copy())
+    return subprocess.call(command, env={**os.environ, **stack.to_environment(), **load.to_environment()})
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     from harness import aws
-    from harness.deploy import Outputs, outputs_path
+    from harness.outputs import load_outputs
     from harness.redrive import redrive
 
-    settings = _settings(args)
-    outputs = Outputs.load(outputs_path(settings))
+    settings = _stack(args)
+    outputs = load_outputs(settings)
     moved = redrive(aws.client("sqs", settings), outputs, progress=_say)
     print(f"moved {moved} message(s) from {outputs.dlq_url} back to {outputs.queue_url}")
     return 0
@@ -205,34 +198,60 @@ def _print_outputs(outputs) -> None:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from harness.stack.compose import stack_for
+    from harness.stack import started_stack
 
-    ended = stack_for(_settings(args)).stop()
-    _say(f"stopped {ended} process(es)" if ended else "nothing was running")
+    stack = started_stack(_stack(args))
+    ended = stack.stop()
+    _say(f"stopped the {stack.kind} stack: {ended} process(es) or container(s)" if ended else "nothing was running")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from harness.stack.embedded import EmbeddedStack
+    from harness.stack import is_healthy, started_stack
 
-    status = EmbeddedStack(_settings(args)).status()
+    settings = _stack(args)
+    status = started_stack(settings).status()
     if not status.running:
-        print("stopped")
+        print(f"stopped ({status.kind})")
+        if is_healthy(settings.host_endpoint_url):
+            _say(
+                f"but a LocalStack answers at {settings.host_endpoint_url}, started from another state folder than "
+                f"{settings.state_path}: run `harness status` where you ran `make up`, or set HARNESS_STATE_DIR"
+            )
         return 1
     health = "healthy" if status.healthy else "NOT healthy"
-    print(
-        f"running (pid {status.pid}) at {status.endpoint}, {health}, {status.function_processes} function process(es)"
-    )
+    pid = f" (pid {status.pid})" if status.pid else ""
+    processes = "" if status.function_processes is None else f", {status.function_processes} function process(es)"
+    print(f"{status.kind} stack running{pid} at {status.endpoint}, {health}{processes}")
+    for note in status.notes:
+        print(f"  {note}")
     return 0 if status.healthy else 1
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    rows = settings.describe()
-    width = max(len(env) for _, _, env, _ in rows)
-    for _name, value, env, help_text in rows:
-        print(f"{env:<{width}}  {value!s:<12}  {help_text}")
-    return 0
+    """Every setting, by the component that owns it; problems are listed, not raised, so all of it shows."""
+    from harness.settings import all_groups
+
+    if args.markdown:
+        print("\n\n".join(group.markdown_table() for group in all_groups()))
+        return 0
+    overrides = {"port": args.port, "state_dir": args.state_dir}
+    problems = []
+    for group in all_groups():
+        settings = group.from_env(validate=False, **{k: v for k, v in overrides.items() if k in group.names()})
+        rows = settings.describe()
+        width = max(len(env) for _, _, env, _ in rows)
+        print(f"# {group.title}")
+        for _name, value, env, help_text in rows:
+            print(f"{env:<{width}}  {value!s:<12}  {help_text}")
+        print()
+        try:
+            settings.validate()
+        except HarnessError as error:
+            problems.append(str(error))
+    for problem in problems:
+        _say(f"error: {problem}")
+    return 2 if problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,17 +264,22 @@ def build_parser() -> argparse.ArgumentParser:
     functions.add_argument("--subscriber", help="folder with your own subscriber handler (HARNESS_SUBSCRIBER_DIR)")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, help_text, parents in (
-        ("up", cmd_up, "start the embedded stack, then deploy the topology", [common, functions]),
+        (
+            "up",
+            cmd_up,
+            "start the stack (embedded; HARNESS_STACK=docker: Compose), deploy the topology",
+            [common, functions],
+        ),
         ("deploy", cmd_deploy, "create or update the topology (idempotent)", [common, functions]),
         ("outputs", cmd_outputs, "webhook URL, queue URLs, table and function names", [common]),
         ("load", cmd_load, "flood the webhook (Locust, headless), verify, write a report", [common]),
         ("verify", cmd_verify, "judge a finished load run again (default: reports/latest)", [common]),
-        ("ui", cmd_ui, "the Locust web UI on 127.0.0.1 against the webhook", [common]),
+        ("ui", cmd_ui, "the Locust web UI on 127.0.0.1 against the webhook, with a Harness tab", [common]),
         ("redrive", cmd_redrive, "move the DLQ's messages back to the queue (after a fix)", [common]),
         ("rows", cmd_rows, "rows in the backend table (newest last)", [common]),
         ("dlq", cmd_dlq, "messages in the dead-letter queue (left in place)", [common]),
-        ("down", cmd_down, "stop the stack and every function process it started", [common]),
-        ("status", cmd_status, "is the stack running and healthy", [common]),
+        ("down", cmd_down, "stop the stack that was started (embedded or Compose) and all it started", [common]),
+        ("status", cmd_status, "which stack runs, is it healthy, what are its limits", [common]),
         ("config", cmd_config, "show the effective settings and their environment variables", [common]),
     ):
         sub = commands.add_parser(name, parents=parents, help=help_text)
@@ -264,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--no-deploy", action="store_true", help="start the stack only")
         if name == "outputs":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "config":
+            sub.add_argument("--markdown", action="store_true", help="the tables of the README, from the declarations")
         if name == "verify":
             sub.add_argument("--run", help="the run folder (default: reports/latest)")
             sub.add_argument(
@@ -282,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as exc:
         _say(f"error: {exc}")
         return 2
+    except BrokenPipeError:  # output piped into something that stopped reading (`| head`)
+        return 0
     except (BotoCoreError, ConnectionError) as exc:  # the stack went away mid-command
         _say(f"error: LocalStack stopped answering ({exc}); `make status` tells whether it runs, `make up` restarts it")
         return 2

@@ -7,15 +7,15 @@ a copy sent twice is absorbed by the subscriber's idempotent write (one row per 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from harness import observe
-from harness.deploy import Outputs
 from harness.exceptions import HarnessError
+from harness.outputs import Outputs
+from harness.polling import poll
 
 UNSUPPORTED = {"UnsupportedOperation", "InvalidAction", "NotImplemented", "InternalFailure", "InternalError"}
 
@@ -36,18 +36,29 @@ def redrive(sqs: Any, outputs: Outputs, timeout_s: float = 60, progress: Callabl
 
 def _move_task(sqs: Any, outputs: Outputs, timeout_s: float, progress: Callable[[str], None]) -> int:
     sqs.start_message_move_task(SourceArn=outputs.dlq_arn, DestinationArn=outputs.queue_arn)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def latest_task() -> dict:
         tasks = sqs.list_message_move_tasks(SourceArn=outputs.dlq_arn, MaxResults=1)["Results"]
-        task = tasks[0] if tasks else {}
-        status = task.get("Status")
-        if status == "COMPLETED":
-            return int(task.get("ApproximateNumberOfMessagesMoved", 0))
-        if status in {"FAILED", "CANCELLED"}:
-            raise HarnessError(f"the message move task ended {status}: {task.get('FailureReason', 'no reason given')}")
-        progress(f"moving: {task.get('ApproximateNumberOfMessagesMoved', 0)} moved so far")
-        time.sleep(0.5)
-    raise HarnessError(f"the message move task did not complete within {timeout_s:.0f}s; messages left stay in the DLQ")
+        return tasks[0] if tasks else {}
+
+    def ended(task: dict) -> bool:
+        if task.get("Status") in {"FAILED", "CANCELLED"}:
+            raise HarnessError(
+                f"the message move task ended {task['Status']}: {task.get('FailureReason', 'no reason given')}"
+            )
+        return task.get("Status") == "COMPLETED"
+
+    task = poll(
+        latest_task,
+        ended,
+        timeout_s=timeout_s,
+        interval_s=0.5,
+        failure=lambda _: (
+            f"the message move task did not complete within {timeout_s:.0f}s; messages left stay in the DLQ"
+        ),
+        progress=lambda task, _: progress(f"moving: {task.get('ApproximateNumberOfMessagesMoved', 0)} moved so far"),
+    )
+    return int(task.get("ApproximateNumberOfMessagesMoved", 0))
 
 
 def _copy_then_delete(sqs: Any, outputs: Outputs) -> int:

@@ -22,11 +22,13 @@ from locust import FastHttpUser, LoadTestShape, constant_throughput, events, tas
 from locust.env import Environment
 
 from harness import aws
-from harness.deploy import Outputs, outputs_path
-from harness.loadshapes import shape_for
-from harness.settings import Settings
+from harness.load.config import LoadSettings
+from harness.load.shapes import shape_for
+from harness.outputs import Outputs, load_outputs
+from harness.stack.config import StackSettings
 
-SETTINGS = Settings.from_env()
+STACK = StackSettings.from_env()
+SETTINGS = LoadSettings.from_env()
 PATHS = ("/github/push", "/github/pull_request", "/stripe/charge.succeeded", "/orders/created", "/hello")
 
 
@@ -34,7 +36,7 @@ class Recorder:
     """Accepted requests of this process, one JSON line each (line-buffered: a crash loses nothing)."""
 
     def __init__(self) -> None:
-        run_dir = Path(os.environ.get("HARNESS_RUN_DIR") or SETTINGS.state_path / "ui-run")
+        run_dir = Path(os.environ.get("HARNESS_RUN_DIR") or STACK.state_path / "ui-run")
         run_dir.mkdir(parents=True, exist_ok=True)
         self._file = open(run_dir / f"accepted-{os.getpid()}.jsonl", "a", buffering=1)  # noqa: SIM115
         self._lock = threading.Lock()
@@ -51,7 +53,7 @@ _sqs = None
 def sqs_client():
     global _sqs
     if _sqs is None:
-        _sqs = aws.client("sqs", SETTINGS)
+        _sqs = aws.client("sqs", STACK)
     return _sqs
 
 
@@ -62,13 +64,14 @@ class WebhookUser(FastHttpUser):
 
     def on_start(self) -> None:
         run_outputs = Path(os.environ.get("HARNESS_RUN_DIR", "/nonexistent")) / "outputs.json"
-        self.outputs = Outputs.load(run_outputs if run_outputs.is_file() else outputs_path(SETTINGS))
+        self.outputs = Outputs.read(run_outputs) if run_outputs.is_file() else load_outputs(STACK)
 
     @task
     def post_webhook(self) -> None:
         event_id = str(uuid.uuid4())
-        poisoned = SETTINGS.poison_share and random.random() < SETTINGS.poison_share
-        path = f"/{SETTINGS.fail_path_marker}/{event_id[:8]}" if poisoned else random.choice(PATHS)
+        marker = self.outputs.fail_path_marker
+        poisoned = marker and SETTINGS.poison_share and random.random() < SETTINGS.poison_share
+        path = f"/{marker}/{event_id[:8]}" if poisoned else random.choice(PATHS)
         headers = {"Content-Type": "application/json", "User-Agent": "harness-locust"}
         if random.random() < SETTINGS.idempotency_share:
             headers["Idempotency-Key"] = f"delivery-{event_id}"
@@ -118,7 +121,7 @@ class WebhookUser(FastHttpUser):
 
 
 class WebhookShape(LoadTestShape):
-    """The shape named by HARNESS_SHAPE (steady, burst, soak); see harness/loadshapes.py."""
+    """The shape named by HARNESS_SHAPE (steady, burst, soak); see harness/load/shapes.py."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -130,9 +133,9 @@ class WebhookShape(LoadTestShape):
 
 @events.init.add_listener
 def add_harness_view(environment: Environment, **_kwargs) -> None:
-    """A live view of the topology beside Locust's own charts: /harness on the web UI."""
+    """The topology beside Locust's own charts: a Harness tab, and the live page /harness linked from the UI."""
     if environment.web_ui is None:
         return
-    from harness.liveview import register
+    from harness.report.live import register
 
-    register(environment.web_ui.app, SETTINGS)
+    register(environment.web_ui, STACK)

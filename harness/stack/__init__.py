@@ -1,1 +1,99 @@
-"""Where the stack runs: embedded (a local LocalStack process); Docker Compose comes later."""
+"""Where LocalStack runs: the embedded stack (a local process, the default) or Docker Compose.
+
+Both sit behind one interface, ``Stack``. The state folder records which kind `harness up` started
+(``stack.json``), so `harness down` and `harness status` act on what is running, not on a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.stack.config import StackSettings
+
+HEALTH_PATH = "/_localstack/health"
+STACK_RECORD = "stack.json"
+
+
+@dataclass
+class StackStatus:
+    kind: str
+    running: bool
+    healthy: bool
+    endpoint: str
+    pid: int | None = None
+    function_processes: int | None = None
+    notes: list[str] = field(default_factory=list)
+    """Fidelity limits and other things a person should know about this stack."""
+
+
+class Stack(Protocol):
+    kind: str
+    settings: StackSettings
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def log_location(self) -> str:
+        """Where a person reads the stack's log."""
+        ...
+
+    def start(self, progress: Callable[[str], None] = ...) -> str:
+        """Start and wait until healthy; the endpoint. AlreadyRunningError when it already runs."""
+        ...
+
+    def stop(self) -> int:
+        """Stop everything this stack started; how many processes or containers ended."""
+        ...
+
+    def status(self) -> StackStatus: ...
+
+    def logs(self, lines: int = 30) -> str:
+        """The last lines of the stack's log."""
+        ...
+
+
+def is_healthy(endpoint: str, timeout_s: float = 2) -> bool:
+    """Does LocalStack answer its health check at ``endpoint``?"""
+    try:
+        with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=timeout_s) as response:
+            return response.status == 200 and "services" in json.load(response)
+    except (OSError, ValueError):
+        return False
+
+
+def record_path(settings: StackSettings) -> Path:
+    return settings.state_path / STACK_RECORD
+
+
+def read_record(settings: StackSettings) -> dict[str, Any]:
+    """What `harness up` recorded about the stack it started ({} when none)."""
+    try:
+        return json.loads(record_path(settings).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_record(settings: StackSettings, **record: Any) -> None:
+    path = record_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record) + "\n")
+
+
+def stack_for(settings: StackSettings, kind: str | None = None) -> Stack:
+    """The stack of ``kind`` (default: HARNESS_STACK, which defaults to embedded)."""
+    from harness.stack.compose import ComposeStack
+    from harness.stack.embedded import EmbeddedStack
+
+    kind = kind or settings.stack
+    return ComposeStack(settings) if kind == "docker" else EmbeddedStack(settings)
+
+
+def started_stack(settings: StackSettings) -> Stack:
+    """The stack the state folder says was started; HARNESS_STACK's kind when none was."""
+    return stack_for(settings, read_record(settings).get("kind"))

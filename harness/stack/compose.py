@@ -1,8 +1,10 @@
-"""The Docker path: LocalStack from its image, run by Docker Compose (docker-compose.yml).
+"""The Docker path: LocalStack in a container, run by Docker Compose (docker-compose.yml). Only when asked.
 
-`harness up` starts the `localstack` service and waits for its healthcheck, then deploys from this
-machine (the same `harness deploy` the Compose `bootstrap` service runs); `harness down` stops the
-project. Load, tests and verification only need the endpoint, 127.0.0.1:4566, as in the embedded mode.
+`HARNESS_STACK=docker harness up` starts the `localstack` service and waits for it to answer, then
+deploys from this machine (the same `harness deploy` the Compose `bootstrap` service runs); `harness
+down` removes the project's containers, network and volumes. Load, tests and verification only need
+the endpoint, 127.0.0.1:4566, as in the embedded mode. Works with Compose v2 (`docker compose`) or
+v1 (`docker-compose`, Debian's package).
 """
 
 from __future__ import annotations
@@ -12,57 +14,106 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.exceptions import StackError, StartupError
-from harness.settings import Settings
+from harness.exceptions import AlreadyRunningError, StackError, StartupError
+from harness.polling import DeadlineExceeded, poll
+from harness.stack import StackStatus, is_healthy, read_record, record_path, write_record
+from harness.stack.config import StackSettings
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
 
-def docker_engine_answers(timeout_s: float = 5) -> bool:
-    """Is there a Docker engine (not just a client)? `docker info` must succeed."""
-    if shutil.which("docker") is None:
-        return False
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=timeout_s).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+def compose_command() -> list[str]:
+    """`docker compose` (v2 plugin) when it answers, else `docker-compose` (v1); StackError when neither."""
+    if shutil.which("docker"):
+        try:
+            if subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20).returncode == 0:
+                return ["docker", "compose"]
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise StackError(
+        "HARNESS_STACK=docker needs Docker Compose, and neither `docker compose` (the v2 plugin) nor "
+        "`docker-compose` (v1; Debian: apt-get install docker-compose) is installed; install one, or use "
+        "the embedded stack (unset HARNESS_STACK)"
+    )
 
 
 class ComposeStack:
-    def __init__(self, settings: Settings) -> None:
+    kind = "docker"
+
+    def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
 
+    @property
+    def endpoint(self) -> str:
+        return self.settings.endpoint_url
+
+    @property
+    def log_location(self) -> str:
+        return f"docker compose -f {COMPOSE_FILE} logs localstack"
+
     def _compose(self, *args: str, timeout_s: float | None = None) -> subprocess.CompletedProcess:
-        command = ["docker", "compose", "-f", str(COMPOSE_FILE), *args]
+        command = [*compose_command(), "-f", str(COMPOSE_FILE), *args]
         try:
             return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise StartupError(f"`{' '.join(command)}` did not finish within {timeout_s:.0f}s") from None
 
     def start(self, progress: Callable[[str], None] = lambda _: None) -> str:
-        progress("building and starting the LocalStack image with Docker Compose (first time: image pull) ...")
-        result = self._compose("up", "-d", "--build", "--wait", "localstack", timeout_s=600)
+        if read_record(self.settings).get("kind") == self.kind and self.is_healthy():
+            raise AlreadyRunningError(f"LocalStack (Docker Compose) is already running at {self.endpoint}")
+        progress("building and starting the LocalStack service with Docker Compose ...")
+        result = self._compose("up", "-d", "--build", "localstack", timeout_s=1800)
         if result.returncode != 0:
             raise StartupError(
-                "docker compose could not start LocalStack:\n"
+                "Docker Compose could not start LocalStack:\n"
                 + (result.stderr or result.stdout)[-2000:]
-                + "\nIs your user allowed to use the Docker socket (docker info)? Does the image pull "
-                "(localstack/localstack:4.8.1 needs no auth token)? Or run embedded: HARNESS_STACK=embedded"
+                + "\nIs your user allowed to use the Docker socket (`docker info`)? Or use the embedded stack: "
+                "unset HARNESS_STACK"
             )
+        write_record(self.settings, kind=self.kind, endpoint=self.endpoint, compose_file=str(COMPOSE_FILE))
+        try:
+            poll(
+                self.is_healthy,
+                timeout_s=self.settings.startup_timeout_s,
+                interval_s=0.5,
+                progress=lambda _, elapsed: progress(f"waiting for LocalStack's container ({elapsed:.0f}s)..."),
+                progress_every_s=5,
+            )
+        except DeadlineExceeded:
+            raise StartupError(
+                f"LocalStack's container was not healthy within {self.settings.startup_timeout_s:.0f}s "
+                f"(HARNESS_STARTUP_TIMEOUT_S); last lines of its log:\n{self.logs()}"
+            ) from None
         return self.settings.host_endpoint_url
 
+    def is_healthy(self) -> bool:
+        return is_healthy(self.endpoint)
+
+    def logs(self, lines: int = 30) -> str:
+        result = self._compose("logs", "--no-color", "--tail", str(lines), "localstack", timeout_s=60)
+        return (result.stdout or result.stderr).strip() or "(no log)"
+
+    def containers(self) -> list[str]:
+        result = self._compose("ps", "-q", timeout_s=60)
+        return result.stdout.split() if result.returncode == 0 else []
+
     def stop(self) -> int:
-        result = self._compose("down", "--remove-orphans", timeout_s=120)
+        running = len(self.containers())
+        result = self._compose("down", "--remove-orphans", "--volumes", timeout_s=300)
         if result.returncode != 0:
             raise StackError(f"docker compose down failed:\n{result.stderr[-2000:]}")
-        return result.stderr.count("Removed")
+        if read_record(self.settings).get("kind") == self.kind:
+            record_path(self.settings).unlink(missing_ok=True)
+        return running
 
-
-def stack_for(settings: Settings):
-    """The stack `harness up|down|status` manage: Compose when asked or when an engine answers."""
-    from harness.stack.embedded import EmbeddedStack
-
-    kind = settings.stack
-    if kind == "auto":
-        kind = "docker" if docker_engine_answers() else "embedded"
-    return ComposeStack(settings) if kind == "docker" else EmbeddedStack(settings)
+    def status(self) -> StackStatus:
+        containers = self.containers()
+        return StackStatus(
+            kind=self.kind,
+            running=bool(containers),
+            healthy=bool(containers) and self.is_healthy(),
+            endpoint=self.settings.host_endpoint_url,
+            notes=[f"{len(containers)} container(s) of the Compose project"],
+        )

@@ -8,37 +8,34 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import psutil
 
-from harness.exceptions import AlreadyRunningError, PortInUseError, StackError, StartupError
+from harness.exceptions import AlreadyRunningError, PortInUseError, StartupError
 from harness.localstack_extensions.lambda_executor.runtime import PARENT_PID_VARIABLE
-from harness.settings import LOOPBACK_HOST, Settings
+from harness.localstack_extensions.sqs_scaling.config import default_host_ceiling
+from harness.polling import DeadlineExceeded, poll
+from harness.settings import LOOPBACK_HOST
+from harness.stack import StackStatus, is_healthy, read_record, record_path, write_record
+from harness.stack.config import StackSettings
 
-HEALTH_PATH = "/_localstack/health"
 # Ambient variables that must not leak into LocalStack (or, through it, into functions).
 _SCRUBBED_PREFIXES = ("AWS_", "LOCALSTACK_", "PROVIDER_OVERRIDE_", "LAMBDA_", "GATEWAY_")
 
 
-def localstack_environment(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+def localstack_environment(settings: StackSettings, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment that makes stock LocalStack 4.8.1 run offline, Docker-free and loopback-only."""
     base = dict(os.environ if base is None else base)
     env = {key: value for key, value in base.items() if not key.startswith(_SCRUBBED_PREFIXES)}
     state = settings.state_path
     listen = f"{LOOPBACK_HOST}:{settings.port}"
-    if settings.max_concurrent_environments is not None:
-        env["HARNESS_MAX_CONCURRENT_ENVIRONMENTS"] = str(settings.max_concurrent_environments)
+    env.update(settings.scaling_environment())
     env.update(
         {
             "GATEWAY_LISTEN": listen,
@@ -48,9 +45,6 @@ def localstack_environment(settings: Settings, base: dict[str, str] | None = Non
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",  # harness extension: no Java, no download
             "PROVIDER_OVERRIDE_CLOUDWATCH": "buffered",  # harness extension: batched metric writes
             "PROVIDER_OVERRIDE_LAMBDA": "sqs_scaling",  # harness extension: SQS pollers scale as on AWS
-            "HARNESS_ESM_INITIAL_CONCURRENCY": str(settings.esm_initial_concurrency),
-            "HARNESS_ESM_SCALE_UP_PER_MINUTE": str(settings.esm_scale_up_per_minute),
-            "HARNESS_ESM_MAXIMUM_CONCURRENCY": str(settings.esm_maximum_concurrency),
             "LAMBDA_KEEPALIVE_MS": str(settings.lambda_keepalive_ms),
             # Offline: no analytics (its shutdown hook fails and keeps the process alive), no DNS
             # server on port 53, no certificate download.
@@ -75,25 +69,22 @@ def localstack_environment(settings: Settings, base: dict[str, str] | None = Non
     return env
 
 
-@dataclass
-class StackStatus:
-    running: bool
-    pid: int | None
-    endpoint: str
-    healthy: bool
-    function_processes: int
-
-
 class EmbeddedStack:
-    def __init__(self, settings: Settings) -> None:
+    kind = "embedded"
+
+    def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
         self.state = settings.state_path
-        self.pid_file = self.state / "localstack.pid"
+        self.record_file = record_path(settings)
         self.log_file = self.state / "localstack.log"
 
     @property
     def endpoint(self) -> str:
         return self.settings.endpoint_url
+
+    @property
+    def log_location(self) -> str:
+        return str(self.log_file)
 
     # --- start -----------------------------------------------------------------------------------
 
@@ -117,13 +108,13 @@ class EmbeddedStack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: `down` stops it and every child
             )
-        self.pid_file.write_text(json.dumps({"pid": process.pid, "endpoint": self.endpoint}))
+        write_record(self.settings, kind=self.kind, pid=process.pid, endpoint=self.endpoint)
         try:
             self._wait_healthy(process, progress)
             self._warm_up(progress)
         except BaseException:
             self._terminate_group(process.pid)
-            self.pid_file.unlink(missing_ok=True)
+            self.record_file.unlink(missing_ok=True)
             raise
         return self.endpoint
 
@@ -142,25 +133,26 @@ class EmbeddedStack:
                 ) from None
 
     def _wait_healthy(self, process: subprocess.Popen, progress: Callable[[str], None]) -> None:
-        started = time.monotonic()
-        deadline = started + self.settings.startup_timeout_s
-        next_note = started + 5
-        while time.monotonic() < deadline:
+        def healthy_or_exited() -> bool:
             if process.poll() is not None:
                 raise StartupError(
                     f"LocalStack exited during start-up with code {process.returncode}; "
-                    f"last lines of {self.log_file}:\n{self.log_tail()}"
+                    f"last lines of {self.log_file}:\n{self.logs()}"
                 )
-            if self.is_healthy():
-                return
-            if time.monotonic() >= next_note:
-                progress(f"waiting for LocalStack ({time.monotonic() - started:.0f}s)...")
-                next_note += 5
-            time.sleep(0.2)
-        raise StartupError(
-            f"LocalStack was not healthy within {self.settings.startup_timeout_s:.0f}s "
-            f"(HARNESS_STARTUP_TIMEOUT_S); last lines of {self.log_file}:\n{self.log_tail()}"
-        )
+            return self.is_healthy()
+
+        try:
+            poll(
+                healthy_or_exited,
+                timeout_s=self.settings.startup_timeout_s,
+                progress=lambda _, elapsed: progress(f"waiting for LocalStack ({elapsed:.0f}s)..."),
+                progress_every_s=5,
+            )
+        except DeadlineExceeded:
+            raise StartupError(
+                f"LocalStack was not healthy within {self.settings.startup_timeout_s:.0f}s "
+                f"(HARNESS_STARTUP_TIMEOUT_S); last lines of {self.log_file}:\n{self.logs()}"
+            ) from None
 
     def _warm_up(self, progress: Callable[[str], None]) -> None:
         """Load the services the topology uses now, so the user's first call is not the slow one.
@@ -175,13 +167,9 @@ class EmbeddedStack:
         aws.client("lambda", self.settings).list_functions()
 
     def is_healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.endpoint + HEALTH_PATH, timeout=2) as response:
-                return response.status == 200 and "services" in json.load(response)
-        except (OSError, ValueError):
-            return False
+        return is_healthy(self.endpoint)
 
-    def log_tail(self, lines: int = 30) -> str:
+    def logs(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
@@ -196,7 +184,8 @@ class EmbeddedStack:
         if pid is not None:
             ended += self._terminate_group(pid)
         ended += self._kill_orphaned_functions(pid)
-        self.pid_file.unlink(missing_ok=True)
+        if self._recorded():  # never a record of another kind of stack
+            self.record_file.unlink(missing_ok=True)
         return ended
 
     def _terminate_group(self, pid: int) -> int:
@@ -240,19 +229,22 @@ class EmbeddedStack:
 
     def status(self) -> StackStatus:
         pid = self._running_pid()
+        ceiling = self.settings.max_concurrent_environments or default_host_ceiling()
         return StackStatus(
+            kind=self.kind,
             running=pid is not None,
-            pid=pid,
-            endpoint=self._recorded_endpoint() or self.endpoint,
             healthy=pid is not None and self.is_healthy(),
+            endpoint=self._recorded().get("endpoint") or self.endpoint,
+            pid=pid,
             function_processes=sum(1 for _ in self.function_processes(pid)) if pid else 0,
+            notes=[
+                f"host ceiling: at most {ceiling} concurrent function processes (HARNESS_MAX_CONCURRENT_ENVIRONMENTS)"
+            ],
         )
 
     def _recorded(self) -> dict:
-        try:
-            return json.loads(self.pid_file.read_text())
-        except (OSError, ValueError):
-            return {}
+        record = read_record(self.settings)
+        return record if record.get("kind") == self.kind else {}
 
     def _recorded_pid(self) -> int | None:
         return self._recorded().get("pid")
@@ -286,14 +278,3 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((LOOPBACK_HOST, 0))
         return probe.getsockname()[1]
-
-
-def wait_until(
-    condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.1, what: str = "condition"
-) -> None:
-    """Poll ``condition`` until true; StackError after ``timeout_s`` (never a blind sleep)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise StackError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(interval_s)

@@ -1,16 +1,16 @@
 """pytest plugin (entry point ``harness``): a real LocalStack for a test session, and AWS clients.
 
 Fixtures:
-- ``harness_settings``: Settings for the test stack (a free port, a private state folder), session scope.
+- ``stack_settings``: StackSettings of the test stack (a free port, a private state folder), session scope.
 - ``localstack``: the running embedded stack, started once per session and stopped at the end.
 - ``aws_client``: ``aws_client("sqs")`` builds a boto3 client pinned to that stack.
 - ``deploy_function``: creates a Python function from inline sources and waits until it is active.
-- ``deploy_topology``: ``deploy_topology(**settings) -> Topology`` (settings, outputs) deploys a
-  webhook topology of its own (unique resource names), e.g. ``subscriber_dir=...`` for your subscriber.
+- ``deploy_topology``: ``deploy_topology(**topology_settings) -> Topology`` (stack, settings, outputs)
+  deploys a webhook topology of its own (unique resource names), e.g. ``subscriber_dir=...``.
 - ``webhook_topology``: the default topology (functions/ of this repo, or HARNESS_* settings), session scope.
 - ``webhook``: ``webhook("/path", body, headers) -> (status, json)`` posts to the webhook URL.
-- ``run_load``: ``run_load(topology, **settings) -> (Verdict, run_dir)``: a Locust run against a topology,
-  verified and reported (into the test's tmp folder unless ``reports_dir`` is given).
+- ``run_load``: ``run_load(topology, **load_settings) -> (Verdict, run_dir)``: a Locust run against a
+  topology, verified and reported (into the test's tmp folder unless ``reports_dir`` is given).
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ from typing import Any
 import pytest
 
 from harness import aws
-from harness.deploy import Deployer, Outputs
-from harness.packaging import zip_sources
-from harness.settings import Settings
+from harness.load.config import LoadSettings
+from harness.outputs import Outputs
+from harness.stack.config import StackSettings
 from harness.stack.embedded import EmbeddedStack, free_port
+from harness.topology.config import TopologySettings
+from harness.topology.deploy import Deployer
+from harness.topology.packaging import zip_sources
 
 LAMBDA_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
@@ -53,13 +56,13 @@ def create_python_function(
 
 
 @pytest.fixture(scope="session")
-def harness_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings.from_env(port=free_port(), state_dir=tmp_path_factory.mktemp("harness-state"))
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> StackSettings:
+    return StackSettings.from_env(port=free_port(), state_dir=tmp_path_factory.mktemp("harness-state"))
 
 
 @pytest.fixture(scope="session")
-def localstack(harness_settings: Settings) -> Iterator[EmbeddedStack]:
-    stack = EmbeddedStack(harness_settings)
+def localstack(stack_settings: StackSettings) -> Iterator[EmbeddedStack]:
+    stack = EmbeddedStack(stack_settings)
     stack.start()
     try:
         yield stack
@@ -98,14 +101,15 @@ def deploy_function(aws_client: Callable[..., Any]) -> Iterator[Callable[..., st
 
 @dataclasses.dataclass(frozen=True)
 class Topology:
-    """A deployed topology: the settings it was deployed with and what the deployment produced."""
+    """A deployed topology: the stack it is on, the settings it was deployed with, what the deployment produced."""
 
-    settings: Settings
+    stack: StackSettings
+    settings: TopologySettings
     outputs: Outputs
 
-    def redeploy(self) -> list[str]:
-        """Deploy again with the same settings; the changes made (empty when nothing differed)."""
-        deployer = Deployer(self.settings)
+    def redeploy(self, **changes: Any) -> list[str]:
+        """Deploy again, with ``changes`` to the settings; the changes made (empty when nothing differed)."""
+        deployer = Deployer(self.stack, self.settings.replace(**changes))
         deployer.deploy()
         return deployer.changes
 
@@ -113,10 +117,9 @@ class Topology:
 @pytest.fixture(scope="session")
 def deploy_topology(localstack: EmbeddedStack) -> Callable[..., Topology]:
     def deploy(**overrides: Any) -> Topology:
-        prefix = overrides.pop("name_prefix", f"t{uuid.uuid4().hex[:6]}-")
-        settings = dataclasses.replace(localstack.settings, name_prefix=prefix, **overrides)
-        settings.validate()
-        return Topology(settings, Deployer(settings).deploy())
+        overrides.setdefault("name_prefix", f"t{uuid.uuid4().hex[:6]}-")
+        settings = TopologySettings.from_env().replace(**overrides)
+        return Topology(localstack.settings, settings, Deployer(localstack.settings, settings).deploy())
 
     return deploy
 
@@ -152,12 +155,11 @@ def webhook(webhook_topology: Topology) -> Callable[..., tuple[int, Any]]:
 
 @pytest.fixture
 def run_load(tmp_path: Any) -> Callable[..., Any]:
-    from harness import loadrun
+    from harness.load import run as load_run
 
     def run(topology: Topology, **overrides: Any) -> Any:
         overrides.setdefault("reports_dir", tmp_path / "reports")
-        settings = dataclasses.replace(topology.settings, **overrides)
-        settings.validate()
-        return loadrun.run(settings, outputs=topology.outputs)
+        load = LoadSettings.from_env().replace(**overrides)
+        return load_run.run(topology.stack, load, outputs=topology.outputs)
 
     return run

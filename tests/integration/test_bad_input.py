@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 
 from harness.observe import queue_depth, rows
-from harness.stack.embedded import wait_until
+from harness.polling import wait_until
 
 
 @pytest.fixture(scope="module")

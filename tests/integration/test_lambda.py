@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.packaging import zip_sources
-from harness.stack.embedded import wait_until
+from harness.polling import wait_until
 from harness.testing.pytest_plugin import LAMBDA_ROLE
+from harness.topology.packaging import zip_sources
 
 SLEEPER = """
 import time

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 from harness import observe
+from harness.evidence import Accepted
+from harness.polling import wait_until
 from harness.redrive import redrive
-from harness.stack.embedded import wait_until
-from harness.testing.pytest_plugin import Topology
-from harness.verify import Accepted
 
 COLLIDING_PUBLISHER = Path(__file__).parent / "functions" / "colliding_publisher"
 SHORT = {"shape": "burst", "users": 8, "spawn_rate": 8.0, "duration_s": 12, "user_rps": 5.0}
@@ -102,8 +100,7 @@ def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(deploy_topology, 
     assert not [name for name in variables["Variables"] if name.startswith("FAULT_")]  # faults removed after the run
 
     # Fix the poison, redrive: every accepted request is a row.
-    fixed = Topology(dataclasses.replace(topology.settings, fail_path_marker=""), topology.outputs)
-    fixed.redeploy()
+    topology.redeploy(fail_path_marker="")
     assert redrive(aws_client("sqs"), topology.outputs) >= len(poisoned)
     table = topology.outputs.table_name
     wait_until(

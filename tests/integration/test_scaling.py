@@ -8,10 +8,12 @@ import uuid
 from pathlib import Path
 
 from harness import aws
-from harness.deploy import Deployer
 from harness.observe import lambda_metric, peek_messages, queue_depth, rows
-from harness.settings import Settings
-from harness.stack.embedded import EmbeddedStack, free_port, wait_until
+from harness.polling import wait_until
+from harness.stack.config import StackSettings
+from harness.stack.embedded import EmbeddedStack, free_port
+from harness.topology.config import TopologySettings
+from harness.topology.deploy import Deployer
 
 TIMED_SUBSCRIBER = Path(__file__).parent / "functions" / "timed_subscriber"
 
@@ -168,19 +170,14 @@ def test_an_unthrottled_backlog_scales_up_beyond_the_initial_five(deploy_topolog
 
 def test_hitting_the_host_ceiling_is_reported_not_silent(tmp_path):
     """A stack of its own whose ceiling (2) is below AWS's starting concurrency (5)."""
-    settings = Settings.from_env(
-        {},
-        port=free_port(),
-        state_dir=tmp_path,
-        max_concurrent_environments=2,
-        subscriber_dir=TIMED_SUBSCRIBER,
-        reserved_concurrency="",
-        backend_latency_ms=500,
+    settings = StackSettings.from_env({}, port=free_port(), state_dir=tmp_path, max_concurrent_environments=2)
+    topology = TopologySettings.from_env(
+        {}, subscriber_dir=TIMED_SUBSCRIBER, reserved_concurrency="", backend_latency_ms=500
     )
     stack = EmbeddedStack(settings)
     stack.start()
     try:
-        outputs = Deployer(settings).deploy()
+        outputs = Deployer(settings, topology).deploy()
         sqs = aws.client("sqs", settings)
         flood(sqs, outputs.queue_url, 60)
         wait_until(lambda: queue_depth(sqs, outputs.queue_url).total == 0, 60, 0.2, what="the queue to drain")

@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from harness.polling import poll
+
 
 @pytest.fixture
 def table(aws_client):
@@ -58,9 +60,13 @@ def test_sqs_send_and_receive(aws_client):
     assert queue_url.startswith("http://127.0.0.1:")
     sent = {sqs.send_message(QueueUrl=queue_url, MessageBody=f"m{i}")["MessageId"] for i in range(5)}
     received = set()
-    while len(received) < 5:
+
+    def receive() -> set[str]:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         for message in messages.get("Messages", []):
             received.add(message["MessageId"])
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return received
+
+    poll(receive, lambda got: len(got) >= 5, timeout_s=30, interval_s=0, what="5 messages")
     assert received == sent

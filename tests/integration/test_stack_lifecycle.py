@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -15,11 +14,14 @@ import psutil
 import pytest
 
 from harness import aws
-from harness.deploy import Deployer
 from harness.exceptions import AlreadyRunningError, PortInUseError
-from harness.settings import Settings
-from harness.stack.embedded import EmbeddedStack, free_port, wait_until
+from harness.load.config import LoadSettings
+from harness.polling import wait_until
+from harness.stack.config import StackSettings
+from harness.stack.embedded import EmbeddedStack, free_port
 from harness.testing.pytest_plugin import create_python_function
+from harness.topology.config import TopologySettings
+from harness.topology.deploy import Deployer
 
 
 def listening_addresses(pid: int) -> set[str]:
@@ -49,16 +51,16 @@ def test_a_taken_port_is_reported_before_anything_starts(tmp_path):
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        stack = EmbeddedStack(Settings.from_env({}, port=port, state_dir=tmp_path))
+        stack = EmbeddedStack(StackSettings.from_env({}, port=port, state_dir=tmp_path))
         with pytest.raises(PortInUseError, match=f"port {port} .* HARNESS_PORT"):
             stack.start()
-    assert not stack.pid_file.exists()
+    assert not stack.record_file.exists()
 
 
 @pytest.fixture
 def own_stack(tmp_path):
     """A stack of its own, for tests that stop or kill it."""
-    stack = EmbeddedStack(Settings.from_env({}, port=free_port(), state_dir=tmp_path))
+    stack = EmbeddedStack(StackSettings.from_env({}, port=free_port(), state_dir=tmp_path))
     stack.start()
     yield stack
     stack.stop()
@@ -92,14 +94,14 @@ def test_function_processes_exit_by_themselves_when_localstack_is_killed(own_sta
         what="function processes to exit after LocalStack was killed",
     )
     own_stack.stop()  # and `down` still cleans up the record
-    assert not own_stack.pid_file.exists()
+    assert not own_stack.record_file.exists()
 
 
 def test_the_locust_web_ui_listens_on_loopback_only(localstack, webhook_topology):
     port = free_port()
     env = {
         **os.environ,
-        **webhook_topology.settings.to_environment(),
+        **webhook_topology.stack.to_environment(),
         "HARNESS_UI_PORT": str(port),
     }
     ui = subprocess.Popen(
@@ -127,13 +129,12 @@ def test_the_locust_web_ui_listens_on_loopback_only(localstack, webhook_topology
 
 
 def test_verify_stops_with_a_clear_message_when_localstack_dies(own_stack, tmp_path):
-    settings = dataclasses.replace(own_stack.settings, reports_dir=tmp_path / "reports")
-    Deployer(settings).deploy()
+    Deployer(own_stack.settings, TopologySettings.from_env()).deploy()
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "run.json").write_text(json.dumps({"load_started": 0, "load_ended": 1}))
     os.kill(own_stack.status().pid, signal.SIGKILL)
-    env = {**os.environ, **settings.to_environment()}
+    env = {**os.environ, **own_stack.settings.to_environment(), "HARNESS_REPORTS_DIR": str(tmp_path / "reports")}
     result = subprocess.run(
         [sys.executable, "-m", "harness.cli", "verify", "--run", str(run_dir)],
         env=env,
@@ -147,13 +148,18 @@ def test_verify_stops_with_a_clear_message_when_localstack_dies(own_stack, tmp_p
 
 
 def test_a_locust_master_listens_on_loopback_only(webhook_topology, tmp_path):
-    from harness.loadrun import locust_commands
+    from harness.load.run import locust_commands
 
-    settings = dataclasses.replace(webhook_topology.settings, workers=1, duration_s=5)
-    master_command = locust_commands(settings, webhook_topology.outputs, tmp_path)[0]
+    load = LoadSettings.from_env().replace(workers=1, duration_s=5)
+    master_command = locust_commands(load, webhook_topology.outputs, tmp_path)[0]
     master = subprocess.Popen(
         master_command,
-        env={**os.environ, **settings.to_environment(), "HARNESS_RUN_DIR": str(tmp_path)},
+        env={
+            **os.environ,
+            **webhook_topology.stack.to_environment(),
+            **load.to_environment(),
+            "HARNESS_RUN_DIR": str(tmp_path),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -11,11 +10,11 @@ import sys
 import uuid
 from pathlib import Path
 
-from harness.deploy import Deployer
 from harness.observe import peek_messages, queue_depth, rows
+from harness.polling import wait_until
 from harness.redrive import redrive
-from harness.stack.embedded import wait_until
-from harness.testing.pytest_plugin import Topology, post_webhook
+from harness.testing.pytest_plugin import post_webhook
+from harness.topology.deploy import Deployer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +36,7 @@ def test_the_webhook_url_is_stable_and_printed(webhook_topology):
 
 
 def test_deploying_twice_changes_nothing(localstack, webhook_topology):
-    deployer = Deployer(localstack.settings)
+    deployer = Deployer(localstack.settings, webhook_topology.settings)
     assert deployer.deploy() == webhook_topology.outputs
     assert deployer.changes == []
 
@@ -136,8 +135,9 @@ def test_redrive_after_a_fix_turns_the_dlq_into_rows(deploy_topology, aws_client
     outputs, sqs = topology.outputs, aws_client("sqs")
     ids = {post_webhook(outputs.webhook_url, f"/poison/{n}")[1]["id"] for n in range(5)}
     wait_until(lambda: {m.item_id for m in peek_messages(sqs, outputs.dlq_url, hold_s=2)} == ids, 40, what="the DLQ")
-    fixed = Topology(dataclasses.replace(topology.settings, fail_path_marker=""), outputs)
-    assert fixed.redeploy() == [f"updated configuration of {outputs.subscriber_name}: Environment"]
+    assert topology.redeploy(fail_path_marker="") == [
+        f"updated configuration of {outputs.subscriber_name}: Environment"
+    ]
     assert redrive(sqs, outputs) == 5
     table = outputs.table_name
     wait_until(lambda: ids <= {r["id"] for r in rows(aws_client("dynamodb"), table)}, 20, what="the redriven rows")

@@ -2,7 +2,7 @@ import pytest
 
 from harness import aws
 from harness.exceptions import UnsafeEndpointError
-from harness.settings import Settings
+from harness.stack.config import StackSettings
 
 
 @pytest.mark.parametrize(
@@ -26,7 +26,7 @@ def test_clients_ignore_ambient_profiles_keys_and_endpoints(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKINGKEY00")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "https://example.invalid")
-    client = aws.client("sqs", Settings.from_env({}, port=4999))
+    client = aws.client("sqs", StackSettings.from_env({}, port=4999))
     credentials = client._request_signer._credentials
     assert (credentials.access_key, credentials.secret_key) == ("test", "test")
     assert client.meta.endpoint_url == "http://127.0.0.1:4999"

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
 
 
 def load(name: str) -> ModuleType:

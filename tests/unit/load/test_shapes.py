@@ -1,6 +1,6 @@
 import pytest
 
-from harness.loadshapes import shape_for
+from harness.load.shapes import shape_for
 
 
 def test_burst_is_quiet_then_a_spike_then_quiet_then_over():

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.deploy import Outputs
-from harness.settings import Settings
+from harness.load.config import LoadSettings
+from harness.outputs import Outputs
 
 FAULT_VARIABLES = (
     "FAULT_OUTAGE_WINDOW_MS",
@@ -40,7 +40,7 @@ class Fault:
         return asdict(self)
 
 
-def planned(settings: Settings, outputs: Outputs) -> list[Fault]:
+def planned(settings: LoadSettings, outputs: Outputs) -> list[Fault]:
     faults = []
     if settings.fault_outage_after_s is not None:
         start = settings.fault_outage_after_s
@@ -64,7 +64,7 @@ def planned(settings: Settings, outputs: Outputs) -> list[Fault]:
     return faults
 
 
-def _variables(settings: Settings, origin: float, marker: str) -> dict[str, dict[str, str]]:
+def _variables(settings: LoadSettings, origin: float, marker: str) -> dict[str, dict[str, str]]:
     """Environment additions per function role, windows in epoch ms from ``origin`` (epoch s)."""
 
     def at(seconds: float) -> str:
@@ -86,7 +86,9 @@ def _variables(settings: Settings, origin: float, marker: str) -> dict[str, dict
 
 
 @contextlib.contextmanager
-def injected(settings: Settings, outputs: Outputs, lambda_client: Any, origin: float, marker: str) -> Iterator[None]:
+def injected(
+    settings: LoadSettings, outputs: Outputs, lambda_client: Any, origin: float, marker: str
+) -> Iterator[None]:
     """Faults on for the block (the load and its drain), then the functions' environment as it was."""
     additions = _variables(settings, origin, marker)
     names = {"subscriber": outputs.subscriber_name, "publisher": outputs.publisher_name}

@@ -7,16 +7,13 @@ second run changes nothing and a run after editing a handler updates just that f
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +21,11 @@ from botocore.exceptions import ClientError
 
 from harness import aws
 from harness.exceptions import DeployError
-from harness.packaging import zip_directory
-from harness.settings import Settings
+from harness.outputs import Outputs, outputs_path
+from harness.polling import poll
+from harness.stack.config import StackSettings
+from harness.topology.config import TopologySettings
+from harness.topology.packaging import zip_directory
 
 ACCOUNT_ID = "000000000000"
 ROLE_NAME = "webhook-lambda-role"
@@ -37,39 +37,7 @@ DLQ_RETENTION_S = 14 * 24 * 3600  # the maximum: a DLQ must outlive its source q
 INVOKE_PERMISSION_ID = "apigateway-invoke"
 
 
-@dataclass(frozen=True)
-class Outputs:
-    endpoint: str
-    webhook_url: str
-    api_id: str
-    queue_url: str
-    queue_arn: str
-    dlq_url: str
-    dlq_arn: str
-    table_name: str
-    publisher_name: str
-    subscriber_name: str
-    event_source_mapping_uuid: str
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: Path) -> Outputs:
-        try:
-            return cls(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError) as error:
-            raise DeployError(
-                f"no deployment recorded at {path} ({error}); run `make up` or `harness deploy`"
-            ) from None
-
-
-def outputs_path(settings: Settings) -> Path:
-    return settings.state_path / "outputs.json"
-
-
-def require_stack(settings: Settings, sqs: Any) -> None:
+def require_stack(settings: StackSettings, sqs: Any) -> None:
     """A clear error, not a traceback, when no LocalStack answers where the settings say."""
     try:
         sqs.list_queues(MaxResults=1)
@@ -129,12 +97,14 @@ def code_sha256(package: bytes) -> str:
 class Deployer:
     def __init__(
         self,
-        settings: Settings,
+        stack: StackSettings,
+        settings: TopologySettings,
         client: Callable[[str], Any] | None = None,
         say: Callable[[str], None] = lambda _: None,
     ) -> None:
+        self.stack = stack
         self.settings = settings
-        self._client = client or (lambda service: aws.client(service, settings))
+        self._client = client or (lambda service: aws.client(service, stack))
         self.say = say
         self.changes: list[str] = []
 
@@ -145,7 +115,7 @@ class Deployer:
     # --- the whole topology ------------------------------------------------------------------------
 
     def deploy(self) -> Outputs:
-        s = self.settings
+        s, stack = self.settings, self.stack
         self._require_stack()
         table = self.ensure_table(s.resource_name("table_name"))
         dlq_url, dlq_arn = self.ensure_queue(
@@ -183,8 +153,8 @@ class Deployer:
         mapping_uuid = self.ensure_event_source_mapping(subscriber, queue_arn)
         api_id = self.ensure_rest_api(s.resource_name("api_name"), publisher)
         outputs = Outputs(
-            endpoint=s.endpoint_url,
-            webhook_url=f"{s.host_endpoint_url}/_aws/execute-api/{api_id}/{s.stage_name}",
+            endpoint=stack.endpoint_url,
+            webhook_url=f"{stack.host_endpoint_url}/_aws/execute-api/{api_id}/{s.stage_name}",
             api_id=api_id,
             queue_url=queue_url,
             queue_arn=queue_arn,
@@ -194,12 +164,13 @@ class Deployer:
             publisher_name=publisher,
             subscriber_name=subscriber,
             event_source_mapping_uuid=mapping_uuid,
+            fail_path_marker=s.fail_path_marker,
         )
-        outputs.save(outputs_path(s))
+        outputs.save(outputs_path(stack))
         return outputs
 
     def _require_stack(self) -> None:
-        require_stack(self.settings, self._client("sqs"))
+        require_stack(self.stack, self._client("sqs"))
 
     # --- resources ---------------------------------------------------------------------------------
 
@@ -255,7 +226,7 @@ class Deployer:
         environment: dict[str, str],
     ) -> str:
         lambda_client = self._client("lambda")
-        package = function_package(folder, self.settings.state_path / "build")
+        package = function_package(folder, self.stack.state_path / "build")
         desired = {
             "Runtime": "python3.11",
             "Handler": handler,
@@ -328,15 +299,16 @@ class Deployer:
 
     def _wait_mapping_enabled(self, uuid: str, timeout_s: float = 30) -> None:
         lambda_client = self._client("lambda")
-        deadline = time.monotonic() + timeout_s
-        while (state := lambda_client.get_event_source_mapping(UUID=uuid)["State"]) != "Enabled":
-            if time.monotonic() > deadline:
-                raise DeployError(f"event-source mapping {uuid} is {state!r}, not Enabled, after {timeout_s:.0f}s")
-            time.sleep(0.2)
+        poll(
+            lambda: lambda_client.get_event_source_mapping(UUID=uuid)["State"],
+            lambda state: state == "Enabled",
+            timeout_s=timeout_s,
+            failure=lambda state: f"event-source mapping {uuid} is {state!r}, not Enabled, after {timeout_s:.0f}s",
+        )
 
     def ensure_rest_api(self, name: str, publisher: str) -> str:
         apigateway = self._client("apigateway")
-        region = self.settings.region
+        region = self.stack.region
         apis = [api for page in apigateway.get_paginator("get_rest_apis").paginate() for api in page["items"]]
         matching = [api for api in apis if api["name"] == name]
         changed = False

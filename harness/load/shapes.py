@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SHAPES = ("steady", "burst", "soak")
+
 
 @dataclass(frozen=True)
 class Stage:

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.settings import Settings
-from harness.stack.compose import ComposeStack, stack_for
+from harness.exceptions import StackError
+from harness.stack import stack_for, started_stack, write_record
+from harness.stack.compose import ComposeStack, compose_command
+from harness.stack.config import StackSettings
 from harness.stack.embedded import EmbeddedStack
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 LOCALSTACK_DOCKERFILE = (REPO / "docker/localstack/Dockerfile").read_text()
@@ -75,18 +77,41 @@ def test_workers_point_at_the_master_and_use_this_repos_locustfiles():
 
 def test_inside_compose_the_harness_reaches_localstack_by_service_name():
     assert SERVICES["bootstrap"]["environment"]["HARNESS_ENDPOINT_HOST"] == "localstack"
-    settings = Settings.from_env({"HARNESS_ENDPOINT_HOST": "localstack"})
+    settings = StackSettings.from_env({"HARNESS_ENDPOINT_HOST": "localstack"})
     assert settings.endpoint_url == "http://localstack:4566"
     assert "HARNESS_ENDPOINT_HOST=localstack" in HARNESS_DOCKERFILE
 
 
-def test_the_stack_is_chosen_by_setting_or_by_a_docker_engine(monkeypatch):
-    assert isinstance(stack_for(Settings.from_env({"HARNESS_STACK": "docker"})), ComposeStack)
-    assert isinstance(stack_for(Settings.from_env({"HARNESS_STACK": "embedded"})), EmbeddedStack)
-    monkeypatch.setattr("harness.stack.compose.docker_engine_answers", lambda: False)
-    assert isinstance(stack_for(Settings.from_env({})), EmbeddedStack)
-    monkeypatch.setattr("harness.stack.compose.docker_engine_answers", lambda: True)
-    assert isinstance(stack_for(Settings.from_env({})), ComposeStack)
+def test_the_embedded_stack_is_the_default_and_compose_only_when_asked():
+    assert isinstance(stack_for(StackSettings.from_env({})), EmbeddedStack)
+    assert isinstance(stack_for(StackSettings.from_env({"HARNESS_STACK": "docker"})), ComposeStack)
+
+
+def test_down_and_status_act_on_the_stack_the_state_folder_records(tmp_path):
+    """A Docker engine answering changes nothing: what was started is what `down` stops."""
+    settings = StackSettings.from_env({"HARNESS_STACK": "docker"}, state_dir=tmp_path)
+    assert isinstance(started_stack(settings), ComposeStack)  # nothing recorded: the configured kind
+    write_record(settings, kind="embedded", pid=None, endpoint=settings.endpoint_url)
+    assert isinstance(started_stack(settings), EmbeddedStack)
+    write_record(StackSettings.from_env({}, state_dir=tmp_path), kind="docker", endpoint=settings.endpoint_url)
+    assert isinstance(started_stack(StackSettings.from_env({}, state_dir=tmp_path)), ComposeStack)
+
+
+def test_without_any_compose_cli_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setattr("harness.stack.compose.shutil.which", lambda _: None)
+    with pytest.raises(StackError, match=r"neither `docker compose` .* nor `docker-compose`.*apt-get install"):
+        compose_command()
+
+
+def test_compose_v1_is_used_when_the_v2_plugin_is_missing(monkeypatch):
+    """Debian packages docker-compose 1.29 and no v2 plugin: `docker compose -f` fails there."""
+    monkeypatch.setattr("harness.stack.compose.shutil.which", lambda name: f"/usr/bin/{name}")
+
+    def no_plugin(command, **_):
+        return subprocess.CompletedProcess(command, 125, b"", b"unknown shorthand flag: 'f' in -f")
+
+    monkeypatch.setattr("harness.stack.compose.subprocess.run", no_plugin)
+    assert compose_command() == ["docker-compose"]
 
 
 @pytest.mark.skipif(
@@ -100,3 +125,12 @@ def test_docker_compose_config_accepts_the_file():
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_both_stacks_offer_the_whole_stack_interface():
+    from harness.stack import Stack
+
+    members = [name for name in vars(Stack) if not name.startswith("_")]
+    assert {"start", "stop", "status", "endpoint", "logs", "log_location"} <= set(members)
+    for cls in (EmbeddedStack, ComposeStack):
+        assert all(hasattr(cls, name) for name in members), cls

@@ -1,0 +1,140 @@
+"""The evidence of a load run: what the API accepted, what the backend holds, what the consumer did.
+
+Collected once per run (``harness.evidence.collect``), the only place a run's outcome is read from
+AWS; the rules (``harness.rules``) and the report (``harness.report``) are functions of it. It is
+saved as ``evidence.json`` beside the report, so a run can be judged and drawn again offline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from harness.load.faults import Fault
+from harness.observe import DeadLetter
+from harness.outputs import Outputs
+
+DUPLICATE_KINDS = ("redelivery", "sender-retry")
+EVIDENCE_FILE = "evidence.json"
+
+
+@dataclass
+class Accepted:
+    """What the API accepted during a run, from the load generator's records."""
+
+    records: list[dict[str, Any]]
+
+    @classmethod
+    def load(cls, run_dir: Path) -> Accepted:
+        records = []
+        for path in sorted(run_dir.glob("accepted-*.jsonl")):
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    records.append(json.loads(line))
+        return cls(records)
+
+    def with_poison_fixed(self) -> Accepted:
+        """After the consumer was fixed and the DLQ redriven, poisoned requests must be rows too."""
+        return Accepted([{**record, "poisoned": False} for record in self.records])
+
+    @property
+    def ids(self) -> set[str]:
+        return {record["id"] for record in self.records}
+
+    @property
+    def poisoned_ids(self) -> set[str]:
+        return {record["id"] for record in self.records if record.get("poisoned")}
+
+    def events_by_id(self) -> dict[str, set[str]]:
+        """Accepted id -> the distinct logical requests (events) that got it; more than one is a collision."""
+        events: dict[str, set[str]] = {}
+        for record in self.records:
+            events.setdefault(record["id"], set()).add(record.get("event") or record["id"])
+        return events
+
+    def collisions(self) -> dict[str, int]:
+        """Ids given to more than one request -> how many requests beyond the first got it."""
+        return {item_id: len(owners) - 1 for item_id, owners in self.events_by_id().items() if len(owners) > 1}
+
+    @property
+    def new_requests(self) -> list[dict[str, Any]]:
+        return [record for record in self.records if record.get("kind", "new") == "new"]
+
+    def times(self, kind: str) -> list[float]:
+        return [record["t"] for record in self.records if record.get("kind", "new") == kind]
+
+    def duplicates_expected(self) -> int:
+        """Second deliveries of one id that the subscriber must suppress: injected duplicates of healthy
+        messages, plus requests that collided with another request's id."""
+        injected = sum(1 for r in self.records if r.get("kind") in DUPLICATE_KINDS and not r.get("poisoned"))
+        return injected + sum(self.collisions().values())
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """The subscriber as deployed (its limits, read from Lambda) and as measured (CloudWatch, its logs)."""
+
+    reserved_concurrency: int | None
+    maximum_concurrency: int | None
+    max_concurrency: float | None
+    throttles: float
+    errors: float
+    duplicates_suppressed: int
+    concurrency: list[tuple[float, float]] = field(default_factory=list)
+    """ConcurrentExecutions (Maximum) per second, as (seconds since the load started, value)."""
+
+    @property
+    def limit(self) -> int | None:
+        """What may run at once: the smaller of reserved and maximum concurrency (None: unlimited)."""
+        limits = [limit for limit in (self.reserved_concurrency, self.maximum_concurrency) if limit is not None]
+        return min(limits) if limits else None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    run_id: str
+    outputs: Outputs
+    accepted: Accepted
+    rows: list[dict[str, Any]]
+    """The table's rows whose id the API accepted during this run (the table holds earlier runs too)."""
+    dead_letters: list[DeadLetter]
+    """This run's messages in the DLQ."""
+    consumer: Consumer
+    load_started: float
+    load_ended: float
+    drain_seconds: float | None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    """Queue depths (and the load generator's CPU) once a second, from ``harness.evidence.sampler``."""
+    faults: list[Fault] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)
+
+    def save(self, run_dir: Path) -> None:
+        (run_dir / EVIDENCE_FILE).write_text(self.to_json() + "\n")
+
+    @classmethod
+    def from_json(cls, text: str) -> Evidence:
+        data = json.loads(text)
+        consumer = data["consumer"]
+        return cls(
+            **{
+                **data,
+                "outputs": Outputs(**data["outputs"]),
+                "accepted": Accepted(data["accepted"]["records"]),
+                "dead_letters": [DeadLetter(**letter) for letter in data["dead_letters"]],
+                "consumer": Consumer(**{**consumer, "concurrency": [tuple(p) for p in consumer["concurrency"]]}),
+                "faults": [Fault(**fault) for fault in data["faults"]],
+            }
+        )
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers arrive as Decimal."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,96 @@
+"""Samples taken once a second while a load runs (and while the live view is open)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness import observe
+from harness.outputs import Outputs
+
+
+class Sampler(threading.Thread):
+    """Queue depth, in flight, DLQ depth, the load generator's CPU and (with ``cloudwatch``) the subscriber's
+    concurrency, once a second until stopped; appended to ``path`` as JSON lines when given."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        outputs: Callable[[], Outputs],
+        path: Path | None = None,
+        cloudwatch: Any = None,
+        history: int | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
+        super().__init__(name="sampler", daemon=True)
+        self.sqs, self.cloudwatch = sqs, cloudwatch
+        self.outputs = outputs
+        self.path = path
+        self.interval_s = interval_s
+        self.stop_event = threading.Event()
+        self.processes: list[psutil.Process] = []
+        self.samples: deque[dict[str, Any]] = deque(maxlen=history)
+        self.error = ""
+
+    def run(self) -> None:
+        out = open(self.path, "a", buffering=1) if self.path else None  # noqa: SIM115
+        try:
+            while not self.stop_event.wait(self.interval_s):
+                try:
+                    sample = self.sample()
+                    self.error = ""
+                except Exception as error:  # a sample lost is a gap in a chart, never a failed run
+                    self.error = f"{type(error).__name__}: {error}"
+                    sample = {"t": time.time(), "error": str(error)}
+                self.samples.append(sample)
+                if out:
+                    out.write(json.dumps(sample) + "\n")
+        finally:
+            if out:
+                out.close()
+
+    def sample(self) -> dict[str, Any]:
+        outputs = self.outputs()
+        depth = observe.queue_depth(self.sqs, outputs.queue_url)
+        sample: dict[str, Any] = {
+            "t": time.time(),
+            "visible": depth.visible,
+            "in_flight": depth.in_flight,
+            "dlq": observe.queue_depth(self.sqs, outputs.dlq_url).total,
+        }
+        if self.processes:
+            sample["locust_cpu"] = self._cpu()
+        if self.cloudwatch is not None:
+            recent = observe.concurrency_per_second(self.cloudwatch, outputs.subscriber_name, time.time() - 3)
+            sample["concurrency"] = (recent[-1][1] if recent else 0) or 0
+        return sample
+
+    def _cpu(self) -> float:
+        cpu = 0.0
+        for process in list(self.processes):
+            try:
+                cpu += process.cpu_percent(None)
+            except psutil.Error:
+                self.processes.remove(process)
+        return cpu
+
+    def watch(self, process: subprocess.Popen) -> None:
+        """Count this process's CPU in the samples (the load generator's own cost)."""
+        watched = psutil.Process(process.pid)
+        watched.cpu_percent(None)
+        self.processes.append(watched)
+
+    def stop(self, timeout_s: float = 5) -> list[dict[str, Any]]:
+        """Stop sampling; the samples taken."""
+        self.stop_event.set()
+        if self.is_alive():
+            self.join(timeout_s)
+        return list(self.samples)

@@ -1,0 +1,1 @@
+"""A load run: its settings, Locust shapes, fault injection around it, and the run itself."""

@@ -1,0 +1,50 @@
+"""Settings of a load run (`make load`, `make ui`, `make compare`), fault injection included."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.load.shapes import SHAPES
+from harness.settings import SettingsGroup, option
+
+_SHARES = ("duplicate_share", "idempotency_share", "retry_share", "poison_share", "fault_error_rate")
+
+
+@dataclass(frozen=True)
+class LoadSettings(SettingsGroup):
+    title = "load"
+
+    shape: str = option("burst", "load shape: steady, burst (quiet, spike, quiet) or soak", choices=SHAPES)
+    users: int = option(20, "peak concurrent Locust users", low=1)
+    user_rps: float = option(2.0, "webhooks per second each user sends (Locust constant_throughput)", low=0.001)
+    spawn_rate: float = option(10.0, "users started per second", low=0.001)
+    duration_s: int = option(
+        60, "length of the load, e.g. 90, 30s, 5m, 1h30m (the queue then drains)", low=1, duration=True
+    )
+    workers: int = option(0, "Locust worker processes (0: one process); the master coordinates them", low=0, high=64)
+    duplicate_share: float = option(
+        0.1, "share of accepted messages delivered to SQS a second time (at-least-once made visible)", low=0, high=1
+    )
+    idempotency_share: float = option(0.3, "share of requests that carry an Idempotency-Key header", low=0, high=1)
+    retry_share: float = option(0.2, "share of those the sender retries with the same key", low=0, high=1)
+    poison_share: float = option(
+        0.0, "share of requests sent to a path with the deployed fail_path_marker (-> DLQ)", low=0, high=1
+    )
+    drain_timeout_s: int = option(300, "how long verification waits for the queue to drain", low=1, duration=True)
+    fault_outage_after_s: int | None = option(
+        None, "backend outage: starts this many seconds into the load", low=0, duration=True
+    )
+    fault_outage_duration_s: int = option(
+        10, "backend outage: how long the subscriber's writes fail", low=1, duration=True
+    )
+    fault_error_rate: float = option(0.0, "share of subscriber writes that fail at random (transient)", low=0, high=1)
+    fault_crash_after_s: int | None = option(
+        None, "the subscriber's process dies mid-batch once, this many seconds into the load", low=0, duration=True
+    )
+    fault_queue_outage_after_s: int | None = option(
+        None, "publisher-side: SQS unavailable (503s) from this many seconds into the load", low=0, duration=True
+    )
+    fault_queue_outage_duration_s: int = option(5, "publisher-side: how long SQS is unavailable", low=1, duration=True)
+    reports_dir: Path = option(Path("reports"), "where runs are written (reports/<run-id>/, reports/latest)")
+    ui_port: int = option(8089, "Locust web UI port on 127.0.0.1", low=1, high=65535)

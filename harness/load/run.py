@@ -1,0 +1,232 @@
+"""`harness load` (`make load`): flood the webhook with Locust, wait for the drain, verify, report.
+
+One direction: the load runs, the evidence is collected once (``harness.evidence.collect``), the rules
+judge it (``harness.rules``) and the report draws it (``harness.report``). Writes ``reports/<run-id>/``:
+Locust's HTML and CSV, ``accepted-*.jsonl`` (what the API accepted), ``samples.jsonl`` (queue depths each
+second), ``evidence.json``, ``verify.json`` and ``report.html``; ``reports/latest`` points at the newest run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness import aws
+from harness.evidence import Accepted, Evidence
+from harness.evidence.collect import collect, wait_for_drain
+from harness.evidence.sampler import Sampler
+from harness.exceptions import HarnessError, SettingsError
+from harness.load.config import LoadSettings
+from harness.load.faults import injected, planned
+from harness.outputs import Outputs, load_outputs
+from harness.polling import DeadlineExceeded, poll
+from harness.report import render_report
+from harness.rules import Verdict, judge
+from harness.settings import LOOPBACK_HOST
+from harness.stack.config import StackSettings
+from harness.stack.embedded import free_port
+from harness.topology.deploy import require_stack
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "webhook.py"
+RUN_FILE = "run.json"
+
+
+def locust_commands(load: LoadSettings, outputs: Outputs, run_dir: Path) -> list[list[str]]:
+    """The master (or single process) first, then the workers; every socket on 127.0.0.1."""
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", outputs.webhook_url]
+    reports = ["--html", str(run_dir / "locust.html"), "--csv", str(run_dir / "locust"), "--only-summary"]
+    run_time = ["--run-time", f"{load.duration_s + 30}s", "--stop-timeout", "5"]
+    if not load.workers:
+        return [[*base, "--headless", *reports, *run_time]]
+    port = free_port()
+    master = [
+        *base,
+        "--headless",
+        "--master",
+        "--master-bind-host",
+        LOOPBACK_HOST,
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(load.workers),
+        *reports,
+        *run_time,
+    ]
+    worker = [*base, "--worker", "--master-host", LOOPBACK_HOST, "--master-port", str(port)]
+    return [master] + [worker] * load.workers
+
+
+def run(
+    stack: StackSettings,
+    load: LoadSettings,
+    progress: Callable[[str], None] = lambda _: None,
+    outputs: Outputs | None = None,
+) -> tuple[Verdict, Path]:
+    """One load run against ``outputs`` (default: the deployment recorded in the state folder)."""
+    outputs = outputs or load_outputs(stack)
+    if load.poison_share and not outputs.fail_path_marker:
+        raise SettingsError(
+            f"poison_share={load.poison_share}: the deployed subscriber has no fail_path_marker, so nothing would "
+            "fail; deploy with HARNESS_FAIL_PATH_MARKER=poison first (set HARNESS_POISON_SHARE=0 otherwise)"
+        )
+    require_stack(stack, aws.client("sqs", stack))
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{load.shape}"
+    run_dir = load.reports_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "outputs.json").write_text(json.dumps(dataclasses.asdict(outputs)))
+    progress(
+        f"load: shape {load.shape}, {load.users} users, {load.duration_s}s, "
+        f"{load.workers or 'no'} worker process(es), against {outputs.webhook_url}"
+    )
+    faults = planned(load, outputs)
+    for fault in faults:
+        progress(f"fault injected: {fault.describe()}")
+    client = lambda service: aws.client(service, stack)  # noqa: E731
+    marker = str(stack.state_path / f"crash-{run_id}")
+    load_started = time.time() + (2.0 if faults else 0.0)  # the functions' environment is updated first
+    sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl")
+    env = {
+        **os.environ,
+        **stack.to_environment(),
+        **load.to_environment(),
+        "HARNESS_RUN_DIR": str(run_dir.resolve()),
+    }
+    with injected(load, outputs, client("lambda"), load_started, marker):
+        time.sleep(max(0.0, load_started - time.time()))  # faults are scheduled from this moment on
+        sampler.start()
+        try:
+            load_ended = _run_locust(load, outputs, run_dir, env, sampler, load_started, progress)
+            progress(f"load finished after {load_ended - load_started:.0f}s; waiting for the queue to drain")
+            drain_seconds = wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
+        finally:
+            samples = sampler.stop()
+    (run_dir / RUN_FILE).write_text(
+        json.dumps({"run_id": run_id, "load_started": load_started, "load_ended": load_ended, "shape": load.shape})
+        + "\n"
+    )
+    evidence = collect(
+        client,
+        outputs,
+        Accepted.load(run_dir),
+        run_id=run_id,
+        load_started=load_started,
+        load_ended=load_ended,
+        drain_seconds=drain_seconds,
+        samples=samples,
+        faults=faults,
+    )
+    verdict = write_run(evidence, run_dir, load)
+    _point_latest(load.reports_dir, run_dir)
+    return verdict, run_dir
+
+
+def write_run(evidence: Evidence, run_dir: Path, load: LoadSettings) -> Verdict:
+    """Judge the evidence and write evidence.json, verify.json and report.html."""
+    verdict = judge(evidence)
+    cpu = [sample.get("locust_cpu", 0) for sample in evidence.samples]
+    summary = {
+        **dataclasses.asdict(verdict),
+        "locust_cpu_percent_max": round(max(cpu, default=0), 1),
+        "faults": [fault.as_dict() for fault in evidence.faults],
+    }
+    evidence.save(run_dir)
+    (run_dir / "verify.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    settings_rows = [(name, str(value)) for name, value, _, _ in load.describe()]
+    page = render_report(evidence, verdict, settings_rows, summary["locust_cpu_percent_max"])
+    (run_dir / "report.html").write_text(page)
+    return verdict
+
+
+def reverify(
+    stack: StackSettings,
+    load: LoadSettings,
+    run_dir: Path,
+    poison_fixed: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Verdict:
+    """Judge a finished run again (e.g. after `harness redrive` or a fix): drain, collect, judge, report."""
+    try:
+        times = json.loads((run_dir / RUN_FILE).read_text())
+    except OSError:
+        raise HarnessError(f"no run recorded in {run_dir}; run `make load` first or pass --run DIR") from None
+    outputs = load_outputs(stack)
+    client = lambda service: aws.client(service, stack)  # noqa: E731
+    drain_seconds = wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
+    accepted = Accepted.load(run_dir)
+    previous = _previous_evidence(run_dir)
+    evidence = collect(
+        client,
+        outputs,
+        accepted.with_poison_fixed() if poison_fixed else accepted,
+        run_id=times.get("run_id", run_dir.resolve().name),
+        load_started=times["load_started"],
+        load_ended=times["load_ended"],
+        drain_seconds=drain_seconds,
+        samples=previous.samples if previous else (),
+        faults=previous.faults if previous else (),
+    )
+    return write_run(evidence, run_dir, load)
+
+
+def _previous_evidence(run_dir: Path) -> Evidence | None:
+    try:
+        return Evidence.from_json((run_dir / "evidence.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _run_locust(
+    load: LoadSettings,
+    outputs: Outputs,
+    run_dir: Path,
+    env: dict[str, str],
+    sampler: Sampler,
+    load_started: float,
+    progress: Callable[[str], None],
+) -> float:
+    """Run Locust (master and workers) to its end; when the load ended."""
+    processes = []
+    for index, command in enumerate(locust_commands(load, outputs, run_dir)):
+        with open(run_dir / f"locust-{index}.log", "wb") as log:  # the child keeps its own handle
+            processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+    for process in processes:
+        sampler.watch(process)
+    master = processes[0]
+
+    def note(_: bool, elapsed: float) -> None:
+        accepted = sum(1 for path in run_dir.glob("accepted-*.jsonl") for _ in path.open())
+        progress(f"load: {elapsed:.0f}s of {load.duration_s}s, {accepted} accepted")
+
+    limit_s = load.duration_s + 90
+    try:
+        poll(lambda: master.poll() is not None, timeout_s=limit_s, interval_s=0.5, progress=note, progress_every_s=5)
+    except DeadlineExceeded:
+        raise HarnessError(f"Locust did not finish within {limit_s}s; see {run_dir}/locust-0.log") from None
+    finally:
+        for process in processes:
+            _stop(process)
+    if master.returncode not in (0, 1):  # 1: some requests failed, which the verdict judges
+        raise HarnessError(f"Locust exited with code {master.returncode}; see {run_dir}/locust-0.log")
+    return time.time()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _point_latest(reports_dir: Path, run_dir: Path) -> None:
+    latest = reports_dir / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_dir.name, target_is_directory=True)

@@ -1,0 +1,52 @@
+"""The deployed topology's record: what `harness deploy` created, read by everything that uses it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.exceptions import DeployError
+from harness.stack.config import StackSettings
+
+OUTPUTS_FILE = "outputs.json"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    endpoint: str
+    webhook_url: str
+    api_id: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    table_name: str
+    publisher_name: str
+    subscriber_name: str
+    event_source_mapping_uuid: str
+    fail_path_marker: str = ""
+    """The subscriber's poison marker as deployed, so a load can send poison without topology settings."""
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, path: Path) -> Outputs:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as error:
+            raise DeployError(
+                f"no deployment recorded at {path} ({error}); run `make up` or `harness deploy`"
+            ) from None
+
+
+def outputs_path(stack: StackSettings) -> Path:
+    return stack.state_path / OUTPUTS_FILE
+
+
+def load_outputs(stack: StackSettings) -> Outputs:
+    """The topology deployed onto this stack (DeployError, saying what to run, when there is none)."""
+    return Outputs.read(outputs_path(stack))

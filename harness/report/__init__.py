@@ -1,0 +1,144 @@
+"""report.html and the live view: pages drawn from the evidence, from Jinja2 templates sharing one stylesheet.
+
+The report is one self-contained page (inline SVG and CSS, no scripts, nothing downloaded). Nothing here
+reads AWS: the report is a function of the evidence and the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from harness.evidence import Evidence
+from harness.report.charts import Chart, Series, histogram, limit_line, line_chart
+from harness.rules import Verdict, latencies_ms
+from harness.stats import per_second
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@cache
+def stylesheet() -> str:
+    return resources.files("harness.report").joinpath("templates/style.css").read_text()
+
+
+def render(template: str, **context: Any) -> str:
+    return _environment().get_template(template).render(stylesheet=stylesheet(), **context)
+
+
+def markers(evidence: Evidence) -> list[tuple[float, str]]:
+    """Where the load ended and each fault started and recovered, in seconds since the load started."""
+    found = [(evidence.load_ended - evidence.load_started, "load ends")]
+    for fault in evidence.faults:
+        if fault.from_s is not None:
+            found.append((fault.from_s, fault.what))
+        if fault.to_s is not None:
+            found.append((fault.to_s, "recovered"))
+    return found
+
+
+def report_charts(evidence: Evidence) -> list[Chart]:
+    origin, marks = evidence.load_started, markers(evidence)
+    accepted = evidence.accepted
+    samples = [s for s in evidence.samples if "visible" in s]
+
+    def sampled(key: str) -> list[tuple[float, float]]:
+        return [(s["t"] - origin, s[key]) for s in samples]
+
+    concurrency = evidence.consumer.concurrency
+    limit = evidence.consumer.limit
+    written = [float(row["written_at_ms"]) / 1000 for row in evidence.rows if row.get("written_at_ms") is not None]
+    return [
+        line_chart(
+            "Ingest: accepted webhooks per second",
+            [
+                Series("accepted requests", per_second(accepted.times("new"), origin)),
+                Series("sender retries (same key)", per_second(accepted.times("sender-retry"), origin)),
+                Series("injected redeliveries", per_second(accepted.times("redelivery"), origin)),
+            ],
+            "per second",
+            marks,
+        ),
+        line_chart(
+            "Queue: backlog, in flight, DLQ",
+            [
+                Series("waiting (visible)", sampled("visible")),
+                Series("in flight", sampled("in_flight")),
+                Series("dead-letter queue", sampled("dlq")),
+            ],
+            "messages",
+            marks,
+        ),
+        line_chart(
+            "Subscriber concurrency against its limit",
+            [Series("concurrent executions", concurrency), limit_line(f"limit ({limit})", limit, concurrency)],
+            "executions",
+            marks,
+        ),
+        line_chart(
+            "Backend writes per second",
+            [Series("rows written", per_second(written, origin))],
+            "writes / s",
+            marks,
+        ),
+        histogram("End-to-end latency (accepted -> row)", latencies_ms(evidence), "ms"),
+    ]
+
+
+def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple[str, Any]]:
+    latency = verdict.e2e_latency_ms
+    rows = [
+        ("accepted (202)", verdict.accepted),
+        ("rows written", verdict.rows),
+        ("lost", verdict.lost),
+        ("duplicate rows", verdict.duplicate_rows),
+        ("duplicates injected / suppressed", f"{verdict.duplicates_injected} / {verdict.duplicates_suppressed}"),
+        ("DLQ", verdict.dlq),
+        (
+            "subscriber concurrency max / limit",
+            f"{fmt(verdict.max_consumer_concurrency)} / {fmt(verdict.consumer_concurrency_limit)}",
+        ),
+        ("throttles", fmt(verdict.throttles)),
+        ("function errors", fmt(verdict.function_errors)),
+        ("ingest rate", f"{verdict.ingest_rps} req/s"),
+        ("drain after the load", f"{fmt(verdict.drain_seconds)} s"),
+        (
+            "end-to-end latency p50 / p95 / p99 / max",
+            " / ".join(fmt(latency.get(key)) for key in ("p50", "p95", "p99", "max")) + " ms",
+        ),
+    ]
+    if locust_cpu_max is not None:
+        rows.append(("load generator CPU, peak", f"{fmt(locust_cpu_max)} %"))
+    return rows
+
+
+def render_report(
+    evidence: Evidence, verdict: Verdict, settings_rows: Sequence[tuple[str, str]], locust_cpu_max: float | None = None
+) -> str:
+    return render(
+        "report.html",
+        run_id=evidence.run_id,
+        verdict=verdict,
+        numbers=numbers(verdict, locust_cpu_max),
+        faults=evidence.faults,
+        charts=report_charts(evidence),
+        settings_rows=settings_rows,
+    )
+
+
+def fmt(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if isinstance(value, float) and value == int(value) else str(value)

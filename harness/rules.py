@@ -1,0 +1,189 @@
+"""The verdict: pure rules over a run's evidence, no AWS calls (the evidence was collected once).
+
+PASS needs: nothing lost (every accepted request is a row or in the DLQ), no duplicate rows, the
+subscriber never above its concurrency limit, the DLQ holding exactly the messages poisoned on purpose
+(none when no fault was injected), and every injected duplicate suppressed by the subscriber.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.evidence import Evidence
+from harness.stats import percentiles
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the evidence shows, before any rule weighs it."""
+
+    missing_ids: list[str]
+    """Accepted ids that are neither a row nor in the DLQ."""
+    collided: dict[str, int]
+    """Ids given to several requests -> how many of those requests were overwritten or dropped."""
+    duplicate_rows: int
+    dead_ids: set[str]
+    poisoned_ids: set[str]
+    duplicates_expected: int
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> Findings:
+        row_ids = {row["id"] for row in evidence.rows}
+        dead_ids = {letter.item_id for letter in evidence.dead_letters}
+        by_body = Counter(row.get("body_sha256") for row in evidence.rows if row.get("body_sha256"))
+        return cls(
+            missing_ids=sorted(evidence.accepted.ids - row_ids - dead_ids),
+            collided=evidence.accepted.collisions(),
+            duplicate_rows=sum(count - 1 for count in by_body.values() if count > 1),
+            dead_ids=dead_ids,
+            poisoned_ids=evidence.accepted.poisoned_ids,
+            duplicates_expected=evidence.accepted.duplicates_expected(),
+        )
+
+
+Rule = Callable[[Evidence, Findings], str | None]
+"""A rule returns the reason the run fails, or None when it holds."""
+
+
+def nothing_lost(_: Evidence, found: Findings) -> str | None:
+    if found.missing_ids:
+        return f"{len(found.missing_ids)} accepted id(s) are neither a row nor in the DLQ, e.g. {found.missing_ids[:3]}"
+    return None
+
+
+def ids_do_not_collide(_: Evidence, found: Findings) -> str | None:
+    if found.collided:
+        return (
+            f"{sum(found.collided.values())} accepted request(s) got the id of another request and were overwritten "
+            f"or dropped as duplicates, e.g. {sorted(found.collided)[:3]}: the publisher's ids collide"
+        )
+    return None
+
+
+def no_duplicate_rows(_: Evidence, found: Findings) -> str | None:
+    if found.duplicate_rows:
+        return f"{found.duplicate_rows} duplicate row(s): one request became more than one row"
+    return None
+
+
+def consumer_within_its_limit(evidence: Evidence, _: Findings) -> str | None:
+    consumer = evidence.consumer
+    if (
+        consumer.limit is not None
+        and consumer.max_concurrency is not None
+        and consumer.max_concurrency > consumer.limit
+    ):
+        return f"the subscriber ran {consumer.max_concurrency:.0f} at once, above its limit of {consumer.limit}"
+    return None
+
+
+def dlq_holds_only_poison(_: Evidence, found: Findings) -> str | None:
+    unexpected = found.dead_ids - found.poisoned_ids
+    if unexpected:
+        return f"{len(unexpected)} unexpected DLQ message(s) (no fault was injected for them)"
+    return None
+
+
+def poison_reaches_the_dlq(_: Evidence, found: Findings) -> str | None:
+    missing = found.poisoned_ids - found.dead_ids
+    if missing:
+        return f"{len(missing)} poisoned message(s) did not reach the DLQ"
+    return None
+
+
+def duplicates_suppressed(evidence: Evidence, found: Findings) -> str | None:
+    suppressed = evidence.consumer.duplicates_suppressed
+    if suppressed < found.duplicates_expected:
+        return f"{found.duplicates_expected} duplicate(s) injected but only {suppressed} suppressed by the subscriber"
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    nothing_lost,
+    ids_do_not_collide,
+    no_duplicate_rows,
+    consumer_within_its_limit,
+    dlq_holds_only_poison,
+    poison_reaches_the_dlq,
+    duplicates_suppressed,
+)
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    reasons: list[str]
+    accepted: int
+    rows: int
+    dlq: int
+    lost: int
+    lost_ids: list[str]
+    duplicate_rows: int
+    duplicates_injected: int
+    duplicates_suppressed: int
+    max_consumer_concurrency: float | None
+    consumer_concurrency_limit: int | None
+    throttles: float
+    function_errors: float
+    drain_seconds: float | None
+    e2e_latency_ms: dict[str, float]
+    ingest_rps: float
+    dlq_messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "PASS"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, default=str)
+
+
+def latencies_ms(evidence: Evidence) -> list[float]:
+    """Accepted -> row, per row that carries both times."""
+    return [
+        float(row["written_at_ms"]) - float(row["received_at_ms"])
+        for row in evidence.rows
+        if row.get("written_at_ms") is not None and row.get("received_at_ms") is not None
+    ]
+
+
+def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
+    found = Findings.of(evidence)
+    reasons = [reason for rule in rules if (reason := rule(evidence, found)) is not None]
+    events = evidence.accepted.events_by_id()
+    lost = sum(len(events[item_id]) for item_id in found.missing_ids) + sum(found.collided.values())
+    load_seconds = max(0.001, evidence.load_ended - evidence.load_started)
+    consumer = evidence.consumer
+    return Verdict(
+        verdict="FAIL" if reasons else "PASS",
+        reasons=reasons,
+        accepted=sum(len(owners) for owners in events.values()),
+        rows=len(evidence.rows),
+        dlq=len(evidence.dead_letters),
+        lost=lost,
+        lost_ids=(found.missing_ids + sorted(found.collided))[:100],
+        duplicate_rows=found.duplicate_rows,
+        duplicates_injected=found.duplicates_expected,
+        duplicates_suppressed=consumer.duplicates_suppressed,
+        max_consumer_concurrency=consumer.max_concurrency,
+        consumer_concurrency_limit=consumer.limit,
+        throttles=consumer.throttles,
+        function_errors=consumer.errors,
+        drain_seconds=None if evidence.drain_seconds is None else round(evidence.drain_seconds, 1),
+        e2e_latency_ms=percentiles(latencies_ms(evidence)),
+        ingest_rps=round(len(evidence.accepted.new_requests) / load_seconds, 1),
+        dlq_messages=[
+            {"id": letter.item_id, "receive_count": letter.receive_count, "why": _why(letter.item_id, found)}
+            for letter in evidence.dead_letters
+        ],
+    )
+
+
+def _why(item_id: str | None, found: Findings) -> str:
+    if item_id in found.poisoned_ids:
+        return "poisoned on purpose (fail_path_marker): the subscriber fails it every time"
+    return "failed or throttled maxReceiveCount times (see the subscriber's logs and Throttles)"

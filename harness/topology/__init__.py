@@ -1,0 +1,1 @@
+"""The webhook topology: its settings, the idempotent deployer and the function packages."""

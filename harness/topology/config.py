@@ -1,0 +1,126 @@
+"""Settings of the deployed topology (defaults: the reference CDK stack, plus a DLQ), with AWS's rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.settings import SettingsGroup, option
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+"""The reference functions beside the package, so defaults hold from any working folder."""
+
+_NAME_RULES = {
+    "table_name": (re.compile(r"^[A-Za-z0-9_.-]{3,255}$"), "DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)"),
+    "queue_name": (re.compile(r"^[A-Za-z0-9_-]{1,80}$"), "SQS queue name (1-80 of A-Z a-z 0-9 _ -)"),
+    "dlq_name": (re.compile(r"^[A-Za-z0-9_-]{1,80}$"), "SQS queue name (1-80 of A-Z a-z 0-9 _ -)"),
+    "publisher_name": (re.compile(r"^[A-Za-z0-9_-]{1,64}$"), "Lambda function name (1-64 of A-Z a-z 0-9 _ -)"),
+    "subscriber_name": (re.compile(r"^[A-Za-z0-9_-]{1,64}$"), "Lambda function name (1-64 of A-Z a-z 0-9 _ -)"),
+    "api_name": (re.compile(r"^.{1,1024}$"), "REST API name"),
+}
+
+
+@dataclass(frozen=True)
+class TopologySettings(SettingsGroup):
+    title = "topology"
+
+    name_prefix: str = option("", "prefix for every resource name (lets several topologies coexist)")
+    table_name: str = option("Messages", "DynamoDB table of the backend (partition key `id`)")
+    queue_name: str = option("webhook-queue", "SQS queue between publisher and subscriber")
+    dlq_name: str = option("webhook-dlq", "dead-letter queue of the SQS queue")
+    visibility_timeout_s: int = option(
+        300, "queue visibility timeout (reference stack: 300 s)", low=0, high=43_200, duration=True
+    )
+    max_receive_count: int = option(
+        5, "receives before a message moves to the DLQ (AWS: >= 5 advised)", low=1, high=1000
+    )
+    batch_size: int = option(10, "event-source mapping batch size (> 10 needs a batching window)", low=1, high=10_000)
+    batching_window_s: int = option(
+        0, "MaximumBatchingWindowInSeconds of the event-source mapping", low=0, high=300, duration=True
+    )
+    maximum_concurrency: int | None = option(
+        None, "ScalingConfig.MaximumConcurrency of the mapping (empty = not set)", low=2, high=1000
+    )
+    reserved_concurrency: int | None = option(
+        2,
+        "subscriber reserved concurrency, the throttle (reference: 2; empty = unreserved; the account keeps 100)",
+        low=0,
+        high=900,
+    )
+    publisher_name: str = option("webhook-publisher", "publisher function name")
+    subscriber_name: str = option("webhook-subscriber", "subscriber function name")
+    publisher_dir: Path = option(
+        FUNCTIONS_DIR / "publisher", "folder with the publisher's code", shown_default="functions/publisher"
+    )
+    subscriber_dir: Path = option(
+        FUNCTIONS_DIR / "subscriber", "folder with the subscriber's code", shown_default="functions/subscriber"
+    )
+    publisher_handler: str = option("app.handler", "publisher handler (module.function)")
+    subscriber_handler: str = option("app.handler", "subscriber handler (module.function)")
+    publisher_timeout_s: int = option(10, "publisher function timeout", low=1, high=900, duration=True)
+    subscriber_timeout_s: int = option(
+        30, "subscriber function timeout (<= visibility timeout)", low=1, high=900, duration=True
+    )
+    memory_mb: int = option(128, "memory size of both functions (MB)", low=128, high=10_240)
+    api_name: str = option("webhook-api", "REST API name")
+    stage_name: str = option("prod", "REST API stage")
+    idempotency_headers: str = option(
+        "Idempotency-Key,X-GitHub-Delivery,X-Webhook-Id",
+        "headers whose value becomes the message id, so sender retries collapse into one row",
+    )
+    backend_latency_ms: int = option(
+        100, "simulated latency per write in the subscriber, the scale-limited backend (ms; 0: none)", low=0
+    )
+    fail_path_marker: str = option(
+        "", "fault injection, off when empty: records whose path contains it always fail (-> DLQ)"
+    )
+
+    def problems(self) -> list[str]:
+        """AWS's own rules across options, checked before anything is created."""
+        problems = []
+        if self.batch_size > 10 and self.batching_window_s < 1:
+            problems.append(
+                f"batch_size={self.batch_size}: a batch size over 10 needs batching_window_s >= 1 (AWS rule)"
+            )
+        if self.subscriber_timeout_s > self.visibility_timeout_s:
+            problems.append(
+                f"subscriber_timeout_s={self.subscriber_timeout_s}: must not exceed visibility_timeout_s="
+                f"{self.visibility_timeout_s} (AWS rejects the event-source mapping)"
+            )
+        for name, (rule, hint) in _NAME_RULES.items():
+            resource = self.resource_name(name)
+            if not rule.match(resource):
+                problems.append(f"{name}={getattr(self, name)!r}: {resource!r} is not a valid {hint}")
+        for name in ("publisher_dir", "subscriber_dir"):
+            folder = getattr(self, name)
+            handler = getattr(self, name.replace("_dir", "_handler"))
+            module_file = folder / (handler.rpartition(".")[0].replace(".", "/") + ".py")
+            if not module_file.is_file():
+                problems.append(f"{name}={str(folder)!r}: no {module_file} for handler {handler!r}")
+        return problems
+
+    def warnings(self) -> list[str]:
+        """Legal but risky choices, printed by `harness deploy`."""
+        notes = []
+        if self.visibility_timeout_s < 6 * self.subscriber_timeout_s + self.batching_window_s:
+            notes.append(
+                f"visibility_timeout_s={self.visibility_timeout_s} is below 6 x subscriber_timeout_s "
+                f"+ batching_window_s ({6 * self.subscriber_timeout_s + self.batching_window_s}), as AWS "
+                "advises: throttled or retried batches may be received again while still in flight"
+            )
+        if self.max_receive_count < 5:
+            notes.append(f"max_receive_count={self.max_receive_count} is below the 5 AWS advises")
+        if (
+            self.maximum_concurrency is not None
+            and self.reserved_concurrency is not None
+            and self.maximum_concurrency > self.reserved_concurrency
+        ):
+            notes.append(
+                f"maximum_concurrency={self.maximum_concurrency} exceeds reserved_concurrency="
+                f"{self.reserved_concurrency}: Lambda may throttle messages (AWS advice)"
+            )
+        return notes
+
+    def resource_name(self, setting: str) -> str:
+        return f"{self.name_prefix}{getattr(self, setting)}"

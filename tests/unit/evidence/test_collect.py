@@ -1,0 +1,105 @@
+"""Collecting a run's evidence over fake AWS clients (rows, DLQ, logs, metrics are whatever a test says)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from harness.evidence import Accepted, Evidence
+from harness.evidence.collect import collect
+from harness.load.faults import Fault
+from tests.unit.test_rules import OUTPUTS, record
+
+
+class Pages:
+    def __init__(self, pages: list[dict]) -> None:
+        self.pages = pages
+
+    def paginate(self, **_: Any) -> list[dict]:
+        return self.pages
+
+
+class FakeAWS:
+    """One object for every service: a scan, a DLQ, log lines, metrics and the function's limits."""
+
+    def __init__(self, rows=(), dlq=(), suppressed=0, concurrency=2.0, throttles=0.0) -> None:
+        self.rows, self.dlq = list(rows), list(dlq)
+        self.suppressed, self.concurrency, self.throttles = suppressed, concurrency, throttles
+        self._dlq_served = False
+        self.exceptions = type("E", (), {"ResourceNotFoundException": KeyError})
+
+    def __call__(self, service: str) -> FakeAWS:
+        return self
+
+    def get_paginator(self, name: str) -> Pages:
+        if name == "scan":
+            items = [{k: ({"S": v} if isinstance(v, str) else {"N": str(v)}) for k, v in r.items()} for r in self.rows]
+            return Pages([{"Items": items}])
+        line = json.dumps({"DuplicatesSuppressed": self.suppressed})
+        return Pages([{"events": [{"message": line}]}])
+
+    def receive_message(self, **_: Any) -> dict:
+        if self._dlq_served:
+            return {}
+        self._dlq_served = True
+        return {
+            "Messages": [
+                {
+                    "MessageId": f"m{i}",
+                    "ReceiptHandle": f"r{i}",
+                    "Body": json.dumps({"id": item_id}),
+                    "Attributes": {"ApproximateReceiveCount": "5"},
+                }
+                for i, item_id in enumerate(self.dlq)
+            ]
+        }
+
+    def change_message_visibility_batch(self, **_: Any) -> None:
+        pass
+
+    def get_metric_statistics(self, MetricName: str, Statistics: list[str], **_: Any) -> dict:
+        value = {"ConcurrentExecutions": self.concurrency, "Throttles": self.throttles}.get(MetricName)
+        at = datetime.fromtimestamp(1, UTC)
+        return {"Datapoints": [] if value is None else [{Statistics[0]: value, "Timestamp": at}]}
+
+    def get_function_concurrency(self, **_: Any) -> dict:
+        return {"ReservedConcurrentExecutions": 2}
+
+    def get_event_source_mapping(self, **_: Any) -> dict:
+        return {"ScalingConfig": {"MaximumConcurrency": 3}}
+
+
+def gather(records, aws: FakeAWS, **kwargs) -> Evidence:
+    return collect(
+        aws, OUTPUTS, Accepted(records), run_id="r", load_started=0, load_ended=10, drain_seconds=3.0, **kwargs
+    )
+
+
+def test_only_this_runs_rows_and_dead_letters_are_evidence():
+    aws = FakeAWS(rows=[{"id": "a", "written_at_ms": 5}, {"id": "older-run"}], dlq=["b", "older-dead"])
+    found = gather([record("a"), record("b")], aws)
+    assert [row["id"] for row in found.rows] == ["a"]
+    assert [letter.item_id for letter in found.dead_letters] == ["b"]
+
+
+def test_the_consumer_is_read_as_deployed_and_as_measured():
+    consumer = gather([record("a")], FakeAWS(rows=[{"id": "a"}], concurrency=2.0, throttles=7.0, suppressed=0)).consumer
+    assert (consumer.reserved_concurrency, consumer.maximum_concurrency, consumer.limit) == (2, 3, 2)
+    assert (consumer.max_concurrency, consumer.throttles) == (2.0, 7.0)
+    assert consumer.concurrency == [(1.0, 2.0)]  # per second since the load started
+
+
+def test_suppressed_duplicates_are_counted_from_the_subscribers_log_lines():
+    records = [record("a"), record("a", kind="redelivery")]
+    assert gather(records, FakeAWS(rows=[{"id": "a"}], suppressed=1)).consumer.duplicates_suppressed == 1
+
+
+def test_evidence_survives_a_round_trip_through_json():
+    aws = FakeAWS(rows=[{"id": "a", "written_at_ms": Decimal("1250.5"), "received_at_ms": Decimal(1000)}], dlq=["b"])
+    found = gather([record("a"), record("b")], aws, faults=[Fault("backend outage", "sub", 1.0, 2.0)])
+    again = Evidence.from_json(found.to_json())
+    assert again.rows == [{"id": "a", "written_at_ms": 1250.5, "received_at_ms": 1000}]
+    assert again.dead_letters == found.dead_letters and again.faults == found.faults
+    assert again.consumer.limit == found.consumer.limit and again.outputs == OUTPUTS

@@ -1,0 +1,46 @@
+"""The rendered pages: self-contained, escaped, drawn from the evidence alone."""
+
+from html.parser import HTMLParser
+
+from harness.load.faults import Fault
+from harness.report import render, render_report
+from harness.report.charts import Series, line_chart
+from harness.rules import judge
+from tests.unit.test_rules import evidence, record, row
+
+
+class Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append(tag)
+
+
+def test_the_report_is_one_self_contained_page_with_the_verdict():
+    found = evidence([record("a"), record("b <ids>")], rows=[row("a")])
+    page = render_report(found, judge(found), [("users", "8")])
+    parser = Tags()
+    parser.feed(page)
+    assert "svg" in parser.tags and "script" not in parser.tags and "link" not in parser.tags
+    assert "FAIL" in page and "b &lt;ids&gt;" in page and "b <ids>" not in page  # escaped
+    assert "http" not in page  # nothing to download
+    assert "Subscriber concurrency against its limit" in page and "End-to-end latency" in page
+
+
+def test_faults_are_listed_and_marked_on_the_charts():
+    found = evidence([record("a")], rows=[row("a")])
+    found.faults.append(Fault("backend outage", "webhook-subscriber", 3.0, 5.0))
+    found.samples.extend({"t": t, "visible": 1, "in_flight": 0, "dlq": 0} for t in range(8))
+    page = render_report(found, judge(found), [])
+    assert page.count("backend outage") >= 2 and "recovered" in page
+
+
+def test_the_live_page_shares_the_reports_stylesheet():
+    chart = line_chart("Queue", [Series("waiting", [(0, 1), (1, 2)])], "messages")
+    live = render("live.html", latest=[("waiting", 2)], error="", charts=[chart])
+    report = render_report(evidence([record("a")], rows=[row("a")]), judge(evidence([record("a")])), [])
+    style = live[live.index("<style>") : live.index("</style>")]
+    assert style and style in report
+    assert 'http-equiv="refresh"' in live and "<polyline" in live

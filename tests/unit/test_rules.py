@@ -1,0 +1,114 @@
+"""The verdict: rules over plain evidence values, no AWS and no fakes."""
+
+from __future__ import annotations
+
+from harness.evidence import Accepted, Consumer, Evidence
+from harness.observe import DeadLetter
+from harness.outputs import Outputs
+from harness.rules import judge
+
+OUTPUTS = Outputs(
+    endpoint="http://127.0.0.1:4566",
+    webhook_url="http://127.0.0.1:4566/_aws/execute-api/webhookapi/prod",
+    api_id="webhookapi",
+    queue_url="q",
+    queue_arn="arn:q",
+    dlq_url="dlq",
+    dlq_arn="arn:dlq",
+    table_name="Messages",
+    publisher_name="webhook-publisher",
+    subscriber_name="webhook-subscriber",
+    event_source_mapping_uuid="u",
+)
+
+
+def row(item_id: str, body: str = "") -> dict:
+    return {"id": item_id, "received_at_ms": 1000, "written_at_ms": 1250, "body_sha256": body or f"sha-{item_id}"}
+
+
+def record(item_id: str, event: str | None = None, kind: str = "new", poisoned: bool = False) -> dict:
+    return {"id": item_id, "event": event or f"e-{item_id}", "kind": kind, "t": 0, "poisoned": poisoned}
+
+
+def evidence(records, rows=(), dlq=(), suppressed=0, concurrency=2.0, reserved=2, maximum=None) -> Evidence:
+    return Evidence(
+        run_id="run",
+        outputs=OUTPUTS,
+        accepted=Accepted(list(records)),
+        rows=list(rows),
+        dead_letters=[DeadLetter(f"m{i}", item_id, 5, "{}") for i, item_id in enumerate(dlq)],
+        consumer=Consumer(reserved, maximum, concurrency, 0.0, 0.0, suppressed),
+        load_started=0,
+        load_ended=10,
+        drain_seconds=3.0,
+    )
+
+
+def test_a_clean_run_passes_with_its_numbers():
+    result = judge(evidence([record("a"), record("b")], rows=[row("a"), row("b")]))
+    assert result.verdict == "PASS" and result.reasons == []
+    assert (result.accepted, result.rows, result.lost, result.dlq) == (2, 2, 0, 0)
+    assert result.e2e_latency_ms["p50"] == 250
+    assert result.ingest_rps == 0.2
+
+
+def test_an_accepted_id_that_is_neither_a_row_nor_dead_is_lost():
+    result = judge(evidence([record("a"), record("b")], rows=[row("a")]))
+    assert result.verdict == "FAIL" and result.lost == 1 and result.lost_ids == ["b"]
+    assert "neither a row nor in the DLQ" in result.reasons[0]
+
+
+def test_colliding_ids_are_caught_as_lost():
+    """The reference stack's path + epoch-ms ids: two requests, one id, one row."""
+    records = [record("/hello1700000000000", "e1"), record("/hello1700000000000", "e2")]
+    result = judge(evidence(records, rows=[row("/hello1700000000000")], suppressed=1))
+    assert result.verdict == "FAIL" and result.lost == 1
+    assert "the publisher's ids collide" in " ".join(result.reasons)
+
+
+def test_sender_retries_of_one_event_are_not_collisions():
+    records = [record("k1", "e1"), record("k1", "e1", kind="sender-retry")]
+    result = judge(evidence(records, rows=[row("k1")], suppressed=1))
+    assert result.verdict == "PASS" and result.lost == 0
+
+
+def test_two_rows_of_one_request_are_duplicate_rows():
+    result = judge(evidence([record("a"), record("b")], rows=[row("a", "same"), row("b", "same")]))
+    assert result.duplicate_rows == 1 and result.verdict == "FAIL"
+
+
+def test_concurrency_above_the_limit_fails_the_run():
+    result = judge(evidence([record("a")], rows=[row("a")], concurrency=3.0))
+    assert any("above its limit of 2" in reason for reason in result.reasons)
+
+
+def test_the_limit_is_the_smaller_of_reserved_and_maximum_concurrency_as_deployed():
+    held = judge(evidence([record("a")], rows=[row("a")], concurrency=3.0, reserved=5, maximum=4))
+    assert held.verdict == "PASS" and held.consumer_concurrency_limit == 4
+    unlimited = judge(evidence([record("a")], rows=[row("a")], concurrency=50.0, reserved=None))
+    assert unlimited.verdict == "PASS" and unlimited.consumer_concurrency_limit is None
+
+
+def test_unexpected_dlq_messages_fail_the_run_but_poisoned_ones_are_expected():
+    unexpected = judge(evidence([record("a"), record("b")], rows=[row("a")], dlq=["b"]))
+    assert "unexpected DLQ" in " ".join(unexpected.reasons)
+    expected = judge(evidence([record("a"), record("p", poisoned=True)], rows=[row("a")], dlq=["p"]))
+    assert expected.verdict == "PASS" and expected.dlq_messages[0]["why"].startswith("poisoned on purpose")
+
+
+def test_a_poisoned_message_missing_from_the_dlq_fails_the_run():
+    result = judge(evidence([record("p", poisoned=True)], rows=[row("p")]))
+    assert "did not reach the DLQ" in " ".join(result.reasons)
+
+
+def test_injected_duplicates_must_all_be_suppressed():
+    records = [record("a"), record("a", kind="redelivery"), record("b"), record("b", kind="redelivery")]
+    result = judge(evidence(records, rows=[row("a"), row("b")], suppressed=1))
+    assert "2 duplicate(s) injected but only 1 suppressed" in " ".join(result.reasons)
+
+
+def test_after_a_fix_poisoned_requests_must_be_rows():
+    records = [record("p", poisoned=True)]
+    fixed = Accepted(records).with_poison_fixed()
+    assert judge(evidence(fixed.records, rows=[row("p")])).verdict == "PASS"
+    assert judge(evidence(fixed.records, dlq=["p"])).verdict == "FAIL"

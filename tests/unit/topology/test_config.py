@@ -1,0 +1,63 @@
+import pytest
+
+from harness.exceptions import SettingsError
+from harness.topology.config import FUNCTIONS_DIR, TopologySettings
+
+
+def test_topology_defaults_are_the_reference_stack_plus_a_dlq():
+    settings = TopologySettings.from_env({})
+    assert (settings.table_name, settings.reserved_concurrency, settings.batch_size) == ("Messages", 2, 10)
+    assert (settings.visibility_timeout_s, settings.max_receive_count) == (300, 5)
+    assert settings.maximum_concurrency is None
+    assert settings.warnings() == []
+
+
+def test_the_default_functions_are_found_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = TopologySettings.from_env({})
+    assert settings.publisher_dir == FUNCTIONS_DIR / "publisher" and (settings.publisher_dir / "app.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"HARNESS_SUBSCRIBER_TIMEOUT_S": "400"},
+            r"subscriber_timeout_s=400: must not exceed visibility_timeout_s=300",
+        ),
+        ({"HARNESS_MAXIMUM_CONCURRENCY": "1"}, r"maximum_concurrency=1: expected 2-1000"),
+        ({"HARNESS_MAXIMUM_CONCURRENCY": "1001"}, r"maximum_concurrency=1001: expected 2-1000"),
+        ({"HARNESS_BATCH_SIZE": "0"}, r"batch_size=0: expected 1-10000"),
+        ({"HARNESS_BATCH_SIZE": "11"}, r"batch_size=11: a batch size over 10 needs batching_window_s >= 1"),
+        ({"HARNESS_RESERVED_CONCURRENCY": "-1"}, r"reserved_concurrency=-1: expected 0-900"),
+        ({"HARNESS_MAX_RECEIVE_COUNT": "0"}, r"max_receive_count=0: expected 1-1000"),
+        ({"HARNESS_QUEUE_NAME": "bad name!"}, r"queue_name='bad name!'.*not a valid SQS queue name"),
+        ({"HARNESS_PUBLISHER_DIR": "/nonexistent"}, r"publisher_dir='/nonexistent': no /nonexistent/app.py"),
+    ],
+)
+def test_aws_rules_are_checked_before_anything_is_created(env, message):
+    with pytest.raises(SettingsError, match=message):
+        TopologySettings.from_env(env)
+
+
+def test_the_error_names_the_variable_to_change():
+    with pytest.raises(SettingsError, match=r"\(set HARNESS_BATCH_SIZE\)"):
+        TopologySettings.from_env({"HARNESS_BATCH_SIZE": "20000"})
+
+
+def test_a_large_batch_with_a_window_is_fine():
+    assert TopologySettings.from_env({"HARNESS_BATCH_SIZE": "100", "HARNESS_BATCHING_WINDOW_S": "1"}).batch_size == 100
+
+
+def test_risky_but_legal_choices_are_warnings():
+    settings = TopologySettings.from_env(
+        {
+            "HARNESS_VISIBILITY_TIMEOUT_S": "30",
+            "HARNESS_MAX_RECEIVE_COUNT": "2",
+            "HARNESS_MAXIMUM_CONCURRENCY": "5",
+        }
+    )
+    warnings = " | ".join(settings.warnings())
+    assert "below 6 x subscriber_timeout_s" in warnings
+    assert "max_receive_count=2 is below the 5 AWS advises" in warnings
+    assert "maximum_concurrency=5 exceeds reserved_concurrency=2" in warnings
