@@ -124,6 +124,25 @@ def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple
     return rows
 
 
+def deployed(evidence: Evidence) -> list[tuple[str, Any]]:
+    """The topology the run went against, as it was deployed (not as configured)."""
+    outputs, consumer = evidence.outputs, evidence.consumer
+    return [
+        ("webhook", outputs.webhook_url),
+        ("queue / DLQ", f"{outputs.queue_url} / {outputs.dlq_url}"),
+        ("subscriber", outputs.subscriber_name),
+        (
+            "reserved concurrency",
+            "unreserved" if consumer.reserved_concurrency is None else consumer.reserved_concurrency,
+        ),
+        (
+            "ScalingConfig.MaximumConcurrency",
+            "not set" if consumer.maximum_concurrency is None else consumer.maximum_concurrency,
+        ),
+        ("backend table", outputs.table_name),
+    ]
+
+
 def render_report(
     evidence: Evidence, verdict: Verdict, settings_rows: Sequence[tuple[str, str]], locust_cpu_max: float | None = None
 ) -> str:
@@ -134,6 +153,7 @@ def render_report(
         numbers=numbers(verdict, locust_cpu_max),
         faults=evidence.faults,
         charts=report_charts(evidence),
+        deployed=deployed(evidence),
         settings_rows=settings_rows,
     )
 

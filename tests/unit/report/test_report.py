@@ -1,5 +1,6 @@
 """The rendered pages: self-contained, escaped, drawn from the evidence alone."""
 
+import re
 from html.parser import HTMLParser
 
 from harness.load.faults import Fault
@@ -25,8 +26,9 @@ def test_the_report_is_one_self_contained_page_with_the_verdict():
     parser.feed(page)
     assert "svg" in parser.tags and "script" not in parser.tags and "link" not in parser.tags
     assert "FAIL" in page and "b &lt;ids&gt;" in page and "b <ids>" not in page  # escaped
-    assert "http" not in page  # nothing to download
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page) and "@import" not in page  # nothing fetched
     assert "Subscriber concurrency against its limit" in page and "End-to-end latency" in page
+    assert "<th>reserved concurrency</th><td>2</td>" in page  # the topology as deployed, from the evidence
 
 
 def test_faults_are_listed_and_marked_on_the_charts():
