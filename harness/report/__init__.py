@@ -49,16 +49,39 @@ def markers(evidence: Evidence) -> list[tuple[float, str]]:
     return found
 
 
+def queue_chart(samples: Sequence[dict[str, Any]], origin: float, marks: Sequence[tuple[float, str]] = ()) -> Chart:
+    """Backlog, in flight and DLQ depth from the per-second samples."""
+    good = [s for s in samples if "visible" in s]
+
+    def sampled(key: str) -> list[tuple[float, float]]:
+        return [(s["t"] - origin, s[key]) for s in good]
+
+    return line_chart(
+        "Queue: backlog, in flight, DLQ",
+        [
+            Series("waiting (visible)", sampled("visible")),
+            Series("in flight", sampled("in_flight")),
+            Series("dead-letter queue", sampled("dlq")),
+        ],
+        "messages",
+        marks,
+    )
+
+
+def concurrency_chart(
+    concurrency: Sequence[tuple[float, float]], limit: int | None, marks: Sequence[tuple[float, str]] = ()
+) -> Chart:
+    return line_chart(
+        "Subscriber concurrency against its limit",
+        [Series("concurrent executions", concurrency), limit_line(f"limit ({limit})", limit, concurrency)],
+        "executions",
+        marks,
+    )
+
+
 def report_charts(evidence: Evidence) -> list[Chart]:
     origin, marks = evidence.load_started, markers(evidence)
     accepted = evidence.accepted
-    samples = [s for s in evidence.samples if "visible" in s]
-
-    def sampled(key: str) -> list[tuple[float, float]]:
-        return [(s["t"] - origin, s[key]) for s in samples]
-
-    concurrency = evidence.consumer.concurrency
-    limit = evidence.consumer.limit
     written = [float(row["written_at_ms"]) / 1000 for row in evidence.rows if row.get("written_at_ms") is not None]
     return [
         line_chart(
@@ -71,22 +94,8 @@ def report_charts(evidence: Evidence) -> list[Chart]:
             "per second",
             marks,
         ),
-        line_chart(
-            "Queue: backlog, in flight, DLQ",
-            [
-                Series("waiting (visible)", sampled("visible")),
-                Series("in flight", sampled("in_flight")),
-                Series("dead-letter queue", sampled("dlq")),
-            ],
-            "messages",
-            marks,
-        ),
-        line_chart(
-            "Subscriber concurrency against its limit",
-            [Series("concurrent executions", concurrency), limit_line(f"limit ({limit})", limit, concurrency)],
-            "executions",
-            marks,
-        ),
+        queue_chart(evidence.samples, origin, marks),
+        concurrency_chart(evidence.consumer.concurrency, evidence.consumer.limit, marks),
         line_chart(
             "Backend writes per second",
             [Series("rows written", per_second(written, origin))],

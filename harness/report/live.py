@@ -15,8 +15,7 @@ from harness import aws
 from harness.evidence.collect import consumer_limits
 from harness.evidence.sampler import Sampler
 from harness.outputs import load_outputs
-from harness.report import render
-from harness.report.charts import Series, limit_line, line_chart
+from harness.report import concurrency_chart, queue_chart, render
 from harness.stack.config import StackSettings
 
 HISTORY_S = 600
@@ -66,28 +65,8 @@ class LiveView:
 
     def page(self) -> str:
         samples = [s for s in self.sampler.samples if "visible" in s]
-
-        def series(key: str) -> list[tuple[float, float]]:
-            return [(s["t"] - self.started, s[key]) for s in samples]
-
-        limit = self.limit()
-        concurrency = series("concurrency")
-        charts = [
-            line_chart(
-                "Queue",
-                [
-                    Series("waiting", series("visible")),
-                    Series("in flight", series("in_flight")),
-                    Series("DLQ", series("dlq")),
-                ],
-                "messages",
-            ),
-            line_chart(
-                "Subscriber concurrency",
-                [Series("concurrent executions", concurrency), limit_line(f"limit ({limit})", limit, concurrency)],
-                "executions",
-            ),
-        ]
+        concurrency = [(s["t"] - self.started, s["concurrency"]) for s in samples]
+        charts = [queue_chart(samples, self.started), concurrency_chart(concurrency, self.limit())]
         return render("live.html", latest=self.latest(), error=self.sampler.error, charts=charts)
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.exceptions import StartupError
+from harness.polling import DeadlineExceeded, poll
 from harness.stack.config import StackSettings
 
 HEALTH_PATH = "/_localstack/health"
@@ -65,6 +67,30 @@ def is_healthy(endpoint: str, timeout_s: float = 2) -> bool:
             return response.status == 200 and "services" in json.load(response)
     except (OSError, ValueError):
         return False
+
+
+def wait_until_healthy(
+    healthy: Callable[[], bool],
+    settings: StackSettings,
+    what: str,
+    logs: Callable[[], str],
+    progress: Callable[[str], None],
+    interval_s: float = 0.2,
+) -> None:
+    """Poll ``healthy`` up to HARNESS_STARTUP_TIMEOUT_S, with progress; StartupError with the log's tail."""
+    try:
+        poll(
+            healthy,
+            timeout_s=settings.startup_timeout_s,
+            interval_s=interval_s,
+            progress=lambda _, elapsed: progress(f"waiting for {what} ({elapsed:.0f}s)..."),
+            progress_every_s=5,
+        )
+    except DeadlineExceeded:
+        raise StartupError(
+            f"{what} was not healthy within {settings.startup_timeout_s:.0f}s (HARNESS_STARTUP_TIMEOUT_S); "
+            f"last lines of its log:\n{logs()}"
+        ) from None
 
 
 def record_path(settings: StackSettings) -> Path:

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.exceptions import AlreadyRunningError, StackError, StartupError
-from harness.polling import DeadlineExceeded, poll
-from harness.stack import StackStatus, is_healthy, read_record, record_path, write_record
+from harness.stack import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
 from harness.stack.config import StackSettings
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
@@ -73,19 +72,7 @@ class ComposeStack:
                 "unset HARNESS_STACK"
             )
         write_record(self.settings, kind=self.kind, endpoint=self.endpoint, compose_file=str(COMPOSE_FILE))
-        try:
-            poll(
-                self.is_healthy,
-                timeout_s=self.settings.startup_timeout_s,
-                interval_s=0.5,
-                progress=lambda _, elapsed: progress(f"waiting for LocalStack's container ({elapsed:.0f}s)..."),
-                progress_every_s=5,
-            )
-        except DeadlineExceeded:
-            raise StartupError(
-                f"LocalStack's container was not healthy within {self.settings.startup_timeout_s:.0f}s "
-                f"(HARNESS_STARTUP_TIMEOUT_S); last lines of its log:\n{self.logs()}"
-            ) from None
+        wait_until_healthy(self.is_healthy, self.settings, "LocalStack's container", self.logs, progress, 0.5)
         return self.settings.host_endpoint_url
 
     def is_healthy(self) -> bool:

@@ -20,9 +20,8 @@ import psutil
 from harness.exceptions import AlreadyRunningError, PortInUseError, StartupError
 from harness.localstack_extensions.lambda_executor.runtime import PARENT_PID_VARIABLE
 from harness.localstack_extensions.sqs_scaling.config import default_host_ceiling
-from harness.polling import DeadlineExceeded, poll
 from harness.settings import LOOPBACK_HOST
-from harness.stack import StackStatus, is_healthy, read_record, record_path, write_record
+from harness.stack import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
 from harness.stack.config import StackSettings
 
 # Ambient variables that must not leak into LocalStack (or, through it, into functions).
@@ -141,18 +140,7 @@ class EmbeddedStack:
                 )
             return self.is_healthy()
 
-        try:
-            poll(
-                healthy_or_exited,
-                timeout_s=self.settings.startup_timeout_s,
-                progress=lambda _, elapsed: progress(f"waiting for LocalStack ({elapsed:.0f}s)..."),
-                progress_every_s=5,
-            )
-        except DeadlineExceeded:
-            raise StartupError(
-                f"LocalStack was not healthy within {self.settings.startup_timeout_s:.0f}s "
-                f"(HARNESS_STARTUP_TIMEOUT_S); last lines of {self.log_file}:\n{self.logs()}"
-            ) from None
+        wait_until_healthy(healthy_or_exited, self.settings, "LocalStack", self.logs, progress)
 
     def _warm_up(self, progress: Callable[[str], None]) -> None:
         """Load the services the topology uses now, so the user's first call is not the slow one.
