@@ -14,7 +14,7 @@ import boto3
 import botocore.config
 import botocore.session
 
-from harness.exceptions import UnsafeEndpointError
+from harness.exceptions import StackError, UnsafeEndpointError
 from harness.settings import is_local_host
 from harness.stack.config import StackSettings
 
@@ -57,3 +57,14 @@ def client(service: str, settings: StackSettings, **config: Any) -> Any:
         endpoint_url=ensure_local_endpoint(settings.endpoint_url),
         config=botocore.config.Config(**{"retries": {"mode": "standard", "max_attempts": 3}, **config}),
     )
+
+
+def require_stack(settings: StackSettings, sqs: Any = None) -> None:
+    """A clear error, not a traceback, when no local stack answers where the settings say."""
+    try:
+        (sqs or client("sqs", settings)).list_queues(MaxResults=1)
+    except Exception as error:
+        raise StackError(
+            f"no local stack answers at {settings.endpoint_url} ({type(error).__name__}); "
+            "start it with `make up` (or `harness up`), or set HARNESS_PORT to where it runs"
+        ) from None

@@ -31,7 +31,6 @@ from harness.rules import Verdict, judge
 from harness.settings import LOOPBACK_HOST
 from harness.stack.config import StackSettings
 from harness.stack.embedded import free_port
-from harness.topology.deploy import require_stack
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "webhook.py"
 RUN_FILE = "run.json"
@@ -75,7 +74,7 @@ def run(
             f"poison_share={load.poison_share}: the deployed subscriber has no fail_path_marker, so nothing would "
             "fail; deploy with HARNESS_FAIL_PATH_MARKER=poison first (set HARNESS_POISON_SHARE=0 otherwise)"
         )
-    require_stack(stack, aws.client("sqs", stack))
+    aws.require_stack(stack)
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{load.shape}"
     run_dir = load.reports_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)

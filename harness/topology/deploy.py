@@ -37,17 +37,6 @@ DLQ_RETENTION_S = 14 * 24 * 3600  # the maximum: a DLQ must outlive its source q
 INVOKE_PERMISSION_ID = "apigateway-invoke"
 
 
-def require_stack(settings: StackSettings, sqs: Any) -> None:
-    """A clear error, not a traceback, when no LocalStack answers where the settings say."""
-    try:
-        sqs.list_queues(MaxResults=1)
-    except Exception as error:
-        raise DeployError(
-            f"no local stack answers at {settings.endpoint_url} ({type(error).__name__}); "
-            "start it with `make up` (or `harness up`), or set HARNESS_PORT to where it runs"
-        ) from None
-
-
 def function_package(folder: Path, cache_dir: Path) -> bytes:
     """The zip of ``folder`` with the packages of its requirements.txt vendored in (cached by content)."""
     requirements = folder / "requirements.txt"
@@ -170,7 +159,7 @@ class Deployer:
         return outputs
 
     def _require_stack(self) -> None:
-        require_stack(self.stack, self._client("sqs"))
+        aws.require_stack(self.stack, self._client("sqs"))
 
     # --- resources ---------------------------------------------------------------------------------
 
