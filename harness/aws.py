@@ -50,13 +50,24 @@ def session(settings: StackSettings) -> boto3.session.Session:
     )
 
 
+OBSERVER_HEADER = "X-Harness-Observer"
+"""Marks the harness's own DynamoDB requests: the stack does not count them against a table's capacity."""
+
+
+def _mark_observer(request: Any, **_: Any) -> None:
+    request.headers[OBSERVER_HEADER] = "1"
+
+
 def client(service: str, settings: StackSettings, **config: Any) -> Any:
     """A boto3 client for ``service`` against the harness's LocalStack."""
-    return session(settings).client(
+    built = session(settings).client(
         service,
         endpoint_url=ensure_local_endpoint(settings.endpoint_url),
         config=botocore.config.Config(**{"retries": {"mode": "standard", "max_attempts": 3}, **config}),
     )
+    if service == "dynamodb":  # reading the evidence must not spend the capacity it measures
+        built.meta.events.register("before-sign.dynamodb", _mark_observer)
+    return built
 
 
 def require_stack(settings: StackSettings, sqs: Any = None) -> None:

@@ -1,4 +1,7 @@
-"""Lambda metrics LocalStack does not publish, in CloudWatch the way AWS exposes them.
+"""Metrics LocalStack does not publish, in CloudWatch the way AWS exposes them, written once a second.
+
+``PerSecondPublisher`` aggregates in memory and writes one PutMetricData per account, region and
+namespace each second, never per request. ``LambdaMetrics`` publishes:
 
 - ``AWS/Lambda`` ``ConcurrentExecutions`` (Maximum per second), per function: counted by the executor
   around each invocation actually running in an environment.
@@ -7,7 +10,7 @@
 - ``Harness/Emulation`` ``HostCeilingHits`` per mapping function: seconds in which AWS would have run
   more concurrent batches than this machine's ceiling allows (a fidelity limit, never silent).
 
-Aggregated in memory and written once per second (one PutMetricData per function), not per invocation.
+The DynamoDB provider publishes its tables' capacity metrics through the same publisher.
 """
 
 from __future__ import annotations
@@ -22,14 +25,56 @@ FLUSH_INTERVAL_S = 1.0
 EMULATION_NAMESPACE = "Harness/Emulation"
 
 
-class LambdaMetrics:
+Batch = dict[tuple[str, str], dict[str, list[dict]]]
+"""(account, region) -> namespace -> metric data."""
+
+
+class PerSecondPublisher:
+    """A daemon thread that asks ``collect()`` for a batch once a second and writes it to CloudWatch."""
+
+    name = "metrics"
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def collect(self) -> Batch:
+        raise NotImplementedError
+
+    def _ensure_flusher(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._flush_forever, name=self.name, daemon=True)
+                    self._thread.start()
+
+    def _flush_forever(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(FLUSH_INTERVAL_S):
+            try:
+                self.flush()
+            except Exception as error:  # metrics must never take the emulation down
+                LOG.debug("publishing %s failed: %s", self.name, error)
+
+    def flush(self) -> None:
+        for (account, region), namespaces in self.collect().items():
+            from localstack.aws.connect import connect_to
+
+            cloudwatch = connect_to(aws_access_key_id=account, region_name=region).cloudwatch
+            for namespace, data in namespaces.items():
+                for start in range(0, len(data), 1000):  # PutMetricData takes at most 1,000 data
+                    cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])
+
+
+class LambdaMetrics(PerSecondPublisher):
+    name = "lambda-metrics"
+
+    def __init__(self) -> None:
+        super().__init__()
         self._active: dict[tuple[str, str, str], int] = defaultdict(int)
         self._peak: dict[tuple[str, str, str], int] = defaultdict(int)
         self._throttles: dict[tuple[str, str, str], int] = defaultdict(int)
         self._ceiling_hits: dict[tuple[str, str, str], int] = defaultdict(int)
-        self._thread: threading.Thread | None = None
 
     # --- recording (hot path: a lock and a dict update) ----------------------------------------
 
@@ -60,22 +105,7 @@ class LambdaMetrics:
 
     # --- publishing ------------------------------------------------------------------------------
 
-    def _ensure_flusher(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._flush_forever, name="lambda-metrics", daemon=True)
-                    self._thread.start()
-
-    def _flush_forever(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(FLUSH_INTERVAL_S):
-            try:
-                self.flush()
-            except Exception as error:  # metrics must never take the emulation down
-                LOG.debug("publishing Lambda metrics failed: %s", error)
-
-    def flush(self) -> None:
+    def collect(self) -> Batch:
         with self._lock:
             peaks, throttles, hits = dict(self._peak), dict(self._throttles), dict(self._ceiling_hits)
             # The next second starts from what is running now, not from zero.
@@ -83,25 +113,25 @@ class LambdaMetrics:
             self._throttles.clear()
             self._ceiling_hits.clear()
         now = datetime.now(UTC)
-        per_function: dict[tuple[str, str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-        for key, peak in peaks.items():
-            per_function[key]["AWS/Lambda"].append(_datum("ConcurrentExecutions", key[2], peak, now))
-        for key, count in throttles.items():
-            per_function[key]["AWS/Lambda"].append(_datum("Throttles", key[2], count, now))
-        for key, count in hits.items():
-            per_function[key][EMULATION_NAMESPACE].append(_datum("HostCeilingHits", key[2], count, now))
-        for (account, region, _), namespaces in per_function.items():
-            from localstack.aws.connect import connect_to
+        batch: Batch = defaultdict(lambda: defaultdict(list))
+        for (account, region, function), peak in peaks.items():
+            batch[(account, region)]["AWS/Lambda"].append(
+                datum("ConcurrentExecutions", "FunctionName", function, peak, now)
+            )
+        for (account, region, function), count in throttles.items():
+            batch[(account, region)]["AWS/Lambda"].append(datum("Throttles", "FunctionName", function, count, now))
+        for (account, region, function), count in hits.items():
+            batch[(account, region)][EMULATION_NAMESPACE].append(
+                datum("HostCeilingHits", "FunctionName", function, count, now)
+            )
+        return batch
 
-            cloudwatch = connect_to(aws_access_key_id=account, region_name=region).cloudwatch
-            for namespace, data in namespaces.items():
-                cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
 
-
-def _datum(name: str, function: str, value: float, timestamp: datetime) -> dict:
+def datum(name: str, dimension: str, value_of_dimension: str, value: float, timestamp: datetime) -> dict:
+    """One per-second (high-resolution) datum with one dimension."""
     return {
         "MetricName": name,
-        "Dimensions": [{"Name": "FunctionName", "Value": function}],
+        "Dimensions": [{"Name": dimension, "Value": value_of_dimension}],
         "Timestamp": timestamp,
         "Value": value,
         "Unit": "Count",

@@ -164,18 +164,28 @@ class Deployer:
     # --- resources ---------------------------------------------------------------------------------
 
     def ensure_table(self, name: str) -> str:
-        dynamodb = self._client("dynamodb")
+        dynamodb, s = self._client("dynamodb"), self.settings
+        capacity: dict[str, Any] = {"BillingMode": s.table_billing_mode}
+        if s.table_billing_mode == "PROVISIONED":
+            capacity["ProvisionedThroughput"] = {
+                "ReadCapacityUnits": s.table_read_capacity,
+                "WriteCapacityUnits": s.table_write_capacity,
+            }
         try:
-            dynamodb.describe_table(TableName=name)
+            table = dynamodb.describe_table(TableName=name)["Table"]
         except dynamodb.exceptions.ResourceNotFoundException:
             dynamodb.create_table(
                 TableName=name,
                 KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
+                **capacity,
             )
             dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-            self._changed(f"created table {name}")
+            self._changed(f"created table {name} ({describe_capacity(s)})")
+            return name
+        if table_capacity(table) != table_capacity_wanted(s):
+            dynamodb.update_table(TableName=name, **capacity)
+            self._changed(f"updated capacity of table {name} to {describe_capacity(s)}")
         return name
 
     def ensure_queue(self, name: str, attributes: dict[str, str]) -> tuple[str, str]:
@@ -361,6 +371,26 @@ class Deployer:
             if error.response["Error"]["Code"] != "ResourceConflictException":
                 raise
         return api_id
+
+
+def table_capacity(table: dict[str, Any]) -> tuple[str, int, int]:
+    mode = (table.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
+    if mode == "PAY_PER_REQUEST":
+        return mode, 0, 0
+    throughput = table.get("ProvisionedThroughput") or {}
+    return mode, int(throughput.get("ReadCapacityUnits") or 0), int(throughput.get("WriteCapacityUnits") or 0)
+
+
+def table_capacity_wanted(settings: TopologySettings) -> tuple[str, int, int]:
+    if settings.table_billing_mode == "PAY_PER_REQUEST":
+        return "PAY_PER_REQUEST", 0, 0
+    return "PROVISIONED", settings.table_read_capacity, settings.table_write_capacity
+
+
+def describe_capacity(settings: TopologySettings) -> str:
+    if settings.table_billing_mode == "PAY_PER_REQUEST":
+        return "on demand"
+    return f"PROVISIONED {settings.table_read_capacity} RCU / {settings.table_write_capacity} WCU"
 
 
 def differing_keys(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:

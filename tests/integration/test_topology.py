@@ -142,3 +142,15 @@ def test_redrive_after_a_fix_turns_the_dlq_into_rows(deploy_topology, aws_client
     table = outputs.table_name
     wait_until(lambda: ids <= {r["id"] for r in rows(aws_client("dynamodb"), table)}, 20, what="the redriven rows")
     assert peek_messages(sqs, outputs.dlq_url) == []
+
+
+def test_the_tables_capacity_is_deployed_and_changed_in_place(deploy_topology, aws_client):
+    topology = deploy_topology(table_billing_mode="PROVISIONED", table_write_capacity=5)
+    table = aws_client("dynamodb").describe_table(TableName=topology.outputs.table_name)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
+    changes = topology.redeploy(table_write_capacity=50)
+    assert changes == [f"updated capacity of table {topology.outputs.table_name} to PROVISIONED 5 RCU / 50 WCU"]
+    assert topology.redeploy(table_billing_mode="PAY_PER_REQUEST") == [
+        f"updated capacity of table {topology.outputs.table_name} to on demand"
+    ]

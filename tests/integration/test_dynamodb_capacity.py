@@ -1,0 +1,132 @@
+"""DynamoDB capacity as AWS enforces it, in the embedded stack's provider."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import botocore.config
+import pytest
+from botocore.exceptions import ClientError
+
+from harness import aws
+from harness.polling import poll
+
+
+@pytest.fixture
+def application_dynamodb(localstack):
+    """A client like a user's code has: no observer mark, and no retries (each throttle is seen)."""
+    return aws.session(localstack.settings).client(
+        "dynamodb",
+        endpoint_url=localstack.settings.endpoint_url,
+        config=botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+
+
+def create_table(dynamodb, **capacity) -> str:
+    name = f"cap-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        **capacity,
+    )
+    return name
+
+
+PROVISIONED_5 = {
+    "BillingMode": "PROVISIONED",
+    "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+}
+
+
+def put(dynamodb, table: str, item_id: str, size: int = 10) -> str:
+    try:
+        dynamodb.put_item(TableName=table, Item={"id": {"S": item_id}, "data": {"S": "x" * size}})
+        return "written"
+    except ClientError as error:
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        return error.response["Error"]["Code"]
+
+
+def written_ids(aws_client, table: str) -> set[str]:
+    return {item["id"]["S"] for item in aws_client("dynamodb").scan(TableName=table)["Items"]}
+
+
+def test_a_5_wcu_table_throttles_a_write_burst_and_writes_nothing_it_refuses(application_dynamodb, aws_client):
+    table = create_table(application_dynamodb, **PROVISIONED_5)
+    outcomes = {f"b{n}": put(application_dynamodb, table, f"b{n}") for n in range(30)}
+    written = {item_id for item_id, outcome in outcomes.items() if outcome == "written"}
+    throttled = {
+        item_id for item_id, outcome in outcomes.items() if outcome == "ProvisionedThroughputExceededException"
+    }
+    assert written | throttled == set(outcomes)
+    assert 5 <= len(written) < 30 and throttled  # one second of capacity, plus what accrued meanwhile
+    assert written_ids(aws_client, table) == written  # the observer's scan is not throttled
+
+
+def test_items_over_one_kilobyte_cost_one_unit_per_started_kilobyte(application_dynamodb):
+    table = create_table(application_dynamodb, **PROVISIONED_5)
+    assert put(application_dynamodb, table, "big", size=4000) == "written"  # 4 units of 5
+    assert put(application_dynamodb, table, "big2", size=2000) == "ProvisionedThroughputExceededException"
+
+
+def test_an_on_demand_table_is_not_throttled(application_dynamodb, aws_client):
+    table = create_table(application_dynamodb, BillingMode="PAY_PER_REQUEST")
+    assert {put(application_dynamodb, table, f"o{n}") for n in range(60)} == {"written"}
+    assert len(written_ids(aws_client, table)) == 60
+
+
+def test_update_table_raises_the_capacity_live(application_dynamodb):
+    table = create_table(application_dynamodb, **PROVISIONED_5)
+    while put(application_dynamodb, table, uuid.uuid4().hex) == "written":
+        pass  # spend the first second's units
+    application_dynamodb.update_table(
+        TableName=table, ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 1000}
+    )
+    time.sleep(0.1)  # 0.1 s at 1000 WCU: 100 units, not a synchronisation
+    assert {put(application_dynamodb, table, f"u{n}") for n in range(20)} == {"written"}
+
+
+def test_capacity_metrics_appear_in_cloudwatch_per_table(application_dynamodb, aws_client):
+    table = create_table(application_dynamodb, **PROVISIONED_5)
+    for n in range(12):
+        put(application_dynamodb, table, f"m{n}")
+    cloudwatch = aws_client("cloudwatch")
+
+    def total(metric: str) -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/DynamoDB",
+            MetricName=metric,
+            Dimensions=[{"Name": "TableName", "Value": table}],
+            StartTime=time.time() - 120,
+            EndTime=time.time() + 60,
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(point["Sum"] for point in points)
+
+    poll(
+        lambda: total("ConsumedWriteCapacityUnits") + total("WriteThrottleEvents"),
+        lambda n: n >= 12,
+        timeout_s=10,
+        what="12 writes in AWS/DynamoDB",
+    )
+    consumed, throttles = total("ConsumedWriteCapacityUnits"), total("WriteThrottleEvents")
+    assert consumed + throttles == 12 and consumed >= 5 and throttles > 0
+    assert total("ProvisionedWriteCapacityUnits") >= 5
+
+
+def test_a_conditional_write_that_fails_its_condition_still_consumes(application_dynamodb):
+    table = create_table(application_dynamodb, **PROVISIONED_5)
+    assert put(application_dynamodb, table, "dup") == "written"
+    codes = []
+    for _ in range(6):
+        try:
+            application_dynamodb.put_item(
+                TableName=table, Item={"id": {"S": "dup"}}, ConditionExpression="attribute_not_exists(id)"
+            )
+        except ClientError as error:
+            codes.append(error.response["Error"]["Code"])
+    assert codes[:4] == ["ConditionalCheckFailedException"] * 4  # each spent a unit ...
+    assert "ProvisionedThroughputExceededException" in codes[4:]  # ... so the capacity ran out
