@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError
 
+from harness.backend.config import POSTGRES_RESERVED_CONNECTIONS, BackendSettings
 from harness.exceptions import AlreadyRunningError, HarnessError
 from harness.load.config import LoadSettings
 from harness.stack.config import StackSettings
@@ -31,7 +32,7 @@ def _say(message: str) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from harness.stack import stack_for, started_stack
 
-    settings = _stack(args)
+    settings, backend = _stack(args), BackendSettings.from_env()
     if not args.no_deploy:
         _topology(args)  # validated before anything starts
     running = started_stack(settings)
@@ -53,6 +54,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         pid = f" (pid {status.pid})" if status.pid else ""
         _say(f"LocalStack is already running{pid}; no second copy started, deploying to it")
         endpoint = settings.endpoint_url
+    if backend.backend == "postgres":
+        from harness.backend.postgres import PostgresServer
+
+        connection = PostgresServer(settings, backend).start(progress=_say)
+        _say(f"PostgreSQL is ready: {connection.url} (capacity {backend.backend_max_connections} connections)")
     if args.no_deploy:
         print(f"endpoint: {endpoint}")
         return 0
@@ -66,7 +72,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     for warning in topology.warnings():
         _say(f"warning: {warning}")
     _say(f"deploying the webhook topology to {stack.endpoint_url} ...")
-    deployer = Deployer(stack, topology, say=_say)
+    deployer = Deployer(stack, topology, say=_say, backend=BackendSettings.from_env())
     outputs = deployer.deploy()
     if not deployer.changes:
         _say("  everything was up to date")
@@ -89,18 +95,18 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 
 def cmd_rows(args: argparse.Namespace) -> int:
-    from harness import aws, observe
+    from harness import aws, backend
     from harness.outputs import load_outputs
 
     settings = _stack(args)
     outputs = load_outputs(settings)
-    found = observe.rows(aws.client("dynamodb", settings), outputs.table_name)
+    found = backend.rows(outputs, lambda service: aws.client(service, settings))
     if args.id:
         found = [row for row in found if row["id"] == args.id]
     found.sort(key=lambda row: row.get("written_at_ms") or 0)
     for row in found[-args.limit :]:
         print(f"{row['id']}  {row.get('message')}")
-    _say(f"{len(found)} row(s) in {outputs.table_name}")
+    _say(f"{len(found)} row(s) in {outputs.table_name} ({outputs.backend})")
     return 0 if found or not args.id else 1
 
 
@@ -198,11 +204,16 @@ def _print_outputs(outputs) -> None:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from harness.backend.postgres import PostgresServer
     from harness.stack import started_stack
 
-    stack = started_stack(_stack(args))
+    settings = _stack(args)
+    stack = started_stack(settings)
     ended = stack.stop()
     _say(f"stopped the {stack.kind} stack: {ended} process(es) or container(s)" if ended else "nothing was running")
+    postgres = PostgresServer(settings, BackendSettings.from_env(validate=False))
+    if postgres.running_record():
+        _say(f"stopped PostgreSQL: {postgres.stop()} process(es)")
     return 0
 
 
@@ -225,6 +236,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{status.kind} stack running{pid} at {status.endpoint}, {health}{processes}")
     for note in status.notes:
         print(f"  {note}")
+    from harness.backend.postgres import PostgresServer
+
+    postgres = PostgresServer(settings, BackendSettings.from_env(validate=False)).running_record()
+    if postgres:
+        print(
+            f"  PostgreSQL running (pid {postgres['pid']}) on 127.0.0.1:{postgres['port']}, capacity "
+            f"{postgres['max_connections'] - POSTGRES_RESERVED_CONNECTIONS} connections"
+        )
     return 0 if status.healthy else 1
 
 
@@ -235,7 +254,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.markdown:
         print("\n\n".join(group.markdown_table() for group in all_groups()))
         return 0
-    overrides = {"port": args.port, "state_dir": args.state_dir}
+    overrides = {"port": args.port, "state_dir": args.state_dir}  # the flags every command takes
     problems = []
     for group in all_groups():
         settings = group.from_env(validate=False, **{k: v for k, v in overrides.items() if k in group.names()})

@@ -93,13 +93,21 @@ def peek_messages(sqs: Any, queue_url: str, hold_s: int = 30) -> list[DeadLetter
     return list(seen.values())
 
 
-def _function_datapoints(
-    cloudwatch: Any, namespace: str, function: str, metric: str, statistic: str, start: float, end: float, period: int
+def _datapoints(
+    cloudwatch: Any,
+    namespace: str,
+    dimension: str,
+    value: str,
+    metric: str,
+    statistic: str,
+    start: float,
+    end: float,
+    period: int,
 ) -> list[dict[str, Any]]:
     return cloudwatch.get_metric_statistics(
         Namespace=namespace,
         MetricName=metric,
-        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        Dimensions=[{"Name": dimension, "Value": value}],
         StartTime=datetime.fromtimestamp(start, UTC),
         EndTime=datetime.fromtimestamp(end, UTC),
         Period=period,
@@ -120,17 +128,30 @@ def lambda_metric(
     None when there is no datapoint (AWS publishes nothing for, e.g., zero throttles).
     """
     start = time.time() - 900 if since is None else since - 60
-    datapoints = _function_datapoints(cloudwatch, namespace, function, metric, statistic, start, time.time() + 60, 60)
+    datapoints = _datapoints(
+        cloudwatch, namespace, "FunctionName", function, metric, statistic, start, time.time() + 60, 60
+    )
     values = [point[statistic] for point in datapoints]
     if not values:
         return None
     return max(values) if statistic == "Maximum" else sum(values)
 
 
+def per_second(
+    cloudwatch: Any, namespace: str, dimension: str, value: str, metric: str, statistic: str, since: float
+) -> list[tuple[float, float]]:
+    """A metric second by second since ``since``, as (seconds since then, value)."""
+    datapoints = _datapoints(cloudwatch, namespace, dimension, value, metric, statistic, since - 1, time.time() + 1, 1)
+    points = sorted((point["Timestamp"].timestamp() - since, point[statistic]) for point in datapoints)
+    return [(max(0.0, t), v) for t, v in points]
+
+
+def per_second_sums(
+    cloudwatch: Any, namespace: str, dimension: str, value: str, metric: str, since: float
+) -> list[tuple[float, float]]:
+    return per_second(cloudwatch, namespace, dimension, value, metric, "Sum", since)
+
+
 def concurrency_per_second(cloudwatch: Any, function: str, since: float) -> list[tuple[float, float]]:
     """ConcurrentExecutions (Maximum) second by second since ``since``, as (seconds since then, value)."""
-    datapoints = _function_datapoints(
-        cloudwatch, "AWS/Lambda", function, "ConcurrentExecutions", "Maximum", since - 1, time.time() + 1, 1
-    )
-    points = sorted((point["Timestamp"].timestamp() - since, point["Maximum"]) for point in datapoints)
-    return [(max(0.0, t), value) for t, value in points]
+    return per_second(cloudwatch, "AWS/Lambda", "FunctionName", function, "ConcurrentExecutions", "Maximum", since)

@@ -28,6 +28,10 @@ class Outputs:
     event_source_mapping_uuid: str
     fail_path_marker: str = ""
     """The subscriber's poison marker as deployed, so a load can send poison without topology settings."""
+    backend: str = "dynamodb"
+    """Where the rows are: ``dynamodb`` (table ``table_name``) or ``postgres`` (table ``table_name``)."""
+    backend_port: int = 0
+    """postgres: the server's port on 127.0.0.1."""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 PASS needs: nothing lost (every accepted request is a row or in the DLQ), no duplicate rows, the
 subscriber never above its concurrency limit, the DLQ holding exactly the messages poisoned on purpose
-(none when no fault was injected), and every injected duplicate suppressed by the subscriber.
+(none when no fault was injected), every injected duplicate suppressed by the subscriber, and the
+backend never refusing work for capacity (no throttle event, no connection refused).
 """
 
 from __future__ import annotations
@@ -102,6 +103,19 @@ def duplicates_suppressed(evidence: Evidence, found: Findings) -> str | None:
     return None
 
 
+def backend_never_refused_work(evidence: Evidence, _: Findings) -> str | None:
+    """The pattern's purpose: the scale-limited backend is never overloaded."""
+    view = evidence.backend
+    if view is not None and view.errors:
+        what = "throttled" if view.kind == "dynamodb" else "refused connections"
+        capacity = "on demand" if view.capacity is None else f"{view.capacity:g} {view.capacity_unit}"
+        return (
+            f"the backend ({view.kind}, capacity {capacity}) {what} {view.errors} time(s) for capacity, peaking at "
+            f"{view.peak:g} {view.capacity_unit}: the consumer's throttle does not protect it"
+        )
+    return None
+
+
 RULES: tuple[Rule, ...] = (
     nothing_lost,
     ids_do_not_collide,
@@ -110,6 +124,7 @@ RULES: tuple[Rule, ...] = (
     dlq_holds_only_poison,
     poison_reaches_the_dlq,
     duplicates_suppressed,
+    backend_never_refused_work,
 )
 
 
@@ -133,6 +148,8 @@ class Verdict:
     e2e_latency_ms: dict[str, float]
     ingest_rps: float
     dlq_messages: list[dict[str, Any]] = field(default_factory=list)
+    backend: dict[str, Any] = field(default_factory=dict)
+    """kind, capacity, capacity_unit, peak, errors: the backend's side of the run."""
 
     @property
     def passed(self) -> bool:
@@ -180,7 +197,16 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
             {"id": letter.item_id, "receive_count": letter.receive_count, "why": _why(letter.item_id, found)}
             for letter in evidence.dead_letters
         ],
+        backend=_backend_summary(evidence),
     )
+
+
+def _backend_summary(evidence: Evidence) -> dict[str, Any]:
+    view = evidence.backend
+    if view is None:
+        return {}
+    keys = ("kind", "capacity", "capacity_unit", "peak", "errors")
+    return {key: getattr(view, key) for key in keys} | {"summary": view.describe()}
 
 
 def _why(item_id: str | None, found: Findings) -> str:

@@ -2,7 +2,8 @@
 
 Each option is declared once, with its variable, default, bounds and help (``option(...)``), in the
 settings group of the component that uses it: ``harness.stack.config.StackSettings``,
-``harness.topology.config.TopologySettings`` and ``harness.load.config.LoadSettings``. A group reads
+``harness.topology.config.TopologySettings``, ``harness.backend.config.BackendSettings`` and
+``harness.load.config.LoadSettings``. A group reads
 defaults, then the config file, then ``HARNESS_*`` variables, then CLI flags, and validates itself
 where it is used, so `harness status` never trips over a load setting.
 """
@@ -184,11 +185,12 @@ def _number(value: float) -> str:
 
 def all_groups() -> list[type[SettingsGroup]]:
     """Every settings group, in the order `harness config` and the README show them."""
+    from harness.backend.config import BackendSettings
     from harness.load.config import LoadSettings
     from harness.stack.config import StackSettings
     from harness.topology.config import TopologySettings
 
-    return [StackSettings, TopologySettings, LoadSettings]
+    return [StackSettings, TopologySettings, BackendSettings, LoadSettings]
 
 
 def is_local_host(host: str) -> bool:

@@ -1,7 +1,11 @@
-"""Subscriber: SQS batch -> one DynamoDB row per message, duplicates turned into counted no-ops.
+"""Subscriber: SQS batch -> one row per message in the backend, duplicates turned into counted no-ops.
 
-Runs in any Lambda (a real AWS account too): standard library and boto3 only, configured by environment:
+Runs in any Lambda (a real AWS account too): standard library, boto3 and (for PostgreSQL) pg8000,
+packaged with the function. Configured by environment:
 - TABLE_NAME (required): the backend table, key ``id``.
+- PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE: when set, the backend is PostgreSQL (the RDS of the
+  original pattern): ``INSERT ... ON CONFLICT (id) DO NOTHING`` over one connection per execution
+  environment, reused across invocations. Otherwise DynamoDB, with a conditional put.
 - BACKEND_LATENCY_MS: simulated latency per write, the scale-limited backend stand-in (default 0).
 - FAIL_PATH_MARKER: fault injection, off when empty (default): a record whose path contains it fails
   every time, so it reaches the dead-letter queue after maxReceiveCount receives.
@@ -16,6 +20,7 @@ Uses partial batch responses (``ReportBatchItemFailures``): only failed records 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +32,24 @@ from typing import Any
 import boto3
 
 _table = None
+_connection = None
+
+
+def postgres() -> Any:
+    """One connection per execution environment, opened on first use and kept, as Lambda code does."""
+    global _connection
+    if _connection is None:
+        import pg8000.native  # packaged with the function (requirements.txt)
+
+        _connection = pg8000.native.Connection(
+            os.environ["PGUSER"],
+            password=os.environ.get("PGPASSWORD"),
+            host=os.environ["PGHOST"],
+            port=int(os.environ.get("PGPORT") or 5432),
+            database=os.environ.get("PGDATABASE"),
+            timeout=10,
+        )
+    return _connection
 
 
 def table() -> Any:
@@ -98,12 +121,32 @@ def maybe_crash() -> None:
     os._exit(137)
 
 
+def insert_once(row: dict[str, Any]) -> bool:
+    """PostgreSQL: True when inserted, False when the id is already a row. A broken connection is dropped,
+    so the next record (or invocation) connects afresh."""
+    global _connection
+    columns = ", ".join(row)
+    values = ", ".join(f":{name}" for name in row)
+    table_name = os.environ["TABLE_NAME"]
+    statement = f'INSERT INTO "{table_name}" ({columns}) VALUES ({values}) ON CONFLICT (id) DO NOTHING RETURNING id'
+    try:
+        return bool(postgres().run(statement, **{k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}))
+    except Exception:
+        with contextlib.suppress(Exception):
+            if _connection is not None:
+                _connection.close()
+        _connection = None
+        raise
+
+
 def write_once(row: dict[str, Any]) -> bool:
-    """Conditional put: True when written, False when the id is already a row (a duplicate delivery)."""
+    """True when written, False when the id is already a row (a duplicate delivery)."""
     latency_ms = float(os.environ.get("BACKEND_LATENCY_MS") or 0)
     if latency_ms:
         time.sleep(latency_ms / 1000)
     inject_backend_faults()
+    if os.environ.get("PGHOST"):
+        return insert_once(row)
     try:
         table().put_item(Item=row, ConditionExpression="attribute_not_exists(id)")
         return True

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from harness.backend import BackendView
 from harness.load.faults import Fault
 from harness.observe import DeadLetter
 from harness.outputs import Outputs
@@ -110,6 +111,8 @@ class Evidence:
     samples: list[dict[str, Any]] = field(default_factory=list)
     """Queue depths (and the load generator's CPU) once a second, from ``harness.evidence.sampler``."""
     faults: list[Fault] = field(default_factory=list)
+    backend: BackendView | None = None
+    """The backend's side: its load against its capacity, and what it refused for capacity."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)
@@ -129,8 +132,16 @@ class Evidence:
                 "dead_letters": [DeadLetter(**letter) for letter in data["dead_letters"]],
                 "consumer": Consumer(**{**consumer, "concurrency": [tuple(p) for p in consumer["concurrency"]]}),
                 "faults": [Fault(**fault) for fault in data["faults"]],
+                "backend": _backend_view(data.get("backend")),
             }
         )
+
+
+def _backend_view(data: dict[str, Any] | None) -> BackendView | None:
+    if not data:
+        return None
+    series = ("load", "refused", "throughput")
+    return BackendView(**{**data, **{name: [tuple(point) for point in data[name]] for name in series}})
 
 
 def _plain(value: Any) -> Any:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness import observe
+from harness import backend, observe
 from harness.evidence import Accepted, Consumer, Evidence
 from harness.load.faults import Fault
 from harness.outputs import Outputs
@@ -86,7 +86,7 @@ def collect(
 ) -> Evidence:
     """Everything the rules and the report need about a run; ``client(service)`` builds AWS clients."""
     ids = accepted.ids
-    rows = [row for row in observe.rows(client("dynamodb"), outputs.table_name) if row["id"] in ids]
+    rows = [row for row in backend.rows(outputs, client) if row["id"] in ids]
     dead = [letter for letter in observe.peek_messages(client("sqs"), outputs.dlq_url) if letter.item_id in ids]
     suppressed = poll(
         lambda: duplicates_suppressed(client("logs"), outputs.subscriber_name, load_started),
@@ -118,4 +118,5 @@ def collect(
         drain_seconds=drain_seconds,
         samples=list(samples),
         faults=list(faults),
+        backend=backend.view(outputs, client, samples, load_started),
     )

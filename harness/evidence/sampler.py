@@ -18,8 +18,9 @@ from harness.outputs import Outputs
 
 
 class Sampler(threading.Thread):
-    """Queue depth, in flight, DLQ depth, the load generator's CPU and (with ``cloudwatch``) the subscriber's
-    concurrency, once a second until stopped; appended to ``path`` as JSON lines when given."""
+    """Queue depth, in flight, DLQ depth, the load generator's CPU, (with ``cloudwatch``) the subscriber's
+    concurrency and (with ``probe``) the backend's own numbers, once a second until stopped; appended to
+    ``path`` as JSON lines when given."""
 
     def __init__(
         self,
@@ -29,12 +30,14 @@ class Sampler(threading.Thread):
         cloudwatch: Any = None,
         history: int | None = None,
         interval_s: float = 1.0,
+        probe: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(name="sampler", daemon=True)
         self.sqs, self.cloudwatch = sqs, cloudwatch
         self.outputs = outputs
         self.path = path
         self.interval_s = interval_s
+        self.probe = probe
         self.stop_event = threading.Event()
         self.processes: list[psutil.Process] = []
         self.samples: deque[dict[str, Any]] = deque(maxlen=history)
@@ -43,7 +46,9 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         out = open(self.path, "a", buffering=1) if self.path else None  # noqa: SIM115
         try:
-            while not self.stop_event.wait(self.interval_s):
+            first = True  # one sample at once: the baseline the per-second differences start from
+            while first or not self.stop_event.wait(self.interval_s):
+                first = False
                 try:
                     sample = self.sample()
                     self.error = ""
@@ -68,6 +73,8 @@ class Sampler(threading.Thread):
         }
         if self.processes:
             sample["locust_cpu"] = self._cpu()
+        if self.probe is not None:
+            sample.update(self.probe())
         if self.cloudwatch is not None:
             recent = observe.concurrency_per_second(self.cloudwatch, outputs.subscriber_name, time.time() - 3)
             sample["concurrency"] = (recent[-1][1] if recent else 0) or 0
@@ -93,4 +100,6 @@ class Sampler(threading.Thread):
         self.stop_event.set()
         if self.is_alive():
             self.join(timeout_s)
+        if self.probe is not None and hasattr(self.probe, "close"):
+            self.probe.close()
         return list(self.samples)

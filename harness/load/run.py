@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import aws
+from harness import aws, backend
 from harness.evidence import Accepted, Evidence
 from harness.evidence.collect import collect, wait_for_drain
 from harness.evidence.sampler import Sampler
@@ -89,7 +89,7 @@ def run(
     client = lambda service: aws.client(service, stack)  # noqa: E731
     marker = str(stack.state_path / f"crash-{run_id}")
     load_started = time.time() + (2.0 if faults else 0.0)  # the functions' environment is updated first
-    sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl")
+    sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl", probe=backend.probe(stack, outputs))
     env = {
         **os.environ,
         **stack.to_environment(),

@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from harness.backend import BackendView
 from harness.evidence import Evidence
 from harness.report.charts import Chart, Series, histogram, limit_line, line_chart
 from harness.rules import Verdict, latencies_ms
@@ -79,6 +80,23 @@ def concurrency_chart(
     )
 
 
+def backend_chart(view: BackendView | None, marks: Sequence[tuple[float, str]] = ()) -> Chart:
+    """The backend's load against its capacity line, and what it refused for capacity."""
+    if view is None:
+        return Chart("Backend load against its capacity", empty=True)
+    capacity = "on demand" if view.capacity is None else f"{view.capacity:g}"
+    return line_chart(
+        f"Backend ({view.kind}) load against its capacity",
+        [
+            Series(f"in use ({view.capacity_unit})", view.load),
+            limit_line(f"capacity ({capacity})", view.capacity, view.load),
+            Series("refused for capacity", view.refused),
+        ],
+        view.capacity_unit,
+        marks,
+    )
+
+
 def report_charts(evidence: Evidence) -> list[Chart]:
     origin, marks = evidence.load_started, markers(evidence)
     accepted = evidence.accepted
@@ -96,6 +114,7 @@ def report_charts(evidence: Evidence) -> list[Chart]:
         ),
         queue_chart(evidence.samples, origin, marks),
         concurrency_chart(evidence.consumer.concurrency, evidence.consumer.limit, marks),
+        backend_chart(evidence.backend, marks),
         line_chart(
             "Backend writes per second",
             [Series("rows written", per_second(written, origin))],
@@ -128,6 +147,8 @@ def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple
             " / ".join(fmt(latency.get(key)) for key in ("p50", "p95", "p99", "max")) + " ms",
         ),
     ]
+    if verdict.backend:
+        rows.insert(6, ("backend", f"{verdict.backend['kind']}: {verdict.backend['summary']}"))
     if locust_cpu_max is not None:
         rows.append(("load generator CPU, peak", f"{fmt(locust_cpu_max)} %"))
     return rows

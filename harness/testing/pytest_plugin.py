@@ -5,8 +5,11 @@ Fixtures:
 - ``localstack``: the running embedded stack, started once per session and stopped at the end.
 - ``aws_client``: ``aws_client("sqs")`` builds a boto3 client pinned to that stack.
 - ``deploy_function``: creates a Python function from inline sources and waits until it is active.
-- ``deploy_topology``: ``deploy_topology(**topology_settings) -> Topology`` (stack, settings, outputs)
-  deploys a webhook topology of its own (unique resource names), e.g. ``subscriber_dir=...``.
+- ``deploy_topology``: ``deploy_topology(**settings) -> Topology`` (stack, settings, outputs, backend)
+  deploys a webhook topology of its own (unique resource names), e.g. ``subscriber_dir=...``; topology
+  and backend settings both go here. ``topology.rows()`` reads its backend table, whichever it is.
+- ``postgres``: a PostgreSQL server of the session (started on first use, stopped at the end), for
+  ``deploy_topology(backend="postgres", postgres_port=postgres.port)``.
 - ``webhook_topology``: the default topology (functions/ of this repo, or HARNESS_* settings), session scope.
 - ``webhook``: ``webhook("/path", body, headers) -> (status, json)`` posts to the webhook URL.
 - ``run_load``: ``run_load(topology, **load_settings) -> (Verdict, run_dir)``: a Locust run against a
@@ -26,6 +29,8 @@ from typing import Any
 import pytest
 
 from harness import aws
+from harness.backend import rows as backend_rows
+from harness.backend.config import BackendSettings
 from harness.load.config import LoadSettings
 from harness.outputs import Outputs
 from harness.stack.config import StackSettings
@@ -106,22 +111,53 @@ class Topology:
     stack: StackSettings
     settings: TopologySettings
     outputs: Outputs
+    backend: BackendSettings = dataclasses.field(default_factory=BackendSettings)
 
     def redeploy(self, **changes: Any) -> list[str]:
-        """Deploy again, with ``changes`` to the settings; the changes made (empty when nothing differed)."""
-        deployer = Deployer(self.stack, self.settings.replace(**changes))
+        """Deploy again, with ``changes`` to the topology or backend settings; the changes made."""
+        topology, backend = _split(changes)
+        deployer = Deployer(self.stack, self.settings.replace(**topology), backend=self.backend.replace(**backend))
         deployer.deploy()
         return deployer.changes
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row of the topology's backend table (DynamoDB or PostgreSQL)."""
+        return backend_rows(self.outputs, lambda service: aws.client(service, self.stack))
+
+
+def _split(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Settings for the topology and for the backend, from one set of keyword arguments."""
+    backend_names = set(BackendSettings.names())
+    return (
+        {k: v for k, v in overrides.items() if k not in backend_names},
+        {k: v for k, v in overrides.items() if k in backend_names},
+    )
 
 
 @pytest.fixture(scope="session")
 def deploy_topology(localstack: EmbeddedStack) -> Callable[..., Topology]:
     def deploy(**overrides: Any) -> Topology:
         overrides.setdefault("name_prefix", f"t{uuid.uuid4().hex[:6]}-")
-        settings = TopologySettings.from_env().replace(**overrides)
-        return Topology(localstack.settings, settings, Deployer(localstack.settings, settings).deploy())
+        topology, backend = _split(overrides)
+        settings = TopologySettings.from_env().replace(**topology)
+        backend_settings = BackendSettings.from_env().replace(**backend)
+        outputs = Deployer(localstack.settings, settings, backend=backend_settings).deploy()
+        return Topology(localstack.settings, settings, outputs, backend_settings)
 
     return deploy
+
+
+@pytest.fixture(scope="session")
+def postgres(localstack: EmbeddedStack) -> Iterator[Any]:
+    from harness.backend.postgres import PostgresServer
+
+    backend = BackendSettings.from_env().replace(backend="postgres", postgres_port=free_port())
+    server = PostgresServer(localstack.settings, backend)
+    connection = server.start()
+    try:
+        yield connection
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

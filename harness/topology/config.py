@@ -27,18 +27,6 @@ class TopologySettings(SettingsGroup):
 
     name_prefix: str = option("", "prefix for every resource name (lets several topologies coexist)")
     table_name: str = option("Messages", "DynamoDB table of the backend (partition key `id`)")
-    table_billing_mode: str = option(
-        "PAY_PER_REQUEST",
-        "the table's billing mode: PROVISIONED (held to its capacity units, as the reference stack's 5/5) or "
-        "PAY_PER_REQUEST (on demand)",
-        choices=("PROVISIONED", "PAY_PER_REQUEST"),
-    )
-    table_read_capacity: int = option(
-        5, "read capacity units of a PROVISIONED table (CDK default: 5)", low=1, high=40_000
-    )
-    table_write_capacity: int = option(
-        5, "write capacity units of a PROVISIONED table (CDK default: 5): writes of 1 KB per second", low=1, high=40_000
-    )
     queue_name: str = option("webhook-queue", "SQS queue between publisher and subscriber")
     dlq_name: str = option("webhook-dlq", "dead-letter queue of the SQS queue")
     visibility_timeout_s: int = option(

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness import aws
+from harness.backend.config import BackendSettings
 from harness.exceptions import DeployError
 from harness.outputs import Outputs, outputs_path
 from harness.polling import poll
@@ -90,9 +91,11 @@ class Deployer:
         settings: TopologySettings,
         client: Callable[[str], Any] | None = None,
         say: Callable[[str], None] = lambda _: None,
+        backend: BackendSettings | None = None,
     ) -> None:
         self.stack = stack
         self.settings = settings
+        self.backend = backend or BackendSettings.from_env()
         self._client = client or (lambda service: aws.client(service, stack))
         self.say = say
         self.changes: list[str] = []
@@ -106,7 +109,8 @@ class Deployer:
     def deploy(self) -> Outputs:
         s, stack = self.settings, self.stack
         self._require_stack()
-        table = self.ensure_table(s.resource_name("table_name"))
+        table = s.resource_name("table_name")
+        backend_port, backend_environment = self.ensure_backend(table)
         dlq_url, dlq_arn = self.ensure_queue(
             s.resource_name("dlq_name"), {"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
         )
@@ -136,6 +140,7 @@ class Deployer:
                 "TABLE_NAME": table,
                 "BACKEND_LATENCY_MS": str(s.backend_latency_ms),
                 "FAIL_PATH_MARKER": s.fail_path_marker,
+                **backend_environment,
             },
         )
         self.ensure_reserved_concurrency(subscriber, s.reserved_concurrency)
@@ -154,6 +159,8 @@ class Deployer:
             subscriber_name=subscriber,
             event_source_mapping_uuid=mapping_uuid,
             fail_path_marker=s.fail_path_marker,
+            backend=self.backend.backend,
+            backend_port=backend_port,
         )
         outputs.save(outputs_path(stack))
         return outputs
@@ -163,8 +170,27 @@ class Deployer:
 
     # --- resources ---------------------------------------------------------------------------------
 
+    def ensure_backend(self, table: str) -> tuple[int, dict[str, str]]:
+        """The backend's table; (postgres port or 0, what the subscriber needs to reach it)."""
+        if self.backend.backend != "postgres":
+            self.ensure_table(table)
+            return 0, {}
+        from harness.backend import postgres
+
+        port = postgres.require(postgres.PostgresServer(self.stack, self.backend))["port"]
+        if postgres.ensure_table(port, table):
+            self._changed(f"created PostgreSQL table {table}")
+        connection = postgres.Connection(self.stack.endpoint_host, port)
+        return port, {
+            "PGHOST": connection.host,
+            "PGPORT": str(connection.port),
+            "PGDATABASE": connection.database,
+            "PGUSER": connection.user,
+            "PGPASSWORD": connection.password,
+        }
+
     def ensure_table(self, name: str) -> str:
-        dynamodb, s = self._client("dynamodb"), self.settings
+        dynamodb, s = self._client("dynamodb"), self.backend
         capacity: dict[str, Any] = {"BillingMode": s.table_billing_mode}
         if s.table_billing_mode == "PROVISIONED":
             capacity["ProvisionedThroughput"] = {
@@ -381,13 +407,13 @@ def table_capacity(table: dict[str, Any]) -> tuple[str, int, int]:
     return mode, int(throughput.get("ReadCapacityUnits") or 0), int(throughput.get("WriteCapacityUnits") or 0)
 
 
-def table_capacity_wanted(settings: TopologySettings) -> tuple[str, int, int]:
+def table_capacity_wanted(settings: BackendSettings) -> tuple[str, int, int]:
     if settings.table_billing_mode == "PAY_PER_REQUEST":
         return "PAY_PER_REQUEST", 0, 0
     return "PROVISIONED", settings.table_read_capacity, settings.table_write_capacity
 
 
-def describe_capacity(settings: TopologySettings) -> str:
+def describe_capacity(settings: BackendSettings) -> str:
     if settings.table_billing_mode == "PAY_PER_REQUEST":
         return "on demand"
     return f"PROVISIONED {settings.table_read_capacity} RCU / {settings.table_write_capacity} WCU"

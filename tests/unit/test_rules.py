@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.backend import BackendView
 from harness.evidence import Accepted, Consumer, Evidence
 from harness.observe import DeadLetter
 from harness.outputs import Outputs
@@ -30,7 +31,9 @@ def record(item_id: str, event: str | None = None, kind: str = "new", poisoned: 
     return {"id": item_id, "event": event or f"e-{item_id}", "kind": kind, "t": 0, "poisoned": poisoned}
 
 
-def evidence(records, rows=(), dlq=(), suppressed=0, concurrency=2.0, reserved=2, maximum=None) -> Evidence:
+def evidence(
+    records, rows=(), dlq=(), suppressed=0, concurrency=2.0, reserved=2, maximum=None, backend=None
+) -> Evidence:
     return Evidence(
         run_id="run",
         outputs=OUTPUTS,
@@ -41,6 +44,7 @@ def evidence(records, rows=(), dlq=(), suppressed=0, concurrency=2.0, reserved=2
         load_started=0,
         load_ended=10,
         drain_seconds=3.0,
+        backend=backend,
     )
 
 
@@ -112,3 +116,22 @@ def test_after_a_fix_poisoned_requests_must_be_rows():
     fixed = Accepted(records).with_poison_fixed()
     assert judge(evidence(fixed.records, rows=[row("p")])).verdict == "PASS"
     assert judge(evidence(fixed.records, dlq=["p"])).verdict == "FAIL"
+
+
+def test_a_backend_that_refused_work_for_capacity_fails_the_run():
+    refused = BackendView("postgres", 10.0, "connections", peak=10.0, errors=212)
+    result = judge(evidence([record("a")], rows=[row("a")], backend=refused))
+    assert result.verdict == "FAIL"
+    assert "refused connections 212 time(s) for capacity, peaking at 10 connections" in " ".join(result.reasons)
+    assert (
+        result.backend["errors"] == 212
+        and result.backend["summary"] == "peaked at 10 of 10 connections, refused 212 for capacity"
+    )
+
+
+def test_a_backend_within_its_capacity_passes_and_reports_its_peak():
+    held = BackendView("dynamodb", 5.0, "write units / s", peak=4.0, errors=0)
+    result = judge(evidence([record("a")], rows=[row("a")], backend=held))
+    assert result.verdict == "PASS" and result.backend["peak"] == 4.0
+    on_demand = BackendView("dynamodb", None, "write units / s", peak=40.0, errors=0)
+    assert "on demand" in judge(evidence([record("a")], rows=[row("a")], backend=on_demand)).backend["summary"]

@@ -70,6 +70,14 @@ class FakeAWS:
     def get_event_source_mapping(self, **_: Any) -> dict:
         return {"ScalingConfig": {"MaximumConcurrency": 3}}
 
+    def describe_table(self, **_: Any) -> dict:
+        return {
+            "Table": {
+                "BillingModeSummary": {"BillingMode": "PROVISIONED"},
+                "ProvisionedThroughput": {"WriteCapacityUnits": 5, "ReadCapacityUnits": 5},
+            }
+        }
+
 
 def gather(records, aws: FakeAWS, **kwargs) -> Evidence:
     return collect(
@@ -103,3 +111,17 @@ def test_evidence_survives_a_round_trip_through_json():
     assert again.rows == [{"id": "a", "written_at_ms": 1250.5, "received_at_ms": 1000}]
     assert again.dead_letters == found.dead_letters and again.faults == found.faults
     assert again.consumer.limit == found.consumer.limit and again.outputs == OUTPUTS
+
+
+def test_the_backends_view_comes_from_its_own_metrics():
+    class Throttling(FakeAWS):
+        def get_metric_statistics(self, MetricName: str, Statistics: list[str], **kwargs: Any) -> dict:
+            at = datetime.fromtimestamp(1, UTC)
+            values = {"ConsumedWriteCapacityUnits": 7.0, "WriteThrottleEvents": 3.0}
+            if MetricName in values:
+                return {"Datapoints": [{"Sum": values[MetricName], "Timestamp": at}]}
+            return super().get_metric_statistics(MetricName, Statistics, **kwargs)
+
+    view = gather([record("a")], Throttling(rows=[{"id": "a"}])).backend
+    assert (view.kind, view.capacity, view.capacity_unit) == ("dynamodb", 5.0, "write units / s")
+    assert (view.peak, view.errors) == (7.0, 3) and view.load == [(1.0, 7.0)]

@@ -1,0 +1,142 @@
+"""The backend the pattern protects, seen from its own side: DynamoDB (a table with capacity) or PostgreSQL.
+
+One place knows both kinds: reading rows, emptying the table between runs, probing the backend each
+second during a run, and turning what was measured into the backend's view of the run (its load
+against its capacity, and the work it refused for capacity).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import observe
+from harness.outputs import Outputs
+from harness.stack.config import StackSettings
+
+
+@dataclass(frozen=True)
+class BackendView:
+    """The backend's side of a run, in the unit of its capacity."""
+
+    kind: str
+    capacity: float | None
+    """What it can take: provisioned write units per second, or connections; None: on demand, no limit."""
+    capacity_unit: str
+    peak: float
+    """The highest load it saw, in the capacity's unit."""
+    errors: int
+    """Requests it refused for capacity: throttle events, or connections refused (SQLSTATE 53300)."""
+    load: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the load started, load in the capacity's unit), once a second."""
+    refused: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the load started, refusals in that second)."""
+    throughput: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the load started, writes or commits in that second)."""
+    throughput_unit: str = "writes / s"
+
+    def describe(self) -> str:
+        unit = self.capacity_unit
+        if self.capacity is None:
+            return f"peaked at {self.peak:g} {unit} (on demand: no capacity to exceed)"
+        refused = f", refused {self.errors} for capacity" if self.errors else ", refused nothing"
+        return f"peaked at {self.peak:g} of {self.capacity:g} {unit}{refused}"
+
+
+def rows(outputs: Outputs, client: Callable[[str], Any]) -> list[dict[str, Any]]:
+    """Every row of the backend table."""
+    if outputs.backend == "postgres":
+        from harness.backend import postgres
+
+        return postgres.rows(outputs.backend_port, outputs.table_name)
+    return observe.rows(client("dynamodb"), outputs.table_name)
+
+
+def empty(outputs: Outputs, client: Callable[[str], Any]) -> None:
+    """Delete every row (a comparison starts each variant from an empty table)."""
+    if outputs.backend == "postgres":
+        from harness.backend import postgres
+
+        postgres.truncate(outputs.backend_port, outputs.table_name)
+        return
+    dynamodb = client("dynamodb")
+    for page in dynamodb.get_paginator("scan").paginate(TableName=outputs.table_name, ProjectionExpression="id"):
+        for start in range(0, len(page["Items"]), 25):
+            requests = [{"DeleteRequest": {"Key": {"id": item["id"]}}} for item in page["Items"][start : start + 25]]
+            dynamodb.batch_write_item(RequestItems={outputs.table_name: requests})
+
+
+def probe(stack: StackSettings, outputs: Outputs) -> Callable[[], dict[str, float]] | None:
+    """What the sampler adds each second from the backend itself (PostgreSQL); None where CloudWatch has it."""
+    if outputs.backend != "postgres":
+        return None
+    from harness.backend import postgres
+    from harness.backend.config import BackendSettings
+
+    server = postgres.PostgresServer(stack, BackendSettings.from_env(validate=False))
+    return postgres.Probe(server, outputs.backend_port)
+
+
+def view(
+    outputs: Outputs, client: Callable[[str], Any], samples: Sequence[dict[str, Any]], since: float
+) -> BackendView:
+    """The backend's view of the run that started at ``since``: from CloudWatch (DynamoDB) or the probes."""
+    if outputs.backend == "postgres":
+        return _postgres_view(outputs, samples, since)
+    return _dynamodb_view(outputs, client, since)
+
+
+def _dynamodb_view(outputs: Outputs, client: Callable[[str], Any], since: float) -> BackendView:
+    table = client("dynamodb").describe_table(TableName=outputs.table_name)["Table"]
+    mode = (table.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
+    capacity = None if mode == "PAY_PER_REQUEST" else float(table["ProvisionedThroughput"]["WriteCapacityUnits"])
+    cloudwatch = client("cloudwatch")
+
+    def per_second(metric: str) -> list[tuple[float, float]]:
+        return observe.per_second_sums(cloudwatch, "AWS/DynamoDB", "TableName", outputs.table_name, metric, since)
+
+    consumed = per_second("ConsumedWriteCapacityUnits")
+    throttles = _added(per_second("WriteThrottleEvents"), per_second("ReadThrottleEvents"))
+    return BackendView(
+        kind="dynamodb",
+        capacity=capacity,
+        capacity_unit="write units / s",
+        peak=max((value for _, value in consumed), default=0.0),
+        errors=int(sum(value for _, value in throttles)),
+        load=consumed,
+        refused=throttles,
+        throughput=consumed,
+        throughput_unit="write units / s",
+    )
+
+
+def _added(*series: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    totals: dict[float, float] = {}
+    for points in series:
+        for t, value in points:
+            totals[t] = totals.get(t, 0.0) + value
+    return sorted(totals.items())
+
+
+def _postgres_view(outputs: Outputs, samples: Sequence[dict[str, Any]], since: float) -> BackendView:
+    probed = [s for s in samples if "backend_in_use" in s]
+    load = [(max(0.0, s["t"] - since), float(s["backend_in_use"])) for s in probed]
+    refused, commits = [], []
+    for before, after in itertools.pairwise(probed):
+        t = max(0.0, after["t"] - since)
+        refused.append((t, float(after["backend_refused"] - before["backend_refused"])))
+        commits.append((t, float(after["backend_commits"] - before["backend_commits"])))
+    errors = probed[-1]["backend_refused"] - probed[0]["backend_refused"] if probed else 0
+    return BackendView(
+        kind="postgres",
+        capacity=float(probed[-1]["backend_capacity"]) if probed else None,
+        capacity_unit="connections",
+        peak=max((value for _, value in load), default=0.0),
+        errors=int(errors),
+        load=load,
+        refused=refused,
+        throughput=commits,
+        throughput_unit="commits / s",
+    )
