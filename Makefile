@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos fuzz
+.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos fuzz compare
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
            $(if $(SPAWN_RATE),HARNESS_SPAWN_RATE=$(SPAWN_RATE)) $(if $(DURATION),HARNESS_DURATION_S=$(DURATION)) \
-           $(if $(WORKERS),HARNESS_WORKERS=$(WORKERS))
+           $(if $(WORKERS),HARNESS_WORKERS=$(WORKERS)) $(if $(VARIANTS),HARNESS_VARIANTS=$(VARIANTS))
 
 venv: $(STAMP)
 
@@ -66,6 +66,17 @@ chaos: venv
 	$(BIN)/harness redrive
 	$(CHAOS_TOPOLOGY) HARNESS_FAIL_PATH_MARKER= $(BIN)/harness verify --poison-fixed
 	$(BIN)/harness deploy
+
+# The throttle comparison: each write holds the backend 200 ms (a loaded database), so a burst builds a
+# backlog the throttle must hold back; a 30 s visibility timeout lets failed batches come back within the
+# drain. Each default can be overridden on the command line (`make compare DURATION=60s VARIANTS=...`).
+COMPARE_SCENARIO = HARNESS_BACKEND_LATENCY_MS=$${HARNESS_BACKEND_LATENCY_MS:-200} \
+                   HARNESS_VISIBILITY_TIMEOUT_S=$${HARNESS_VISIBILITY_TIMEOUT_S:-30} \
+                   HARNESS_SUBSCRIBER_TIMEOUT_S=$${HARNESS_SUBSCRIBER_TIMEOUT_S:-10} \
+                   HARNESS_DURATION_S=$${HARNESS_DURATION_S:-30s} HARNESS_DRAIN_TIMEOUT_S=$${HARNESS_DRAIN_TIMEOUT_S:-90}
+
+compare: venv
+	$(COMPARE_SCENARIO) $(LOAD_ENV) $(BIN)/harness compare
 
 # Hypothesis-generated requests against the webhook of a test stack (bounded: HARNESS_FUZZ_EXAMPLES).
 fuzz: venv

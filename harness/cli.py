@@ -133,6 +133,24 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0 if verdict.passed else 1
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """The same load against variants of the throttle; exit 1 when a throttled variant fails."""
+    from harness.load import compare
+
+    topology, load = _topology(args), LoadSettings.from_env(variants=args.variants)
+    limit = topology.reserved_concurrency or topology.maximum_concurrency or 2
+    variants = compare.parse_variants(load.variants, limit)
+    _say(f"comparing {len(variants)} variant(s): {', '.join(v.name for v in variants)}")
+    results, compare_dir = compare.run(
+        _stack(args), topology, BackendSettings.from_env(), load, variants, progress=_say
+    )
+    for result in results:
+        print(result.sentence())
+    print(f"report: {compare_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")
+    print(f"numbers: {compare_dir / 'compare.json'}")
+    return 1 if compare.failed_throttled(results) else 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Judge a finished run again (e.g. after `harness redrive` or a fix), from its records."""
     from pathlib import Path
@@ -292,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("deploy", cmd_deploy, "create or update the topology (idempotent)", [common, functions]),
         ("outputs", cmd_outputs, "webhook URL, queue URLs, table and function names", [common]),
         ("load", cmd_load, "flood the webhook (Locust, headless), verify, write a report", [common]),
+        (
+            "compare",
+            cmd_compare,
+            "the same load against throttle variants, one report side by side",
+            [common, functions],
+        ),
         ("verify", cmd_verify, "judge a finished load run again (default: reports/latest)", [common]),
         ("ui", cmd_ui, "the Locust web UI on 127.0.0.1 against the webhook, with a Harness tab", [common]),
         ("redrive", cmd_redrive, "move the DLQ's messages back to the queue (after a fix)", [common]),
@@ -307,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--no-deploy", action="store_true", help="start the stack only")
         if name == "outputs":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "compare":
+            sub.add_argument(
+                "--variants", help="e.g. reserved=1,reserved=2,maximum=2,none (HARNESS_VARIANTS; default: the three)"
+            )
         if name == "config":
             sub.add_argument("--markdown", action="store_true", help="the tables of the README, from the declarations")
         if name == "verify":

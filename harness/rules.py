@@ -50,7 +50,12 @@ Rule = Callable[[Evidence, Findings], str | None]
 """A rule returns the reason the run fails, or None when it holds."""
 
 
-def nothing_lost(_: Evidence, found: Findings) -> str | None:
+def nothing_lost(evidence: Evidence, found: Findings) -> str | None:
+    if found.missing_ids and evidence.pending:
+        return (
+            f"{len(found.missing_ids)} accepted id(s) are not rows yet: {evidence.pending} message(s) were still "
+            "queued when the drain timed out (failed batches wait out their visibility timeout)"
+        )
     if found.missing_ids:
         return f"{len(found.missing_ids)} accepted id(s) are neither a row nor in the DLQ, e.g. {found.missing_ids[:3]}"
     return None
@@ -148,6 +153,7 @@ class Verdict:
     e2e_latency_ms: dict[str, float]
     ingest_rps: float
     dlq_messages: list[dict[str, Any]] = field(default_factory=list)
+    pending: int = 0
     backend: dict[str, Any] = field(default_factory=dict)
     """kind, capacity, capacity_unit, peak, errors: the backend's side of the run."""
 
@@ -197,6 +203,7 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
             {"id": letter.item_id, "receive_count": letter.receive_count, "why": _why(letter.item_id, found)}
             for letter in evidence.dead_letters
         ],
+        pending=evidence.pending,
         backend=_backend_summary(evidence),
     )
 

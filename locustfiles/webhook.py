@@ -29,6 +29,8 @@ from harness.stack.config import StackSettings
 
 STACK = StackSettings.from_env()
 SETTINGS = LoadSettings.from_env()
+if SETTINGS.seed:
+    random.seed(SETTINGS.seed)  # the same choices in every run with this seed (`harness compare`)
 PATHS = ("/github/push", "/github/pull_request", "/stripe/charge.succeeded", "/orders/created", "/hello")
 
 

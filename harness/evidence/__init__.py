@@ -113,6 +113,8 @@ class Evidence:
     faults: list[Fault] = field(default_factory=list)
     backend: BackendView | None = None
     """The backend's side: its load against its capacity, and what it refused for capacity."""
+    pending: int = 0
+    """Messages still in the queue when the evidence was collected (the drain ran out of time)."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)

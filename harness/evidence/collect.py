@@ -97,14 +97,20 @@ def collect(
     )
     cloudwatch, subscriber = client("cloudwatch"), outputs.subscriber_name
     reserved, maximum = consumer_limits(client("lambda"), outputs)
+
+    def per_second(metric: str, statistic: str) -> list[tuple[float, float]]:
+        """Only this run's seconds: a run right after another must not inherit its metrics."""
+        return observe.per_second(cloudwatch, "AWS/Lambda", "FunctionName", subscriber, metric, statistic, load_started)
+
+    concurrency = per_second("ConcurrentExecutions", "Maximum")
     consumer = Consumer(
         reserved_concurrency=reserved,
         maximum_concurrency=maximum,
-        max_concurrency=observe.lambda_metric(cloudwatch, subscriber, "ConcurrentExecutions", "Maximum", load_started),
-        throttles=observe.lambda_metric(cloudwatch, subscriber, "Throttles", "Sum", load_started) or 0,
-        errors=observe.lambda_metric(cloudwatch, subscriber, "Errors", "Sum", load_started) or 0,
+        max_concurrency=max((value for _, value in concurrency), default=None),
+        throttles=sum(value for _, value in per_second("Throttles", "Sum")),
+        errors=sum(value for _, value in per_second("Errors", "Sum")),
         duplicates_suppressed=suppressed,
-        concurrency=observe.concurrency_per_second(cloudwatch, subscriber, load_started),
+        concurrency=concurrency,
     )
     return Evidence(
         run_id=run_id,
@@ -119,4 +125,5 @@ def collect(
         samples=list(samples),
         faults=list(faults),
         backend=backend.view(outputs, client, samples, load_started),
+        pending=observe.queue_depth(client("sqs"), outputs.queue_url).total,
     )

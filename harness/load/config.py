@@ -46,5 +46,16 @@ class LoadSettings(SettingsGroup):
         None, "publisher-side: SQS unavailable (503s) from this many seconds into the load", low=0, duration=True
     )
     fault_queue_outage_duration_s: int = option(5, "publisher-side: how long SQS is unavailable", low=1, duration=True)
+    variants: str = option(
+        "",
+        "harness compare: the consumer variants, e.g. reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none "
+        "(empty: reserved and MaximumConcurrency at the topology's limit, and no throttle)",
+    )
+    seed: int = option(
+        0, "random seed of the load's choices (paths, shares, redeliveries); 0: a new one each run", low=0
+    )
+    drain_required: bool = option(
+        True, "a queue that does not drain within drain_timeout_s ends the run (false: judged as it stands)"
+    )
     reports_dir: Path = option(Path("reports"), "where runs are written (reports/<run-id>/, reports/latest)")
     ui_port: int = option(8089, "Locust web UI port on 127.0.0.1", low=1, high=65535)

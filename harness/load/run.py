@@ -66,6 +66,7 @@ def run(
     load: LoadSettings,
     progress: Callable[[str], None] = lambda _: None,
     outputs: Outputs | None = None,
+    run_dir: Path | None = None,
 ) -> tuple[Verdict, Path]:
     """One load run against ``outputs`` (default: the deployment recorded in the state folder)."""
     outputs = outputs or load_outputs(stack)
@@ -76,7 +77,7 @@ def run(
         )
     aws.require_stack(stack)
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{load.shape}"
-    run_dir = load.reports_dir / run_id
+    run_dir = run_dir or load.reports_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "outputs.json").write_text(json.dumps(dataclasses.asdict(outputs)))
     progress(
@@ -102,7 +103,13 @@ def run(
         try:
             load_ended = _run_locust(load, outputs, run_dir, env, sampler, load_started, progress)
             progress(f"load finished after {load_ended - load_started:.0f}s; waiting for the queue to drain")
-            drain_seconds = wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
+            try:
+                drain_seconds: float | None = wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
+            except DeadlineExceeded as error:
+                if load.drain_required:
+                    raise
+                progress(f"{error}; judging the run as it stands")
+                drain_seconds = None
         finally:
             samples = sampler.stop()
     (run_dir / RUN_FILE).write_text(
@@ -121,7 +128,8 @@ def run(
         faults=faults,
     )
     verdict = write_run(evidence, run_dir, load)
-    _point_latest(load.reports_dir, run_dir)
+    if run_dir.parent.resolve() == load.reports_dir.resolve():
+        point_latest(load.reports_dir, run_dir)
     return verdict, run_dir
 
 
@@ -224,7 +232,7 @@ def _stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
-def _point_latest(reports_dir: Path, run_dir: Path) -> None:
+def point_latest(reports_dir: Path, run_dir: Path) -> None:
     latest = reports_dir / "latest"
     if latest.is_symlink() or latest.exists():
         latest.unlink()

@@ -106,7 +106,8 @@ class Deployer:
 
     # --- the whole topology ------------------------------------------------------------------------
 
-    def deploy(self) -> Outputs:
+    def deploy(self, record: bool = True) -> Outputs:
+        """Create or update everything; ``record``: save it as the state folder's deployment (outputs.json)."""
         s, stack = self.settings, self.stack
         self._require_stack()
         table = s.resource_name("table_name")
@@ -162,7 +163,8 @@ class Deployer:
             backend=self.backend.backend,
             backend_port=backend_port,
         )
-        outputs.save(outputs_path(stack))
+        if record:
+            outputs.save(outputs_path(stack))
         return outputs
 
     def _require_stack(self) -> None:
@@ -316,8 +318,10 @@ class Deployer:
             current = existing[0]
             uuid = current["UUID"]
             differing = differing_keys(current, desired)
+            if current.get("State") in ("Disabled", "Disabling"):
+                differing.append("Enabled")
             if differing:
-                lambda_client.update_event_source_mapping(UUID=uuid, **desired)
+                lambda_client.update_event_source_mapping(UUID=uuid, Enabled=True, **desired)
                 self._changed(f"updated event-source mapping of {function_name}: {', '.join(differing)}")
         self._wait_mapping_enabled(uuid)
         return uuid

@@ -79,7 +79,10 @@ class _ThrottleRetryingSender:
                     raise
             if time.monotonic() + backoff >= deadline:
                 raise ThrottledBatch("throttled until the visibility timeout", error={"throttled": True})
-            time.sleep(backoff)
+            if self.poller.stopped.wait(backoff):
+                # The mapping was updated, disabled or deleted: this poller's rules are over. The batch is
+                # left to reappear after its visibility timeout, for the pollers of the mapping as it is now.
+                raise ThrottledBatch("the mapping changed while the batch was throttled", error={"throttled": True})
             backoff = min(backoff * 2, self.poller.config.throttle_backoff_max_s)
 
 
@@ -172,6 +175,9 @@ class ScalingSqsPoller(SqsPoller):
                 continue
             if not messages:
                 continue
+            if self._stop.is_set():  # closed during the long poll: the mapping as it is now takes these
+                self._release(messages)
+                break
             self._deliver(messages, received_at=time.monotonic())
 
     def _receive(self) -> list[dict]:
@@ -204,10 +210,26 @@ class ScalingSqsPoller(SqsPoller):
             except Exception as error:
                 LOG.warning("delivering a batch from %s failed: %s", self.source_arn, error)
 
+    def _release(self, messages: list[dict]) -> None:
+        try:
+            self.source_client.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for index, message in enumerate(messages)
+                ],
+            )
+        except Exception as error:  # they reappear after their visibility timeout instead: never lost
+            LOG.warning("releasing %d messages of a closed poller failed: %s", len(messages), error)
+
     def delete_messages(self, messages: list[dict], message_ids_to_delete: set) -> None:
         """Deletes run beside the poller, so its next receive and invocation don't wait for them."""
-        if message_ids_to_delete:
+        if not message_ids_to_delete:
+            return
+        try:
             self._deleter.submit(self._delete_quietly, messages, message_ids_to_delete)
+        except RuntimeError:  # closed (the mapping changed) while this batch ran: delete it here, not never
+            self._delete_quietly(messages, message_ids_to_delete)
 
     def _delete_quietly(self, messages: list[dict], message_ids_to_delete: set) -> None:
         try:
@@ -217,6 +239,10 @@ class ScalingSqsPoller(SqsPoller):
 
     def batch_deadline(self) -> float:
         return getattr(self._local, "deadline", time.monotonic() + self.visibility_timeout_s)
+
+    @property
+    def stopped(self) -> threading.Event:
+        return self._stop
 
     def record_throttle(self) -> None:
         LAMBDA_METRICS.throttled(*self.function)

@@ -59,6 +59,14 @@ class FakeAWS:
     def change_message_visibility_batch(self, **_: Any) -> None:
         pass
 
+    def get_queue_attributes(self, **_: Any) -> dict:
+        depth = (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+        return {"Attributes": dict.fromkeys(depth, "0")}
+
     def get_metric_statistics(self, MetricName: str, Statistics: list[str], **_: Any) -> dict:
         value = {"ConcurrentExecutions": self.concurrency, "Throttles": self.throttles}.get(MetricName)
         at = datetime.fromtimestamp(1, UTC)

@@ -1,0 +1,29 @@
+import pytest
+
+from harness.exceptions import SettingsError
+from harness.load.compare import Variant, default_variants, parse_variants
+
+
+def test_the_default_variants_are_the_reference_throttle_awss_advice_and_none():
+    assert default_variants(2) == [
+        Variant("reserved concurrency 2", 2, None),
+        Variant("MaximumConcurrency 2", None, 2),
+        Variant("no throttle", None, None),
+    ]
+    assert parse_variants("", 3) == default_variants(3)
+
+
+def test_variants_are_parsed_from_a_short_spec():
+    variants = parse_variants("reserved=1, reserved=4, maximum=2, reserved=2+maximum=2, none", 2)
+    assert [(v.reserved_concurrency, v.maximum_concurrency) for v in variants] == [
+        (1, None), (4, None), (None, 2), (2, 2), (None, None),
+    ]  # fmt: skip
+    assert variants[3].name == "reserved concurrency 2 + MaximumConcurrency 2"
+    assert [v.throttled for v in variants] == [True, True, True, True, False]
+    assert variants[3].slug == "reserved-concurrency-2-maximumconcurrency-2"
+
+
+@pytest.mark.parametrize("spec", ["reserved", "reserved=x", "min=2", "reserved=2+max=3"])
+def test_a_malformed_variant_says_what_is_expected(spec):
+    with pytest.raises(SettingsError, match="expected reserved=N, maximum=N"):
+        parse_variants(spec, 2)
