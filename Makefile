@@ -50,11 +50,12 @@ lint: venv
 load: venv
 	$(LOAD_ENV) $(BIN)/harness load
 
-# The fault scenario: >= 2,000 webhooks, 10 % duplicates, a 10 s backend outage, 1 % poison, one crash,
+# The fault scenario: >= 2,000 webhooks (30 paced users, steady, 70 s), 10 % duplicates, a 10 s backend
+# outage and 1 % transient backend errors (injected in the backend itself), 1 % poison, one crash mid-batch,
 # SQS down for the publisher for 5 s; then the poison is "fixed", the DLQ redriven and the run judged again.
 CHAOS_TOPOLOGY = HARNESS_FAIL_PATH_MARKER=poison HARNESS_VISIBILITY_TIMEOUT_S=10 HARNESS_SUBSCRIBER_TIMEOUT_S=5 \
                  HARNESS_MAXIMUM_CONCURRENCY=2 HARNESS_BACKEND_LATENCY_MS=20
-CHAOS_LOAD = HARNESS_SHAPE=burst HARNESS_USERS=20 HARNESS_DURATION_S=70 HARNESS_DUPLICATE_SHARE=0.1 \
+CHAOS_LOAD = HARNESS_SHAPE=steady HARNESS_USERS=30 HARNESS_DURATION_S=70 HARNESS_DUPLICATE_SHARE=0.1 \
              HARNESS_POISON_SHARE=0.01 HARNESS_FAULT_OUTAGE_AFTER_S=20 HARNESS_FAULT_OUTAGE_DURATION_S=10 \
              HARNESS_FAULT_ERROR_RATE=0.01 HARNESS_FAULT_CRASH_AFTER_S=25 HARNESS_FAULT_QUEUE_OUTAGE_AFTER_S=45 \
              HARNESS_FAULT_QUEUE_OUTAGE_DURATION_S=5

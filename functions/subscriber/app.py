@@ -9,8 +9,7 @@ packaged with the function. Configured by environment:
 - BACKEND_LATENCY_MS: simulated latency per write, the scale-limited backend stand-in (default 0).
 - FAIL_PATH_MARKER: fault injection, off when empty (default): a record whose path contains it fails
   every time, so it reaches the dead-letter queue after maxReceiveCount receives.
-- FAULT_OUTAGE_WINDOW_MS ("start,end", epoch ms): backend writes fail during the window (transient).
-- FAULT_ERROR_RATE (0-1): a share of writes fails at random (transient).
+  (Backend outages and error rates are injected in the backend itself, not here.)
 - FAULT_CRASH_AFTER_MS (epoch ms) with FAULT_CRASH_MARKER (a file path): the first batch after that
   moment kills its process mid-batch, once (the marker file is claimed exclusively; on AWS, where /tmp
   is per environment, once per environment).
@@ -24,7 +23,6 @@ import contextlib
 import hashlib
 import json
 import os
-import random
 import time
 from decimal import Decimal
 from typing import Any
@@ -93,21 +91,6 @@ def row_for(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class BackendUnavailable(Exception):
-    """An injected, transient backend failure: the record comes back and succeeds later."""
-
-
-def inject_backend_faults() -> None:
-    now_ms = time.time() * 1000
-    window = os.environ.get("FAULT_OUTAGE_WINDOW_MS", "")
-    if window:
-        start, end = (float(edge) for edge in window.split(","))
-        if start <= now_ms < end:
-            raise BackendUnavailable("injected backend outage")
-    if random.random() < float(os.environ.get("FAULT_ERROR_RATE") or 0):
-        raise BackendUnavailable("injected transient backend error")
-
-
 def maybe_crash() -> None:
     """Die mid-batch (an exit, not an exception), once, after FAULT_CRASH_AFTER_MS."""
     after, marker = os.environ.get("FAULT_CRASH_AFTER_MS"), os.environ.get("FAULT_CRASH_MARKER")
@@ -144,7 +127,6 @@ def write_once(row: dict[str, Any]) -> bool:
     latency_ms = float(os.environ.get("BACKEND_LATENCY_MS") or 0)
     if latency_ms:
         time.sleep(latency_ms / 1000)
-    inject_backend_faults()
     if os.environ.get("PGHOST"):
         return insert_once(row)
     try:

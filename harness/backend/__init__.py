@@ -7,8 +7,9 @@ against its capacity, and the work it refused for capacity).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,44 @@ def empty(outputs: Outputs, client: Callable[[str], Any]) -> None:
         for start in range(0, len(page["Items"]), 25):
             requests = [{"DeleteRequest": {"Key": {"id": item["id"]}}} for item in page["Items"][start : start + 25]]
             dynamodb.batch_write_item(RequestItems={outputs.table_name: requests})
+
+
+OUTAGE_TAG = "harness:fault-outage-ms"
+ERROR_RATE_TAG = "harness:fault-error-rate"
+"""The tags the embedded stack's DynamoDB reads as faults (see harness/localstack_extensions/dynamodb.py)."""
+
+
+@contextlib.contextmanager
+def faults(
+    outputs: Outputs, client: Callable[[str], Any], outage: tuple[float, float] | None, error_rate: float
+) -> Iterator[None]:
+    """Backend faults for the block: an outage window (epoch s) and a share of failing writes, injected in the
+    backend itself (not in the subscriber), so they judge any subscriber. Removed afterwards."""
+    if not outage and not error_rate:
+        yield
+        return
+    if outputs.backend == "postgres":
+        from harness.backend.postgres import Faults
+
+        injector = Faults(outputs.backend_port, outputs.table_name)
+        injector.start(outage, error_rate)
+        try:
+            yield
+        finally:
+            injector.stop()
+        return
+    dynamodb = client("dynamodb")
+    arn = dynamodb.describe_table(TableName=outputs.table_name)["Table"]["TableArn"]
+    tags = []
+    if outage:
+        tags.append({"Key": OUTAGE_TAG, "Value": f"{int(outage[0] * 1000)},{int(outage[1] * 1000)}"})
+    if error_rate:
+        tags.append({"Key": ERROR_RATE_TAG, "Value": str(error_rate)})
+    dynamodb.tag_resource(ResourceArn=arn, Tags=tags)
+    try:
+        yield
+    finally:
+        dynamodb.untag_resource(ResourceArn=arn, TagKeys=[tag["Key"] for tag in tags])
 
 
 def probe(stack: StackSettings, outputs: Outputs) -> Callable[[], dict[str, float]] | None:

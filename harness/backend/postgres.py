@@ -16,6 +16,8 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -326,3 +328,54 @@ def require(server: PostgresServer) -> dict[str, Any]:
             "(it starts PostgreSQL with LocalStack)"
         )
     return record
+
+
+class Faults:
+    """Faults in the server itself: an outage (the application's role may not connect, and its sessions are
+    ended) and a share of inserts failing with a transient error (SQLSTATE 40001), from a trigger."""
+
+    def __init__(self, port: int, table: str) -> None:
+        self.port, self.table = port, table
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, outage: tuple[float, float] | None, error_rate: float) -> None:
+        if error_rate:
+            self._run(
+                "CREATE OR REPLACE FUNCTION harness_fault() RETURNS trigger AS $$ BEGIN "
+                f"IF random() < {float(error_rate)} THEN RAISE EXCEPTION 'injected transient backend error' "
+                "USING ERRCODE = '40001'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                f'CREATE OR REPLACE TRIGGER harness_fault BEFORE INSERT ON "{self.table}" '
+                "FOR EACH ROW EXECUTE FUNCTION harness_fault()",
+            )
+        if outage:
+            self._thread = threading.Thread(target=self._outage, args=outage, name="postgres-outage", daemon=True)
+            self._thread.start()
+
+    def _outage(self, start: float, end: float) -> None:
+        if self._stop.wait(max(0.0, start - time.time())):
+            return
+        self._run(
+            f"ALTER ROLE {APP_USER} CONNECTION LIMIT 0",
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{APP_USER}'",
+        )
+        self._stop.wait(max(0.0, end - time.time()))
+        self._run(f"ALTER ROLE {APP_USER} CONNECTION LIMIT -1")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        self._run(
+            f"ALTER ROLE {APP_USER} CONNECTION LIMIT -1",
+            f'DROP TRIGGER IF EXISTS harness_fault ON "{self.table}"',
+            "DROP FUNCTION IF EXISTS harness_fault()",
+        )
+
+    def _run(self, *statements: str) -> None:
+        admin = connect(self.port)
+        try:
+            for statement in statements:
+                admin.run(statement)
+        finally:
+            admin.close()

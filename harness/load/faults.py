@@ -1,22 +1,24 @@
-"""Fault injection for a load run: set in the functions' environment before the load, removed after.
+"""Fault injection for a load run: switched on before the load, removed after it.
 
-Times in the settings are seconds into the load; the functions receive absolute windows (epoch ms), so
-every execution environment agrees on when the outage is. Each fault is recorded for the report.
+Backend faults (an outage, a share of failing writes) are injected in the backend itself — the DynamoDB
+table answers errors, PostgreSQL refuses and drops connections — so they judge any subscriber, a user's
+own included. A process crash and SQS failing the publisher are set in those functions' environment.
+Times in the settings are seconds into the load; everything receives absolute windows, so every
+execution environment agrees on when the outage is. Each fault is recorded for the report.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness import backend
 from harness.load.config import LoadSettings
 from harness.outputs import Outputs
 
 FAULT_VARIABLES = (
-    "FAULT_OUTAGE_WINDOW_MS",
-    "FAULT_ERROR_RATE",
     "FAULT_CRASH_AFTER_MS",
     "FAULT_CRASH_MARKER",
     "FAULT_QUEUE_OUTAGE_WINDOW_MS",
@@ -42,11 +44,12 @@ class Fault:
 
 def planned(settings: LoadSettings, outputs: Outputs) -> list[Fault]:
     faults = []
+    backend = f"{outputs.backend} {outputs.table_name}"
     if settings.fault_outage_after_s is not None:
         start = settings.fault_outage_after_s
-        faults.append(Fault("backend outage", outputs.subscriber_name, start, start + settings.fault_outage_duration_s))
+        faults.append(Fault("backend outage", backend, start, start + settings.fault_outage_duration_s))
     if settings.fault_error_rate:
-        faults.append(Fault(f"{settings.fault_error_rate:.0%} of writes fail", outputs.subscriber_name, None, None))
+        faults.append(Fault(f"{settings.fault_error_rate:.0%} of writes fail", backend, None, None))
     if settings.fault_crash_after_s is not None:
         faults.append(Fault("process crash mid-batch", outputs.subscriber_name, settings.fault_crash_after_s, None))
     if settings.fault_queue_outage_after_s is not None:
@@ -71,11 +74,6 @@ def _variables(settings: LoadSettings, origin: float, marker: str) -> dict[str, 
         return str(int((origin + seconds) * 1000))
 
     subscriber, publisher = {}, {}
-    if settings.fault_outage_after_s is not None:
-        start = settings.fault_outage_after_s
-        subscriber["FAULT_OUTAGE_WINDOW_MS"] = f"{at(start)},{at(start + settings.fault_outage_duration_s)}"
-    if settings.fault_error_rate:
-        subscriber["FAULT_ERROR_RATE"] = str(settings.fault_error_rate)
     if settings.fault_crash_after_s is not None:
         subscriber["FAULT_CRASH_AFTER_MS"] = at(settings.fault_crash_after_s)
         subscriber["FAULT_CRASH_MARKER"] = marker
@@ -87,9 +85,24 @@ def _variables(settings: LoadSettings, origin: float, marker: str) -> dict[str, 
 
 @contextlib.contextmanager
 def injected(
+    settings: LoadSettings, outputs: Outputs, client: Callable[[str], Any], origin: float, marker: str
+) -> Iterator[None]:
+    """Faults on for the block (the load and its drain), then the backend and the functions as they were."""
+    outage = None
+    if settings.fault_outage_after_s is not None:
+        start = origin + settings.fault_outage_after_s
+        outage = (start, start + settings.fault_outage_duration_s)
+    with (
+        backend.faults(outputs, client, outage, settings.fault_error_rate),
+        _in_functions(settings, outputs, client("lambda"), origin, marker),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _in_functions(
     settings: LoadSettings, outputs: Outputs, lambda_client: Any, origin: float, marker: str
 ) -> Iterator[None]:
-    """Faults on for the block (the load and its drain), then the functions' environment as it was."""
     additions = _variables(settings, origin, marker)
     names = {"subscriber": outputs.subscriber_name, "publisher": outputs.publisher_name}
     changed = []

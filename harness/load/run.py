@@ -97,7 +97,7 @@ def run(
         **load.to_environment(),
         "HARNESS_RUN_DIR": str(run_dir.resolve()),
     }
-    with injected(load, outputs, client("lambda"), load_started, marker):
+    with injected(load, outputs, client, load_started, marker):
         time.sleep(max(0.0, load_started - time.time()))  # faults are scheduled from this moment on
         sampler.start()
         try:

@@ -14,19 +14,26 @@ Capacity (``dynamodb_capacity``): PROVISIONED tables are held to their read and 
 live. ``AWS/DynamoDB`` metrics per ``TableName`` are published once a second. Requests carrying the
 header ``X-Harness-Observer`` (the harness's own reads of the evidence) are not counted, so verifying a
 run never disturbs what it measures.
+
+Faults, in the backend rather than in anybody's function: a table tagged ``harness:fault-outage-ms`` =
+``start,end`` (epoch ms) answers every item request in that window ``InternalServerError`` (HTTP 500, as a
+DynamoDB outage does; SDKs retry it), and one tagged ``harness:fault-error-rate`` = ``0.01`` fails that
+share of item requests the same way. Set and removed with TagResource / UntagResource.
 """
 
 from __future__ import annotations
 
 import copy
+import random
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from localstack.aws.api import RequestContext
-from localstack.aws.api.dynamodb import DynamodbApi, ProvisionedThroughputExceededException
+from localstack.aws.api.dynamodb import DynamodbApi, InternalServerError, ProvisionedThroughputExceededException
 from localstack.aws.forwarder import create_aws_request_context
 from localstack.aws.skeleton import DispatchTable
 from localstack.services.moto import MotoFallbackDispatcher, call_moto
@@ -41,6 +48,9 @@ THROTTLED = (
     "Consider increasing your provisioning level with the UpdateTable API."
 )
 Handler = Callable[[RequestContext, dict], Any]
+OUTAGE_TAG = "harness:fault-outage-ms"
+ERROR_RATE_TAG = "harness:fault-error-rate"
+"""Fault tags, as the harness sets them (harness/backend/__init__.py; extensions cannot import it)."""
 
 
 class MotoDynamoDBProvider(DynamodbApi, ServiceLifecycleHook):
@@ -96,6 +106,42 @@ class Capacity(PerSecondPublisher):
 CAPACITY = Capacity()
 
 
+class Faults:
+    """Fault windows and error rates per table, from its ``harness:fault-*`` tags."""
+
+    def __init__(self) -> None:
+        self.outage: dict[tuple[str, str, str], tuple[float, float]] = {}
+        self.error_rate: dict[tuple[str, str, str], float] = {}
+
+    def tagged(self, context: RequestContext, arn: str, tags: dict[str, str]) -> None:
+        key = (context.account_id, context.region, arn.rpartition("/")[2])
+        if OUTAGE_TAG in tags:
+            start, _, end = tags[OUTAGE_TAG].partition(",")
+            self.outage[key] = (float(start), float(end))
+        if ERROR_RATE_TAG in tags:
+            self.error_rate[key] = float(tags[ERROR_RATE_TAG])
+
+    def untagged(self, context: RequestContext, arn: str, keys: list[str]) -> None:
+        key = (context.account_id, context.region, arn.rpartition("/")[2])
+        if OUTAGE_TAG in keys:
+            self.outage.pop(key, None)
+        if ERROR_RATE_TAG in keys:
+            self.error_rate.pop(key, None)
+
+    def check(self, context: RequestContext, table: str) -> None:
+        key = (context.account_id, context.region, table)
+        window = self.outage.get(key)
+        now_ms = time.time() * 1000
+        if window and window[0] <= now_ms < window[1]:
+            raise InternalServerError("Internal server error (injected backend outage)", status_code=500)
+        rate = self.error_rate.get(key)
+        if rate and random.random() < rate:
+            raise InternalServerError("Internal server error (injected transient error)", status_code=500)
+
+
+FAULTS = Faults()
+
+
 def _describe(context: RequestContext, name: str) -> dict[str, Any]:
     """DescribeTable through moto, from inside another operation (same account and region)."""
     local = create_aws_request_context("dynamodb", "DescribeTable", {"TableName": name}, region=context.region)
@@ -121,7 +167,10 @@ def _write(units_of: Callable[[dict], list[tuple[str, float]]]) -> Callable[[Han
         def guarded(context: RequestContext, request: dict) -> Any:
             if context.request.headers.get(OBSERVER_HEADER):
                 return handler(context, request)
-            for table, units in units_of(request):
+            tables = units_of(request)
+            for table, _ in tables:
+                FAULTS.check(context, table)
+            for table, units in tables:
                 if not CAPACITY.table(context, table).take_write(units):
                     raise _throttled()
             return handler(context, request)
@@ -139,6 +188,7 @@ def _read(table_of: Callable[[dict], list[str]], units_of: Callable[[dict, dict]
             if context.request.headers.get(OBSERVER_HEADER):
                 return handler(context, request)
             for table in table_of(request):
+                FAULTS.check(context, table)
                 if not CAPACITY.table(context, table).admit_read():
                     raise _throttled()
             response = handler(context, request)
@@ -202,6 +252,18 @@ CAPACITY_GUARDS: dict[str, Callable[[Handler], Handler]] = {
 }
 
 
+def _track_fault_tags(operation: str, handler: Handler) -> Handler:
+    def tracked(context: RequestContext, request: dict) -> Any:
+        response = handler(context, request)
+        if operation == "TagResource":
+            FAULTS.tagged(context, request["ResourceArn"], {t["Key"]: t["Value"] for t in request.get("Tags", [])})
+        else:
+            FAULTS.untagged(context, request["ResourceArn"], request.get("TagKeys", []))
+        return response
+
+    return tracked
+
+
 def _track_table_changes(operation: str, handler: Handler) -> Handler:
     """UpdateTable changes capacity live; DeleteTable (and a re-create) starts afresh."""
 
@@ -235,6 +297,8 @@ def serialized_moto_dispatcher(provider: object) -> DispatchTable:
             handler = CAPACITY_GUARDS[operation](handler)
         if operation in ("UpdateTable", "DeleteTable", "CreateTable"):
             handler = _track_table_changes(operation, handler)
+        if operation in ("TagResource", "UntagResource"):
+            handler = _track_fault_tags(operation, handler)
         dispatch[operation] = serialize(handler)
     return dispatch
 

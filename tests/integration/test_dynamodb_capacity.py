@@ -130,3 +130,19 @@ def test_a_conditional_write_that_fails_its_condition_still_consumes(application
             codes.append(error.response["Error"]["Code"])
     assert codes[:4] == ["ConditionalCheckFailedException"] * 4  # each spent a unit ...
     assert "ProvisionedThroughputExceededException" in codes[4:]  # ... so the capacity ran out
+
+
+def test_a_fault_window_tagged_on_the_table_fails_item_requests_as_an_outage(application_dynamodb, aws_client):
+    table = create_table(application_dynamodb, BillingMode="PAY_PER_REQUEST")
+    arn = application_dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+    now_ms = int(time.time() * 1000)
+    application_dynamodb.tag_resource(
+        ResourceArn=arn, Tags=[{"Key": "harness:fault-outage-ms", "Value": f"{now_ms - 1000},{now_ms + 60_000}"}]
+    )
+    with pytest.raises(ClientError) as outage:
+        application_dynamodb.put_item(TableName=table, Item={"id": {"S": "during"}})
+    assert outage.value.response["Error"]["Code"] == "InternalServerError"
+    assert outage.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert written_ids(aws_client, table) == set()  # nothing written, and the observer still reads
+    application_dynamodb.untag_resource(ResourceArn=arn, TagKeys=["harness:fault-outage-ms"])
+    assert put(application_dynamodb, table, "after") == "written"

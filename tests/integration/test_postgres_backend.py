@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -116,3 +117,45 @@ def _postgres_processes(data_dir: str) -> list[psutil.Process]:
         if data_dir in " ".join(process.info["cmdline"] or []):
             found.append(process)
     return found
+
+
+def test_faults_live_in_the_server_an_outage_refuses_and_drops_connections(postgres):
+    from harness.backend.postgres import Faults, ensure_table
+
+    ensure_table(postgres.port, "FaultTable")
+    held = connect(postgres.port, superuser=False)
+    faults = Faults(postgres.port, "FaultTable")
+    now = time.time()
+    faults.start(outage=(now, now + 60), error_rate=0.0)
+    try:
+        wait_until(lambda: _refused(postgres.port), 10, what="the outage to refuse the application's connections")
+        with pytest.raises(Exception):  # noqa: B017 - the held session was ended by the outage
+            held.run("SELECT 1")
+    finally:
+        faults.stop()
+    connect(postgres.port, superuser=False).close()  # the outage is over
+
+
+def test_an_error_rate_fails_inserts_with_a_transient_error(postgres):
+    from harness.backend.postgres import Faults, ensure_table
+
+    ensure_table(postgres.port, "RateTable")
+    faults = Faults(postgres.port, "RateTable")
+    faults.start(outage=None, error_rate=1.0)
+    app = connect(postgres.port, superuser=False)
+    try:
+        with pytest.raises(Exception) as failed:
+            app.run("""INSERT INTO "RateTable" (id) VALUES ('x')""")
+        assert "40001" in str(failed.value)
+        faults.stop()
+        app.run("""INSERT INTO "RateTable" (id) VALUES ('y')""")
+    finally:
+        app.close()
+
+
+def _refused(port: int) -> bool:
+    try:
+        connect(port, superuser=False).close()
+        return False
+    except Exception:
+        return True

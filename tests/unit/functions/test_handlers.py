@@ -141,7 +141,7 @@ def subscriber(monkeypatch):
     module = load("subscriber")
     monkeypatch.setenv("TABLE_NAME", "Messages")
     monkeypatch.delenv("FAIL_PATH_MARKER", raising=False)
-    for name in ("BACKEND_LATENCY_MS", "FAULT_OUTAGE_WINDOW_MS", "FAULT_ERROR_RATE", "FAULT_CRASH_AFTER_MS"):
+    for name in ("BACKEND_LATENCY_MS", "FAULT_CRASH_AFTER_MS", "PGHOST"):
         monkeypatch.delenv(name, raising=False)
     module._table = FakeTable()
     return module
@@ -208,20 +208,21 @@ def test_an_empty_body_and_undeclared_text_are_still_webhooks(publisher):
     )
 
 
-def test_a_backend_outage_window_fails_writes_only_inside_it(subscriber, monkeypatch):
-    now_ms = time.time() * 1000
-    monkeypatch.setenv("FAULT_OUTAGE_WINDOW_MS", f"{now_ms - 1000},{now_ms + 60_000}")
-    assert subscriber.handler({"Records": [sqs_record("m1", "a")]}, None) == {
-        "batchItemFailures": [{"itemIdentifier": "m1"}]
-    }
-    monkeypatch.setenv("FAULT_OUTAGE_WINDOW_MS", f"{now_ms - 2000},{now_ms - 1000}")  # over: recovered
+def test_a_backend_error_fails_only_that_record_and_it_succeeds_once_the_backend_recovers(subscriber):
+    """Outages and error rates now live in the backend; the subscriber's part is to report the failed record."""
+    subscriber._table = FakeTable(fail_ids={"a"})
+    result = subscriber.handler({"Records": [sqs_record("m1", "a"), sqs_record("m2", "b")]}, None)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]} and set(subscriber._table.rows) == {"b"}
+    subscriber._table.fail_ids = set()
     assert subscriber.handler({"Records": [sqs_record("m1", "a")]}, None) == {"batchItemFailures": []}
 
 
-def test_an_error_rate_fails_that_share_of_writes(subscriber, monkeypatch):
-    monkeypatch.setenv("FAULT_ERROR_RATE", "1")
-    result = subscriber.handler({"Records": [sqs_record("m1", "a"), sqs_record("m2", "b")]}, None)
-    assert len(result["batchItemFailures"]) == 2 and subscriber._table.rows == {}
+def test_the_postgres_writer_is_chosen_by_its_environment(subscriber, monkeypatch):
+    inserted = []
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setattr(subscriber, "insert_once", lambda row: inserted.append(row["id"]) or True)
+    assert subscriber.handler({"Records": [sqs_record("m1", "a")]}, None) == {"batchItemFailures": []}
+    assert inserted == ["a"] and subscriber._table.rows == {}
 
 
 def test_the_crash_fault_exits_the_process_mid_batch_once(subscriber, monkeypatch, tmp_path):
