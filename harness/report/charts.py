@@ -68,7 +68,7 @@ def line_chart(title: str, series: Sequence[Series], y_label: str, markers: Sequ
     chart = Chart(
         title,
         y_label,
-        legend=[(s.label, COLOURS[i % len(COLOURS)]) for i, s in enumerate(series)],
+        legend=[(s.label, COLOURS[i % len(COLOURS)]) for i, s in enumerate(series) if s.points],
         y_ticks=[(sy(y_max * f), _tick(y_max * f, y_max)) for f in fractions],
         x_ticks=[(sx(x_max * f), _tick(x_max * f, x_max) + "s") for f in fractions],
         # Staggered labels, so close markers stay readable.

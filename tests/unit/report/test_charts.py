@@ -27,3 +27,8 @@ def test_empty_data_is_said_not_drawn():
 def test_no_limit_draws_no_limit_line():
     assert limit_line("limit", None, [(0, 1), (4, 2)]).points == []
     assert limit_line("limit (2)", 2, [(0, 1), (4, 2)]).points == [(0, 2), (4, 2)]
+
+
+def test_a_series_with_nothing_to_draw_has_no_legend_key():
+    chart = line_chart("x", [Series("in use", [(0, 1), (1, 2)]), limit_line("capacity (on demand)", None, [])], "y")
+    assert [label for label, _ in chart.legend] == ["in use"]
