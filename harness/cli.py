@@ -30,9 +30,11 @@ def _say(message: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from harness.backend import deployed_settings
     from harness.stack import stack_for, started_stack
 
-    settings, backend = _stack(args), BackendSettings.from_env()
+    settings = _stack(args)
+    backend = deployed_settings(settings)
     if not args.no_deploy:
         _topology(args)  # validated before anything starts
     running = started_stack(settings)
@@ -72,7 +74,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     for warning in topology.warnings():
         _say(f"warning: {warning}")
     _say(f"deploying the webhook topology to {stack.endpoint_url} ...")
-    deployer = Deployer(stack, topology, say=_say, backend=BackendSettings.from_env())
+    from harness.backend import deployed_settings
+
+    backend = deployed_settings(stack)
+    deployer = Deployer(stack, topology, say=_say, backend=backend)
     outputs = deployer.deploy()
     if not deployer.changes:
         _say("  everything was up to date")
@@ -141,9 +146,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     limit = topology.reserved_concurrency or topology.maximum_concurrency or 2
     variants = compare.parse_variants(load.variants, limit)
     _say(f"comparing {len(variants)} variant(s): {', '.join(v.name for v in variants)}")
-    results, compare_dir = compare.run(
-        _stack(args), topology, BackendSettings.from_env(), load, variants, progress=_say
-    )
+    from harness.backend import deployed_settings
+
+    stack = _stack(args)
+    backend = deployed_settings(stack)
+    _say(f"backend: {backend.backend}" + (f" on port {backend.postgres_port}" if backend.backend == "postgres" else ""))
+    results, compare_dir = compare.run(stack, topology, backend, load, variants, progress=_say)
     for result in results:
         print(result.sentence())
     print(f"report: {compare_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")

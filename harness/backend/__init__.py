@@ -9,13 +9,60 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness import observe
+from harness.backend.config import POSTGRES_RESERVED_CONNECTIONS, BackendSettings
 from harness.outputs import Outputs
 from harness.stack.config import StackSettings
+
+
+def deployed_settings(stack: StackSettings, environ: Mapping[str, str] | None = None) -> BackendSettings:
+    """The backend settings a command acts on: what you set (variables, config file), else what was deployed.
+
+    After `HARNESS_BACKEND=postgres make up`, a plain `make compare` or `harness deploy` keeps using
+    PostgreSQL (its port and capacity), and a PROVISIONED table keeps its units, as `make down` stops the
+    stack that was started whatever HARNESS_STACK says later.
+    """
+    from harness.exceptions import DeployError
+    from harness.outputs import load_outputs
+    from harness.settings import config_file
+
+    environ = os.environ if environ is None else environ
+    settings = BackendSettings.from_env(environ)
+    explicit = {n for n in BackendSettings.names() if BackendSettings.env_name(n) in environ} | set(
+        config_file(environ)
+    )
+    try:
+        outputs = load_outputs(stack)
+    except DeployError:
+        return settings
+    changes: dict[str, Any] = {}
+    if "backend" not in explicit:
+        changes["backend"] = outputs.backend
+    if changes.get("backend", settings.backend) == outputs.backend == "postgres":
+        from harness.backend.postgres import PostgresServer
+
+        if "postgres_port" not in explicit and outputs.backend_port:
+            changes["postgres_port"] = outputs.backend_port
+        running = PostgresServer(stack, settings).running_record()
+        if running and "backend_max_connections" not in explicit:
+            changes["backend_max_connections"] = running["max_connections"] - POSTGRES_RESERVED_CONNECTIONS
+    capacity = {"table_billing_mode", "table_read_capacity", "table_write_capacity"}
+    if outputs.backend == "dynamodb" and not capacity & explicit:
+        with contextlib.suppress(Exception):  # no stack answering, or no table: the settings as they are
+            from harness import aws
+
+            table = aws.client("dynamodb", stack).describe_table(TableName=outputs.table_name)["Table"]
+            mode = (table.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
+            changes["table_billing_mode"] = mode
+            if mode == "PROVISIONED":
+                changes["table_read_capacity"] = int(table["ProvisionedThroughput"]["ReadCapacityUnits"])
+                changes["table_write_capacity"] = int(table["ProvisionedThroughput"]["WriteCapacityUnits"])
+    return settings.replace(**changes) if changes else settings
 
 
 @dataclass(frozen=True)
@@ -112,7 +159,6 @@ def probe(stack: StackSettings, outputs: Outputs) -> Callable[[], dict[str, floa
     if outputs.backend != "postgres":
         return None
     from harness.backend import postgres
-    from harness.backend.config import BackendSettings
 
     server = postgres.PostgresServer(stack, BackendSettings.from_env(validate=False))
     return postgres.Probe(server, outputs.backend_port)

@@ -69,8 +69,13 @@ class TopologySettings(SettingsGroup):
         "Idempotency-Key,X-GitHub-Delivery,X-Webhook-Id",
         "headers whose value becomes the message id, so sender retries collapse into one row",
     )
-    backend_latency_ms: int = option(
-        100, "simulated latency per write in the subscriber, the scale-limited backend (ms; 0: none)", low=0
+    backend_latency_ms: int | None = option(
+        None,
+        "simulated latency per write in our subscriber (ms), explicit only: empty means 100 with an on-demand "
+        "table (a stand-in for a scale-limited backend) and 0 when the backend has real capacity (PROVISIONED "
+        "table, postgres)",
+        low=0,
+        shown_default="(100 on demand, else 0)",
     )
     fail_path_marker: str = option(
         "", "fault injection, off when empty: records whose path contains it always fail (-> DLQ)"

@@ -36,6 +36,8 @@ ASSUME_ROLE_POLICY = {
 }
 DLQ_RETENTION_S = 14 * 24 * 3600  # the maximum: a DLQ must outlive its source queue's retention
 INVOKE_PERMISSION_ID = "apigateway-invoke"
+ON_DEMAND_STAND_IN_LATENCY_MS = 100
+"""Per write, when an on-demand table (nothing to exceed) stands in for a scale-limited backend."""
 
 
 def function_package(folder: Path, cache_dir: Path) -> bytes:
@@ -139,7 +141,7 @@ class Deployer:
             role_arn,
             {
                 "TABLE_NAME": table,
-                "BACKEND_LATENCY_MS": str(s.backend_latency_ms),
+                "BACKEND_LATENCY_MS": str(self.backend_latency_ms()),
                 "FAIL_PATH_MARKER": s.fail_path_marker,
                 **backend_environment,
             },
@@ -171,6 +173,13 @@ class Deployer:
         aws.require_stack(self.stack, self._client("sqs"))
 
     # --- resources ---------------------------------------------------------------------------------
+
+    def backend_latency_ms(self) -> int:
+        """The explicit setting, else a stand-in only where the backend has no capacity of its own."""
+        if self.settings.backend_latency_ms is not None:
+            return self.settings.backend_latency_ms
+        on_demand = self.backend.backend == "dynamodb" and self.backend.table_billing_mode == "PAY_PER_REQUEST"
+        return ON_DEMAND_STAND_IN_LATENCY_MS if on_demand else 0
 
     def ensure_backend(self, table: str) -> tuple[int, dict[str, str]]:
         """The backend's table; (postgres port or 0, what the subscriber needs to reach it)."""
