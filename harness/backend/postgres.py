@@ -29,6 +29,7 @@ import psutil
 from harness.backend.config import POSTGRES_RESERVED_CONNECTIONS, BackendSettings
 from harness.exceptions import StackError, StartupError
 from harness.polling import DeadlineExceeded, poll
+from harness.processes import group_members, log_tail, signal_and_wait
 from harness.settings import LOOPBACK_HOST
 from harness.stack.config import StackSettings
 
@@ -196,18 +197,11 @@ class PostgresServer:
         pid = record.get("pid")
         if not pid:
             return 0
-        members = []
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error, OSError):
-                if os.getpgid(process.pid) == pid:
-                    members.append(process)
+        members = group_members(pid)
         with contextlib.suppress(psutil.Error):
-            psutil.Process(pid).send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            psutil.Process(pid).send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown ends its children
         alive = psutil.wait_procs(members, timeout=timeout_s)[1]
-        for process in alive:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        psutil.wait_procs(alive, timeout=5)
+        signal_and_wait(alive, signal.SIGKILL, 5)
         return len(members)
 
     # --- state -----------------------------------------------------------------------------------
@@ -231,10 +225,7 @@ class PostgresServer:
         return None
 
     def logs(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_file, lines)
 
     def refused_so_far(self) -> int:
         """Connections the server refused for capacity since its log began (the backend's own count)."""

@@ -20,6 +20,7 @@ import psutil
 from harness.exceptions import AlreadyRunningError, PortInUseError, StartupError
 from harness.localstack_extensions.lambda_executor.runtime import PARENT_PID_VARIABLE
 from harness.localstack_extensions.sqs_scaling.config import default_host_ceiling
+from harness.processes import group_members, log_tail, signal_and_wait
 from harness.settings import LOOPBACK_HOST
 from harness.stack import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
 from harness.stack.config import StackSettings
@@ -158,10 +159,7 @@ class EmbeddedStack:
         return is_healthy(self.endpoint)
 
     def logs(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_file, lines)
 
     # --- stop ------------------------------------------------------------------------------------
 
@@ -178,26 +176,17 @@ class EmbeddedStack:
 
     def _terminate_group(self, pid: int) -> int:
         """SIGTERM the process group (LocalStack plus its function processes), then SIGKILL stragglers."""
-        members = self._group_members(pid)
+        members = group_members(pid)
         if not members:
             return 0
-        alive = _signal_and_wait(members, signal.SIGTERM, self.settings.stop_timeout_s)
-        _signal_and_wait(alive, signal.SIGKILL, 5)
+        alive = signal_and_wait(members, signal.SIGTERM, self.settings.stop_timeout_s)
+        signal_and_wait(alive, signal.SIGKILL, 5)
         return len(members)
-
-    @staticmethod
-    def _group_members(pgid: int) -> list[psutil.Process]:
-        members = []
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error, OSError):
-                if os.getpgid(process.pid) == pgid:
-                    members.append(process)
-        return members
 
     def _kill_orphaned_functions(self, localstack_pid: int | None) -> int:
         """Function processes whose LocalStack is gone (they also exit by themselves on their own)."""
         orphans = list(self.function_processes(localstack_pid, only_orphans=localstack_pid is None))
-        _signal_and_wait(orphans, signal.SIGKILL, 5)
+        signal_and_wait(orphans, signal.SIGKILL, 5)
         return len(orphans)
 
     @staticmethod
@@ -251,14 +240,6 @@ class EmbeddedStack:
         except psutil.Error:
             pass
         return None
-
-
-def _signal_and_wait(processes: list[psutil.Process], signum: int, timeout_s: float) -> list[psutil.Process]:
-    """Signal every process, wait up to ``timeout_s``; the ones still alive."""
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            process.send_signal(signum)
-    return psutil.wait_procs(processes, timeout=timeout_s)[1]
 
 
 def free_port() -> int:

@@ -151,6 +151,15 @@ def test_the_tables_capacity_is_deployed_and_changed_in_place(deploy_topology, a
     assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
     changes = topology.redeploy(table_write_capacity=50)
     assert changes == [f"updated capacity of table {topology.outputs.table_name} to PROVISIONED 5 RCU / 50 WCU"]
+    subscriber = topology.outputs.subscriber_name
+
+    def latency() -> str:
+        configuration = aws_client("lambda").get_function_configuration(FunctionName=subscriber)
+        return configuration["Environment"]["Variables"]["BACKEND_LATENCY_MS"]
+
+    assert latency() == "0"  # a table with real capacity: no stand-in latency
     assert topology.redeploy(table_billing_mode="PAY_PER_REQUEST") == [
-        f"updated capacity of table {topology.outputs.table_name} to on demand"
+        f"updated capacity of table {topology.outputs.table_name} to on demand",
+        f"updated configuration of {subscriber}: Environment",
     ]
+    assert latency() == "100"  # on demand, nothing to exceed: the stand-in for a scale-limited backend
