@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos fuzz compare
+.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos fuzz compare wheelhouse docker-base
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m compileall -q harness functions
 	@touch $(STAMP)
 
-up: venv
+# HARNESS_STACK=docker: the Docker image's wheels and base image first (each a no-op once there).
+up: venv $(if $(filter docker,$(HARNESS_STACK)),wheelhouse docker-base)
 	$(BIN)/harness up
 
 down: venv
@@ -31,13 +32,16 @@ down: venv
 status: venv
 	@$(BIN)/harness status
 
-test: venv
+# Where a Docker engine answers, the Compose tests run: their image's wheels and base come first.
+DOCKER_PREREQUISITES = $(if $(shell docker info >/dev/null 2>&1 && echo yes),wheelhouse docker-base)
+
+test: venv $(DOCKER_PREREQUISITES)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv
+integration: venv $(DOCKER_PREREQUISITES)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 bench: venv
@@ -88,6 +92,22 @@ verify: venv
 
 ui: venv
 	$(LOAD_ENV) $(BIN)/harness ui
+
+# The Docker image's dependencies, fetched by this machine's pip (which trusts the machine's certificate
+# authority, as pip inside a build does not): the image installs them with --no-index. Redone when the
+# lock file changes.
+WHEELHOUSE := docker/wheelhouse
+wheelhouse: $(WHEELHOUSE)/.complete
+
+$(WHEELHOUSE)/.complete: pyproject.toml constraints.txt | venv
+	rm -f $(WHEELHOUSE)/*.whl
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check -c constraints.txt -w $(WHEELHOUSE) . setuptools
+	rm -f $(WHEELHOUSE)/harness-*.whl
+	@touch $@
+
+# python:3.11-slim, built from Debian's packages where no registry serves it (docker/base/build).
+docker-base:
+	docker/base/build
 
 clean: down
 	rm -rf .harness

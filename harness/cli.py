@@ -57,9 +57,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         _say(f"LocalStack is already running{pid}; no second copy started, deploying to it")
         endpoint = settings.endpoint_url
     if backend.backend == "postgres":
-        from harness.backend.postgres import PostgresServer
+        from harness.backend.postgres import server_for
 
-        connection = PostgresServer(settings, backend).start(progress=_say)
+        connection = server_for(settings, backend).start(progress=_say)
         _say(f"PostgreSQL is ready: {connection.url} (capacity {backend.backend_max_connections} connections)")
     if args.no_deploy:
         print(f"endpoint: {endpoint}")
@@ -232,14 +232,14 @@ def _print_outputs(outputs) -> None:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from harness.backend.postgres import PostgresServer
+    from harness.backend.postgres import server_for
     from harness.stack import started_stack
 
     settings = _stack(args)
     stack = started_stack(settings)
+    postgres = server_for(settings, BackendSettings.from_env(validate=False))  # beside the stack, before it stops
     ended = stack.stop()
     _say(f"stopped the {stack.kind} stack: {ended} process(es) or container(s)" if ended else "nothing was running")
-    postgres = PostgresServer(settings, BackendSettings.from_env(validate=False))
     if postgres.running_record():
         _say(f"stopped PostgreSQL: {postgres.stop()} process(es)")
     return 0
@@ -264,12 +264,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{status.kind} stack running{pid} at {status.endpoint}, {health}{processes}")
     for note in status.notes:
         print(f"  {note}")
-    from harness.backend.postgres import PostgresServer
+    from harness.backend.postgres import server_for
 
-    postgres = PostgresServer(settings, BackendSettings.from_env(validate=False)).running_record()
+    postgres = server_for(settings, BackendSettings.from_env(validate=False)).running_record()
     if postgres:
+        where = f"pid {postgres['pid']}" if postgres.get("pid") else "Compose service postgres"
         print(
-            f"  PostgreSQL running (pid {postgres['pid']}) on 127.0.0.1:{postgres['port']}, capacity "
+            f"  PostgreSQL running ({where}) on 127.0.0.1:{postgres['port']}, capacity "
             f"{postgres['max_connections'] - POSTGRES_RESERVED_CONNECTIONS} connections"
         )
     return 0 if status.healthy else 1

@@ -44,11 +44,11 @@ def deployed_settings(stack: StackSettings, environ: Mapping[str, str] | None = 
     if "backend" not in explicit:
         changes["backend"] = outputs.backend
     if changes.get("backend", settings.backend) == outputs.backend == "postgres":
-        from harness.backend.postgres import PostgresServer
+        from harness.backend.postgres import server_for
 
         if "postgres_port" not in explicit and outputs.backend_port:
             changes["postgres_port"] = outputs.backend_port
-        running = PostgresServer(stack, settings).running_record()
+        running = server_for(stack, settings).running_record()
         if running and "backend_max_connections" not in explicit:
             changes["backend_max_connections"] = running["max_connections"] - POSTGRES_RESERVED_CONNECTIONS
     capacity = {"table_billing_mode", "table_read_capacity", "table_write_capacity"}
@@ -160,7 +160,7 @@ def probe(stack: StackSettings, outputs: Outputs) -> Callable[[], dict[str, floa
         return None
     from harness.backend import postgres
 
-    server = postgres.PostgresServer(stack, BackendSettings.from_env(validate=False))
+    server = postgres.server_for(stack, BackendSettings.from_env(validate=False))
     return postgres.Probe(server, outputs.backend_port)
 
 

@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,12 +83,21 @@ def connect(port: int, host: str = LOOPBACK_HOST, superuser: bool = True, databa
 
 
 class PostgresServer:
-    def __init__(self, stack: StackSettings, backend: BackendSettings) -> None:
-        self.stack, self.backend = stack, backend
+    """The server as a process of this machine (the embedded stack), or of a container (``listen_hosts``)."""
+
+    def __init__(
+        self,
+        stack: StackSettings,
+        backend: BackendSettings,
+        listen_hosts: Sequence[str] = (LOOPBACK_HOST,),
+        log_file: Path | None = None,
+    ) -> None:
+        self.stack, self.backend, self.listen_hosts = stack, backend, listen_hosts
         self.home = stack.state_path / "postgres"
         self.data = self.home / "data"
-        self.log_file = self.home / "postgres.log"
+        self.log_file = log_file or self.home / "postgres.log"
         self.record_file = self.home / "server.json"
+        self.process: subprocess.Popen | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -101,19 +110,20 @@ class PostgresServer:
             progress(f"PostgreSQL: capacity changed to {self.backend.backend_max_connections} connections, restarting")
             self.stop()
         self.home.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         run_as = self._system_user()
         if not (self.data / "PG_VERSION").is_file():
             progress("PostgreSQL: creating the database cluster (once) ...")
             self._initdb(run_as)
         progress(
-            f"starting PostgreSQL 16 on {LOOPBACK_HOST}:{self.backend.postgres_port} "
+            f"starting PostgreSQL 16 on {','.join(self.listen_hosts)}:{self.backend.postgres_port} "
             f"(capacity {self.backend.backend_max_connections} connections) ..."
         )
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
                 [
                     str(binaries() / "postgres"), "-D", str(self.data),
-                    "-c", f"listen_addresses={LOOPBACK_HOST}", "-p", str(self.backend.postgres_port),
+                    "-c", f"listen_addresses={','.join(self.listen_hosts)}", "-p", str(self.backend.postgres_port),
                     "-c", f"unix_socket_directories={self.home}",
                     "-c", f"max_connections={self.backend.postgres_max_connections}",
                     "-c", f"superuser_reserved_connections={POSTGRES_RESERVED_CONNECTIONS}",
@@ -122,6 +132,7 @@ class PostgresServer:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, user=run_as,
             )  # fmt: skip
+        self.process = process
         self.record_file.write_text(
             json.dumps(
                 {"pid": process.pid, "port": self.backend.postgres_port,
@@ -149,12 +160,15 @@ class PostgresServer:
     def _system_user(self) -> str | None:
         if os.geteuid() != 0:
             return None
-        binaries()
         from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
 
         ensure_user_exists(SYSTEM_USER)
+        # The system user must reach both its data and the binaries: a checkout (and so the venv) under a
+        # 0700 folder, such as root's home or `mktemp -d`, is opened for traversal (o+rx), as pgserver does.
         ensure_prefix_permissions(self.home)
-        subprocess.run(["chown", "-R", SYSTEM_USER, str(self.home)], check=True)
+        ensure_prefix_permissions(binaries())
+        for folder in {self.home, self.log_file.parent}:
+            subprocess.run(["chown", "-R", SYSTEM_USER, str(folder)], check=True)
         return SYSTEM_USER
 
     def _initdb(self, run_as: str | None) -> None:
@@ -172,6 +186,11 @@ class PostgresServer:
         password_file.unlink(missing_ok=True)
         if result.returncode != 0:
             raise StartupError(f"initdb failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
+        if any(host != LOOPBACK_HOST for host in self.listen_hosts):
+            # In a container: Docker's port mapping and the Compose network connect from the container's own
+            # subnets (never from elsewhere: the port is published on the host's loopback only).
+            with open(self.data / "pg_hba.conf", "a") as rules:
+                rules.write("host all all samenet scram-sha-256\n")
 
     def _answers(self) -> bool:
         try:
@@ -227,6 +246,10 @@ class PostgresServer:
     def logs(self, lines: int = 30) -> str:
         return log_tail(self.log_file, lines)
 
+    def function_connection(self, port: int) -> Connection:
+        """How the subscriber reaches the server: the functions run on this machine, like the harness."""
+        return Connection(self.stack.endpoint_host, port)
+
     def refused_so_far(self) -> int:
         """Connections the server refused for capacity since its log began (the backend's own count)."""
         try:
@@ -234,6 +257,76 @@ class PostgresServer:
                 return sum(1 for line in log if any(refused in line for refused in REFUSED_LOG_LINES))
         except OSError:
             return 0
+
+
+class ComposePostgres(PostgresServer):
+    """The same server as the Compose `postgres` service (HARNESS_STACK=docker), published on 127.0.0.1.
+
+    Its log is written into this machine's state folder (a bind mount), so refusals are counted from the
+    server's own log exactly as in the embedded mode. The subscriber, inside the LocalStack container,
+    reaches it by service name.
+    """
+
+    SERVICE = "postgres"
+    CONTAINER_PORT = 5432
+
+    def __init__(self, stack: StackSettings, backend: BackendSettings) -> None:
+        # A folder of its own for the bind mount: the container's PostgreSQL user owns it.
+        super().__init__(stack, backend, log_file=stack.state_path / "postgres-container" / "postgres.log")
+
+    def _compose(self):
+        from harness.stack.compose import ComposeStack
+
+        return ComposeStack(self.stack)
+
+    def environment(self) -> dict[str, str]:
+        return {
+            self.backend.env_name("backend_max_connections"): str(self.backend.backend_max_connections),
+            self.backend.env_name("postgres_port"): str(self.backend.postgres_port),
+            "HARNESS_POSTGRES_LOG_DIR": str(self.log_file.parent),
+        }
+
+    def start(self, progress: Callable[[str], None] = lambda _: None) -> Connection:
+        """Start the service (recreated by Compose when its capacity or port changed)."""
+        for folder in (self.home, self.log_file.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._compose().start_services([self.SERVICE], progress, self.environment())
+        try:
+            poll(self._answers, timeout_s=self.stack.startup_timeout_s, what="PostgreSQL's container to answer")
+        except DeadlineExceeded:
+            raise StartupError(
+                f"PostgreSQL's container did not accept connections on {LOOPBACK_HOST}:{self.backend.postgres_port} "
+                f"within {self.stack.startup_timeout_s:.0f}s; its log:\n"
+                f"{self._compose().logs(service=self.SERVICE)}"
+            ) from None
+        self.record_file.write_text(
+            json.dumps({"kind": "docker", "port": self.backend.postgres_port,
+                        "max_connections": self.backend.postgres_max_connections})
+        )  # fmt: skip
+        return Connection(LOOPBACK_HOST, self.backend.postgres_port)
+
+    def running_record(self) -> dict[str, Any] | None:
+        record = self._record()
+        if record.get("kind") == "docker" and self._compose().containers(service=self.SERVICE):
+            return record
+        return None
+
+    def stop(self, timeout_s: float = 15) -> int:
+        self.record_file.unlink(missing_ok=True)
+        running = len(self._compose().containers(service=self.SERVICE))
+        self._compose().compose("rm", "--stop", "--force", self.SERVICE, timeout_s=timeout_s + 60)
+        return running
+
+    def function_connection(self, port: int) -> Connection:
+        return Connection(self.SERVICE, self.CONTAINER_PORT)
+
+
+def server_for(stack: StackSettings, backend: BackendSettings) -> PostgresServer:
+    """The harness's PostgreSQL beside the stack that runs: a local process, or the Compose service."""
+    from harness.stack import read_record
+
+    kind = read_record(stack).get("kind") or stack.stack
+    return ComposePostgres(stack, backend) if kind == "docker" else PostgresServer(stack, backend)
 
 
 def ensure_table(port: int, table: str) -> bool:

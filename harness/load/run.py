@@ -88,7 +88,9 @@ def run(
     for fault in faults:
         progress(f"fault injected: {fault.describe()}")
     client = lambda service: aws.client(service, stack)  # noqa: E731
-    marker = str(stack.state_path / f"crash-{run_id}")
+    # The crash fault's "once" marker, created by the function where it runs: its /tmp is this machine's in
+    # the embedded stack and the LocalStack container's on the Docker path (removed with the container).
+    marker = f"/tmp/harness-crash-{run_id}"
     load_started = time.time() + (2.0 if faults else 0.0)  # the functions' environment is updated first
     sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl", probe=backend.probe(stack, outputs))
     env = {
@@ -112,6 +114,7 @@ def run(
                 drain_seconds = None
         finally:
             samples = sampler.stop()
+            Path(marker).unlink(missing_ok=True)
     (run_dir / RUN_FILE).write_text(
         json.dumps({"run_id": run_id, "load_started": load_started, "load_ended": load_ended, "shape": load.shape})
         + "\n"

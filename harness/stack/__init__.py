@@ -121,5 +121,11 @@ def stack_for(settings: StackSettings, kind: str | None = None) -> Stack:
 
 
 def started_stack(settings: StackSettings) -> Stack:
-    """The stack the state folder says was started; HARNESS_STACK's kind when none was."""
-    return stack_for(settings, read_record(settings).get("kind"))
+    """The stack the state folder says was started; else the Compose project when its containers exist
+    (started with plain `docker compose up`); else HARNESS_STACK's kind."""
+    from harness.stack.compose import ComposeStack
+
+    kind = read_record(settings).get("kind")
+    if kind is None and ComposeStack(settings).containers(all_states=True):
+        kind = ComposeStack.kind
+    return stack_for(settings, kind)

@@ -1,16 +1,18 @@
-"""The Docker path: LocalStack in a container, run by Docker Compose (docker-compose.yml). Only when asked.
+"""The Docker path: LocalStack in a container built by the project, run by Docker Compose. Only when asked.
 
-`HARNESS_STACK=docker harness up` starts the `localstack` service and waits for it to answer, then
-deploys from this machine (the same `harness deploy` the Compose `bootstrap` service runs); `harness
-down` removes the project's containers, network and volumes. Load, tests and verification only need
-the endpoint, 127.0.0.1:4566, as in the embedded mode. Works with Compose v2 (`docker compose`) or
-v1 (`docker-compose`, Debian's package).
+`HARNESS_STACK=docker harness up` builds the project image (docker/Dockerfile), starts the `localstack`
+service (and `postgres` with HARNESS_BACKEND=postgres), waits for its health check, then deploys from
+this machine, as in the embedded mode; `harness down` removes the project's containers, network and
+volumes. Load, tests and verification only need the published endpoint, 127.0.0.1:PORT. Works with
+Compose v2 (`docker compose`) or v1 (`docker-compose`, Debian's package).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +20,11 @@ from harness.exceptions import AlreadyRunningError, StackError, StartupError
 from harness.stack import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
 from harness.stack.config import StackSettings
 
-COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+REPOSITORY = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
+BUILD_TIMEOUT_S = 1800
+FUNCTION_PROCESS_MARK = "lambda_executor/runtime.py"
+"""In `docker top`: the command line of an execution environment of the local-process executor."""
 
 
 def compose_command() -> list[str]:
@@ -38,6 +44,13 @@ def compose_command() -> list[str]:
     )
 
 
+def engine_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 class ComposeStack:
     kind = "docker"
 
@@ -49,58 +62,111 @@ class ComposeStack:
         return self.settings.endpoint_url
 
     @property
-    def log_location(self) -> str:
-        return f"docker compose -f {COMPOSE_FILE} logs localstack"
+    def project(self) -> str:
+        return self.settings.compose_project
 
-    def _compose(self, *args: str, timeout_s: float | None = None) -> subprocess.CompletedProcess:
-        command = [*compose_command(), "-f", str(COMPOSE_FILE), *args]
+    @property
+    def log_location(self) -> str:
+        return f"{' '.join(compose_command())} -p {self.project} logs localstack"
+
+    def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """What the Compose file substitutes: this machine's settings, passed into the containers."""
+        env = {**os.environ, **(extra or {})}
+        env.update(self.settings.scaling_environment())
+        env[self.settings.env_name("port")] = str(self.settings.port)
+        env[self.settings.env_name("lambda_keepalive_ms")] = str(self.settings.lambda_keepalive_ms)
+        env[self.settings.env_name("localstack_log_level")] = self.settings.localstack_log_level
+        return env
+
+    def compose(
+        self, *args: str, timeout_s: float | None = 300, stream: bool = False, extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run Compose on this project; ``stream``: its output goes to our stderr (a long build shows progress)."""
+        command = [*compose_command(), "-p", self.project, "-f", str(COMPOSE_FILE), *args]
+        output = {"stdout": sys.stderr, "stderr": subprocess.STDOUT} if stream else {"capture_output": True}
         try:
-            return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+            return subprocess.run(
+                command, text=True, timeout=timeout_s, cwd=REPOSITORY, env=self.environment(extra), **output
+            )
         except subprocess.TimeoutExpired:
             raise StartupError(f"`{' '.join(command)}` did not finish within {timeout_s:.0f}s") from None
 
     def start(self, progress: Callable[[str], None] = lambda _: None) -> str:
         if read_record(self.settings).get("kind") == self.kind and self.is_healthy():
             raise AlreadyRunningError(f"LocalStack (Docker Compose) is already running at {self.endpoint}")
-        progress("building and starting the LocalStack service with Docker Compose ...")
-        result = self._compose("up", "-d", "--build", "localstack", timeout_s=1800)
-        if result.returncode != 0:
-            raise StartupError(
-                "Docker Compose could not start LocalStack:\n"
-                + (result.stderr or result.stdout)[-2000:]
-                + "\nIs your user allowed to use the Docker socket (`docker info`)? Or use the embedded stack: "
-                "unset HARNESS_STACK"
-            )
-        write_record(self.settings, kind=self.kind, endpoint=self.endpoint, compose_file=str(COMPOSE_FILE))
+        self.start_services(["localstack"], progress)
+        write_record(self.settings, kind=self.kind, endpoint=self.endpoint, project=self.project)
         wait_until_healthy(self.is_healthy, self.settings, "LocalStack's container", self.logs, progress, 0.5)
         return self.settings.host_endpoint_url
 
-    def is_healthy(self) -> bool:
-        return is_healthy(self.endpoint)
+    def start_services(
+        self,
+        services: list[str],
+        progress: Callable[[str], None] = lambda _: None,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        """Build the project image (cached after the first time) and start ``services``, detached.
 
-    def logs(self, lines: int = 30) -> str:
-        result = self._compose("logs", "--no-color", "--tail", str(lines), "localstack", timeout_s=60)
+        ``environment``: settings of these services; Compose recreates a service whose settings changed.
+        """
+        if not engine_answers():
+            raise StartupError(
+                "HARNESS_STACK=docker, but no Docker engine answers (`docker info` failed): start one (as root: "
+                "`dockerd &`; .ci/run shows how), check that your user may use /var/run/docker.sock, or use the "
+                "embedded stack (unset HARNESS_STACK)"
+            )
+        progress(f"building the project image and starting {', '.join(services)} with Docker Compose ...")
+        build = self.compose("build", services[0], timeout_s=BUILD_TIMEOUT_S, stream=True)
+        if build.returncode != 0:
+            raise StartupError(
+                "Docker Compose could not build the project image (its output is above). Where no registry "
+                "serves python:3.11-slim, build it first: `make docker-base`; where pip cannot reach PyPI from "
+                "inside a build, fetch the wheels on this machine first: `make wheelhouse`"
+            )
+        result = self.compose("up", "-d", "--no-build", *services, extra=environment)
+        if result.returncode != 0:
+            raise StartupError(f"Docker Compose could not start {', '.join(services)}:\n{result.stderr[-2000:]}")
+
+    def is_healthy(self) -> bool:
+        return is_healthy(self.settings.host_endpoint_url)
+
+    def logs(self, lines: int = 30, service: str = "localstack") -> str:
+        result = self.compose("logs", "--no-color", "--tail", str(lines), service, timeout_s=60)
         return (result.stdout or result.stderr).strip() or "(no log)"
 
-    def containers(self) -> list[str]:
-        result = self._compose("ps", "-q", timeout_s=60)
+    def containers(self, all_states: bool = False, service: str | None = None) -> list[str]:
+        """Ids of the project's containers (running ones, or all with ``all_states``; of one ``service``)."""
+        if not shutil.which("docker"):
+            return []
+        command = ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}"]
+        if service:
+            command += ["--filter", f"label=com.docker.compose.service={service}"]
+        result = subprocess.run([*command, *(["-a"] if all_states else [])], capture_output=True, text=True)
         return result.stdout.split() if result.returncode == 0 else []
 
     def stop(self) -> int:
-        running = len(self.containers())
-        result = self._compose("down", "--remove-orphans", "--volumes", timeout_s=300)
-        if result.returncode != 0:
-            raise StackError(f"docker compose down failed:\n{result.stderr[-2000:]}")
+        containers = self.containers(all_states=True)
+        if containers or engine_answers():
+            result = self.compose("down", "--remove-orphans", "--volumes", "--timeout", "10")
+            if result.returncode != 0:
+                raise StackError(f"docker compose down failed:\n{result.stderr[-2000:]}")
         if read_record(self.settings).get("kind") == self.kind:
             record_path(self.settings).unlink(missing_ok=True)
-        return running
+        return len(containers)
+
+    def function_processes(self) -> int:
+        """Execution environments (function processes) running inside the LocalStack container."""
+        result = self.compose("top", "localstack", timeout_s=60)
+        return sum(FUNCTION_PROCESS_MARK in line for line in result.stdout.splitlines())
 
     def status(self) -> StackStatus:
         containers = self.containers()
+        running = bool(containers)
         return StackStatus(
             kind=self.kind,
-            running=bool(containers),
-            healthy=bool(containers) and self.is_healthy(),
+            running=running,
+            healthy=running and self.is_healthy(),
             endpoint=self.settings.host_endpoint_url,
-            notes=[f"{len(containers)} container(s) of the Compose project"],
+            function_processes=self.function_processes() if running else 0,
+            notes=[f"{len(containers)} running container(s) of the Compose project {self.project}"],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,11 @@ class StackSettings(SettingsGroup):
         "embedded",
         "where `harness up` starts LocalStack: embedded (a local process) or docker (Docker Compose)",
         choices=STACK_KINDS,
+    )
+    compose_project: str = option(
+        "scalable-webhook",
+        "docker: the Compose project name (its containers, network and volumes; .env gives plain "
+        "`docker compose` the same)",
     )
     port: int = option(4566, "TCP port of the LocalStack gateway on 127.0.0.1", low=1, high=65535)
     endpoint_host: str = option(
@@ -75,12 +81,18 @@ class StackSettings(SettingsGroup):
     )
 
     def problems(self) -> list[str]:
-        if is_local_host(self.endpoint_host):
-            return []
-        return [
-            f"endpoint_host={self.endpoint_host!r}: expected 127.0.0.1, localhost or a Compose service name "
-            "without dots; the harness never talks to a remote endpoint"
-        ]
+        found = []
+        if not is_local_host(self.endpoint_host):
+            found.append(
+                f"endpoint_host={self.endpoint_host!r}: expected 127.0.0.1, localhost or a Compose service name "
+                "without dots; the harness never talks to a remote endpoint"
+            )
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", self.compose_project):
+            found.append(
+                f"compose_project={self.compose_project!r}: expected lowercase letters, digits, '-' and '_' "
+                "(Compose's rule for project names)"
+            )
+        return found
 
     @property
     def endpoint_url(self) -> str:

@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import psutil
 
@@ -29,8 +29,14 @@ from harness.stack.config import StackSettings
 _SCRUBBED_PREFIXES = ("AWS_", "LOCALSTACK_", "PROVIDER_OVERRIDE_", "LAMBDA_", "GATEWAY_")
 
 
-def localstack_environment(settings: StackSettings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment that makes stock LocalStack 4.8.1 run offline, Docker-free and loopback-only."""
+def localstack_environment(
+    settings: StackSettings, base: dict[str, str] | None = None, listen_hosts: Sequence[str] = (LOOPBACK_HOST,)
+) -> dict[str, str]:
+    """The environment that makes stock LocalStack 4.8.1 run offline, Docker-free and loopback-only.
+
+    ``listen_hosts``: the interfaces the gateway binds; loopback first (function processes call it there).
+    In a container, its own interface is added so that Docker can publish the port on the host's loopback.
+    """
     base = dict(os.environ if base is None else base)
     env = {key: value for key, value in base.items() if not key.startswith(_SCRUBBED_PREFIXES)}
     state = settings.state_path
@@ -38,7 +44,7 @@ def localstack_environment(settings: StackSettings, base: dict[str, str] | None 
     env.update(settings.scaling_environment())
     env.update(
         {
-            "GATEWAY_LISTEN": listen,
+            "GATEWAY_LISTEN": ",".join(f"{host}:{settings.port}" for host in listen_hosts),
             "LOCALSTACK_HOST": listen,
             "GATEWAY_SERVER": "twisted-loopback",  # harness extension: binds the interface for real
             "LAMBDA_RUNTIME_EXECUTOR": "local-process",  # harness extension: no Docker

@@ -188,10 +188,11 @@ class Deployer:
             return 0, {}
         from harness.backend import postgres
 
-        port = postgres.require(postgres.PostgresServer(self.stack, self.backend))["port"]
+        server = postgres.server_for(self.stack, self.backend)
+        port = postgres.require(server)["port"]
         if postgres.ensure_table(port, table):
             self._changed(f"created PostgreSQL table {table}")
-        connection = postgres.Connection(self.stack.endpoint_host, port)
+        connection = server.function_connection(port)
         return port, {
             "PGHOST": connection.host,
             "PGPORT": str(connection.port),

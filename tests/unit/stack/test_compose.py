@@ -1,4 +1,4 @@
-"""The Docker path, checked statically (no Docker engine on these machines): what matters in the files."""
+"""The Docker path, checked statically: what matters in the files (tests/integration/test_compose.py runs it)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.exceptions import StackError
+from harness.exceptions import SettingsError, StackError, StartupError
 from harness.stack import stack_for, started_stack, write_record
 from harness.stack.compose import ComposeStack, compose_command
 from harness.stack.config import StackSettings
@@ -19,29 +19,40 @@ from harness.stack.embedded import EmbeddedStack
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-LOCALSTACK_DOCKERFILE = (REPO / "docker/localstack/Dockerfile").read_text()
-HARNESS_DOCKERFILE = (REPO / "docker/harness/Dockerfile").read_text()
+LOCALSTACK_IMAGE_OVERRIDE = yaml.safe_load((REPO / "docker-compose.localstack-image.yml").read_text())
+PROJECT_DOCKERFILE = (REPO / "docker/Dockerfile").read_text()
 
 
-def test_the_localstack_image_is_pinned_to_the_embedded_version():
-    assert re.search(r"^FROM localstack/localstack:4\.8\.1$", LOCALSTACK_DOCKERFILE, re.MULTILINE)
-    assert "4.8.1" in SERVICES["localstack"]["image"]
+def test_the_project_image_installs_the_pinned_localstack_on_a_python_311_base():
+    assert re.search(r"^ARG BASE=python:3\.11-slim$", PROJECT_DOCKERFILE, re.MULTILINE)
+    assert "pip install -c constraints.txt ." in PROJECT_DOCKERFILE
+    constraints = (REPO / "constraints.txt").read_text().splitlines()
+    assert "localstack-core==4.8.1" in constraints
     import importlib.metadata
 
     assert importlib.metadata.version("localstack-core") == "4.8.1"  # the same LocalStack in both modes
 
 
+def test_every_service_but_the_image_variant_is_built_from_the_project_image():
+    for name, service in SERVICES.items():
+        assert service["image"] == "scalable-webhook/harness:local", name
+        assert service["build"]["dockerfile"] == "docker/Dockerfile", name
+    assert SERVICES["localstack"]["command"] == ["python", "-m", "harness.stack.container"]
+    assert SERVICES["postgres"]["command"] == ["python", "-m", "harness.backend.container"]
+
+
 def test_every_published_port_binds_loopback_only():
     published = [port for service in SERVICES.values() for port in service.get("ports", [])]
-    assert published, "LocalStack and the Locust UI are published"
+    assert len(published) == 3, "LocalStack, PostgreSQL and the Locust UI are published"
     assert all(str(port).startswith("127.0.0.1:") for port in published), published
 
 
-def test_lambda_runs_in_docker_through_the_mounted_socket():
-    localstack = SERVICES["localstack"]
-    assert "/var/run/docker.sock:/var/run/docker.sock" in localstack["volumes"]
-    assert localstack["environment"]["LAMBDA_DOCKER_NETWORK"] == COMPOSE["networks"]["webhook"]["name"]
-    assert "LAMBDA_RUNTIME_EXECUTOR" not in localstack["environment"]  # LocalStack's own Docker executor
+def test_no_docker_socket_is_mounted_lambda_runs_inside_the_localstack_container():
+    for name, service in SERVICES.items():
+        assert not any("docker.sock" in str(volume) for volume in service.get("volumes", [])), name
+    variant = LOCALSTACK_IMAGE_OVERRIDE["services"]["localstack"]
+    assert "/var/run/docker.sock:/var/run/docker.sock" in variant["volumes"]  # only the documented variant
+    assert "localstack/localstack:4.8.1" in (REPO / "docker/localstack-image/Dockerfile").read_text()
 
 
 def test_localstack_has_a_healthcheck_and_the_bootstrap_waits_for_it():
@@ -51,23 +62,45 @@ def test_localstack_has_a_healthcheck_and_the_bootstrap_waits_for_it():
     assert SERVICES["locust-master"]["depends_on"]["bootstrap"]["condition"] == "service_completed_successfully"
 
 
-def test_the_auth_token_is_passed_through_but_never_required():
-    assert SERVICES["localstack"]["environment"]["LOCALSTACK_AUTH_TOKEN"] == "${LOCALSTACK_AUTH_TOKEN:-}"
+def test_the_container_listens_on_loopback_and_its_own_interface_never_on_all(monkeypatch, tmp_path):
+    from harness.stack import container
+    from harness.stack.embedded import localstack_environment
+
+    monkeypatch.setattr(container.socket, "gethostbyname_ex", lambda _: ("c", [], ["172.18.0.2", "127.0.1.1"]))
+    hosts = ["127.0.0.1", *container.own_addresses()]
+    env = localstack_environment(StackSettings.from_env({}, state_dir=tmp_path), {}, listen_hosts=hosts)
+    assert env["GATEWAY_LISTEN"] == "127.0.0.1:4566,172.18.0.2:4566"
+    assert env["LAMBDA_RUNTIME_EXECUTOR"] == "local-process" and env["PROVIDER_OVERRIDE_DYNAMODB"] == "moto"
+    assert env["LOCALSTACK_HOST"] == "127.0.0.1:4566"  # URLs a person on the host can use
 
 
-def test_the_extensions_installed_are_this_repos_and_selected():
-    assert "COPY harness/localstack_extensions" in LOCALSTACK_DOCKERFILE
-    assert "pip install --no-cache-dir --no-deps /opt/harness-extensions" in LOCALSTACK_DOCKERFILE
-    environment = SERVICES["localstack"]["environment"]
-    assert environment["PROVIDER_OVERRIDE_LAMBDA"] == "sqs_scaling"
-    pyproject = (REPO / "pyproject.toml").read_text()
-    assert '"lambda:sqs_scaling" = "harness.localstack_extensions.sqs_scaling.provider:lambda_sqs_scaling"' in pyproject
+def test_the_postgres_service_is_optional_and_logs_where_the_host_counts_refusals():
+    postgres = SERVICES["postgres"]
+    assert postgres["profiles"] == ["postgres"]
+    assert postgres["ports"] == ["127.0.0.1:${HARNESS_POSTGRES_PORT:-5433}:5432"]
+    assert postgres["volumes"] == [
+        "${HARNESS_POSTGRES_LOG_DIR:-./.harness/postgres-container}:/var/log/harness-postgres"
+    ]
+
+
+def test_inside_compose_the_subscriber_reaches_postgres_by_service_name(tmp_path):
+    from harness.backend.config import BackendSettings
+    from harness.backend.postgres import ComposePostgres, PostgresServer, server_for
+
+    stack = StackSettings.from_env({}, state_dir=tmp_path)
+    backend = BackendSettings.from_env({"HARNESS_BACKEND": "postgres"})
+    assert type(server_for(stack, backend)) is PostgresServer
+    write_record(stack, kind="docker", endpoint=stack.endpoint_url)
+    server = server_for(stack, backend)
+    assert isinstance(server, ComposePostgres)
+    assert (server.function_connection(5433).host, server.function_connection(5433).port) == ("postgres", 5432)
+    assert server.log_file == tmp_path.resolve() / "postgres-container" / "postgres.log"
 
 
 def test_workers_point_at_the_master_and_use_this_repos_locustfiles():
     worker, master = SERVICES["locust-worker"], SERVICES["locust-master"]
     assert worker["command"][worker["command"].index("--master-host") + 1] == "locust-master"
-    assert "--master" in master["command"]
+    assert "--master" in " ".join(master["command"])
     for service in (worker, master, SERVICES["bootstrap"]):
         assert "./locustfiles:/app/locustfiles:ro" in service["volumes"]
         assert "./functions:/app/functions:ro" in service["volumes"]
@@ -79,7 +112,16 @@ def test_inside_compose_the_harness_reaches_localstack_by_service_name():
     assert SERVICES["bootstrap"]["environment"]["HARNESS_ENDPOINT_HOST"] == "localstack"
     settings = StackSettings.from_env({"HARNESS_ENDPOINT_HOST": "localstack"})
     assert settings.endpoint_url == "http://localstack:4566"
-    assert "HARNESS_ENDPOINT_HOST=localstack" in HARNESS_DOCKERFILE
+
+
+def test_the_project_name_is_the_same_for_make_up_and_plain_compose():
+    dotenv = dict(line.split("=", 1) for line in (REPO / ".env").read_text().splitlines() if "=" in line)
+    assert dotenv["COMPOSE_PROJECT_NAME"] == StackSettings.from_env({}).compose_project == "scalable-webhook"
+
+
+def test_a_compose_project_name_must_be_one_compose_accepts():
+    with pytest.raises(SettingsError, match=r"compose_project='My Stack'.*HARNESS_COMPOSE_PROJECT"):
+        StackSettings.from_env({"HARNESS_COMPOSE_PROJECT": "My Stack"})
 
 
 def test_the_embedded_stack_is_the_default_and_compose_only_when_asked():
@@ -87,13 +129,19 @@ def test_the_embedded_stack_is_the_default_and_compose_only_when_asked():
     assert isinstance(stack_for(StackSettings.from_env({"HARNESS_STACK": "docker"})), ComposeStack)
 
 
-def test_down_and_status_act_on_the_stack_the_state_folder_records(tmp_path):
+def test_down_and_status_act_on_the_stack_the_state_folder_records(tmp_path, monkeypatch):
     """A Docker engine answering changes nothing: what was started is what `down` stops."""
+    monkeypatch.setattr(ComposeStack, "containers", lambda self, **_: [])
     settings = StackSettings.from_env({"HARNESS_STACK": "docker"}, state_dir=tmp_path)
     assert isinstance(started_stack(settings), ComposeStack)  # nothing recorded: the configured kind
     write_record(settings, kind="embedded", pid=None, endpoint=settings.endpoint_url)
     assert isinstance(started_stack(settings), EmbeddedStack)
     write_record(StackSettings.from_env({}, state_dir=tmp_path), kind="docker", endpoint=settings.endpoint_url)
+    assert isinstance(started_stack(StackSettings.from_env({}, state_dir=tmp_path)), ComposeStack)
+
+
+def test_containers_of_a_plain_docker_compose_up_are_what_down_stops(tmp_path, monkeypatch):
+    monkeypatch.setattr(ComposeStack, "containers", lambda self, **_: ["f00d"])
     assert isinstance(started_stack(StackSettings.from_env({}, state_dir=tmp_path)), ComposeStack)
 
 
@@ -117,13 +165,12 @@ def test_compose_v1_is_used_when_the_v2_plugin_is_missing(monkeypatch):
 @pytest.mark.skipif(
     shutil.which("docker-compose") is None, reason="no Compose CLI on this machine (.ci/run installs one)"
 )
-def test_docker_compose_config_accepts_the_file():
-    result = subprocess.run(
-        ["docker-compose", "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+@pytest.mark.parametrize(
+    "files", [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.localstack-image.yml"]]
+)
+def test_docker_compose_config_accepts_the_files(files):
+    options = [argument for name in files for argument in ("-f", str(REPO / name))]
+    result = subprocess.run(["docker-compose", *options, "config", "--quiet"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
 
 
@@ -134,3 +181,23 @@ def test_both_stacks_offer_the_whole_stack_interface():
     assert {"start", "stop", "status", "endpoint", "logs", "log_location"} <= set(members)
     for cls in (EmbeddedStack, ComposeStack):
         assert all(hasattr(cls, name) for name in members), cls
+
+
+def test_without_an_engine_up_says_how_to_start_one(monkeypatch, tmp_path):
+    monkeypatch.setattr("harness.stack.compose.engine_answers", lambda: False)
+    stack = ComposeStack(StackSettings.from_env({"HARNESS_STACK": "docker"}, state_dir=tmp_path))
+    with pytest.raises(StartupError, match=r"no Docker engine answers.*dockerd.*unset HARNESS_STACK"):
+        stack.start()
+
+
+def test_the_containers_get_this_machines_stack_settings(tmp_path):
+    settings = StackSettings.from_env(
+        {"HARNESS_PORT": "4590", "HARNESS_ESM_INITIAL_CONCURRENCY": "3", "HARNESS_LOCALSTACK_LOG_LEVEL": "debug"},
+        state_dir=tmp_path,
+    )
+    env = ComposeStack(settings).environment({"HARNESS_BACKEND_MAX_CONNECTIONS": "7"})
+    assert env["HARNESS_PORT"] == "4590" and env["HARNESS_ESM_INITIAL_CONCURRENCY"] == "3"
+    assert env["HARNESS_LOCALSTACK_LOG_LEVEL"] == "debug" and env["HARNESS_BACKEND_MAX_CONNECTIONS"] == "7"
+    localstack = SERVICES["localstack"]
+    for name in ("HARNESS_PORT", "HARNESS_ESM_INITIAL_CONCURRENCY", "HARNESS_LOCALSTACK_LOG_LEVEL"):
+        assert name in localstack["environment"], f"{name} is not passed into the container"
