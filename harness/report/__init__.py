@@ -22,12 +22,14 @@ from harness.stats import per_second
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("harness.report", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["number"] = lambda value: fmt(round(value, 1) if isinstance(value, float) else value)
+    return environment
 
 
 @cache
