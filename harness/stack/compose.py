@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.exceptions import AlreadyRunningError, StackError, StartupError
+from harness.polling import DeadlineExceeded, poll
+from harness.processes import log_tail
 from harness.stack import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
 from harness.stack.config import StackSettings
 
@@ -78,18 +79,53 @@ class ComposeStack:
         env[self.settings.env_name("localstack_log_level")] = self.settings.localstack_log_level
         return env
 
+    def command(self, *args: str) -> list[str]:
+        return [*compose_command(), "-p", self.project, "-f", str(COMPOSE_FILE), *args]
+
     def compose(
-        self, *args: str, timeout_s: float | None = 300, stream: bool = False, extra: dict[str, str] | None = None
+        self, *args: str, timeout_s: float | None = 300, extra: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess:
-        """Run Compose on this project; ``stream``: its output goes to our stderr (a long build shows progress)."""
-        command = [*compose_command(), "-p", self.project, "-f", str(COMPOSE_FILE), *args]
-        output = {"stdout": sys.stderr, "stderr": subprocess.STDOUT} if stream else {"capture_output": True}
+        """Run Compose on this project, its output captured."""
+        command = self.command(*args)
         try:
             return subprocess.run(
-                command, text=True, timeout=timeout_s, cwd=REPOSITORY, env=self.environment(extra), **output
+                command, capture_output=True, text=True, timeout=timeout_s, cwd=REPOSITORY, env=self.environment(extra)
             )
         except subprocess.TimeoutExpired:
             raise StartupError(f"`{' '.join(command)}` did not finish within {timeout_s:.0f}s") from None
+
+    def build(self, service: str, progress: Callable[[str], None]) -> None:
+        """Build the project image; its output goes to a log in the state folder, progress every 10 s."""
+        log_path = self.settings.state_path / "docker-build.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                self.command("build", service), stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY,
+                env=self.environment(),
+            )  # fmt: skip
+            try:
+                poll(
+                    lambda: process.poll() is not None,
+                    timeout_s=BUILD_TIMEOUT_S,
+                    interval_s=0.5,
+                    what="the project image to build",
+                    progress=lambda _, elapsed: progress(
+                        f"  building the project image ({elapsed:.0f}s; log: {log_path})"
+                    ),
+                    progress_every_s=10,
+                )
+            except DeadlineExceeded:
+                process.kill()
+                raise StartupError(
+                    f"building the project image took over {BUILD_TIMEOUT_S}s; log: {log_path}"
+                ) from None
+        if process.returncode != 0:
+            raise StartupError(
+                f"Docker Compose could not build the project image; the end of {log_path}:\n"
+                f"{log_tail(log_path, 25)}\n"
+                "Where no registry serves python:3.11-slim, build it first: `make docker-base`; where pip cannot "
+                "reach PyPI from inside a build, fetch the wheels on this machine first: `make wheelhouse`"
+            )
 
     def start(self, progress: Callable[[str], None] = lambda _: None) -> str:
         if read_record(self.settings).get("kind") == self.kind and self.is_healthy():
@@ -116,13 +152,7 @@ class ComposeStack:
                 "embedded stack (unset HARNESS_STACK)"
             )
         progress(f"building the project image and starting {', '.join(services)} with Docker Compose ...")
-        build = self.compose("build", services[0], timeout_s=BUILD_TIMEOUT_S, stream=True)
-        if build.returncode != 0:
-            raise StartupError(
-                "Docker Compose could not build the project image (its output is above). Where no registry "
-                "serves python:3.11-slim, build it first: `make docker-base`; where pip cannot reach PyPI from "
-                "inside a build, fetch the wheels on this machine first: `make wheelhouse`"
-            )
+        self.build(services[0], progress)
         result = self.compose("up", "-d", "--no-build", *services, extra=environment)
         if result.returncode != 0:
             raise StartupError(f"Docker Compose could not start {', '.join(services)}:\n{result.stderr[-2000:]}")

@@ -201,3 +201,12 @@ def test_the_containers_get_this_machines_stack_settings(tmp_path):
     localstack = SERVICES["localstack"]
     for name in ("HARNESS_PORT", "HARNESS_ESM_INITIAL_CONCURRENCY", "HARNESS_LOCALSTACK_LOG_LEVEL"):
         assert name in localstack["environment"], f"{name} is not passed into the container"
+
+
+def test_a_failed_build_shows_the_end_of_its_log_and_what_to_run(monkeypatch, tmp_path):
+    stack = ComposeStack(StackSettings.from_env({"HARNESS_STACK": "docker"}, state_dir=tmp_path))
+    failing_build = ["sh", "-c", "echo 'pull access denied for python'; exit 1"]
+    monkeypatch.setattr(ComposeStack, "command", lambda self, *args: failing_build)
+    with pytest.raises(StartupError, match=r"(?s)pull access denied for python.*make docker-base.*make wheelhouse"):
+        stack.build("localstack", progress=lambda _: None)
+    assert (tmp_path / "docker-build.log").read_text() == "pull access denied for python\n"
