@@ -11,7 +11,16 @@ LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(U
            $(if $(SPAWN_RATE),HARNESS_SPAWN_RATE=$(SPAWN_RATE)) $(if $(DURATION),HARNESS_DURATION_S=$(DURATION)) \
            $(if $(WORKERS),HARNESS_WORKERS=$(WORKERS)) $(if $(VARIANTS),HARNESS_VARIANTS=$(VARIANTS))
 
-venv: $(STAMP)
+# The AWS SDK for JavaScript v3 that Lambda's Node.js runtimes provide, from the npm registry, as locked.
+NODE_SDK := harness/localstack_extensions/lambda_executor/nodejs
+
+venv: $(STAMP) $(NODE_SDK)/node_modules/.package-lock.json
+
+$(NODE_SDK)/node_modules/.package-lock.json: $(NODE_SDK)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "installing the AWS SDK for JavaScript v3 for Node.js functions (npm ci) ..."; \
+	  cd $(NODE_SDK) && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: Node.js functions will lack the provided AWS SDK (install Node.js 20+ with npm)"; fi
 
 # Re-runs only when the project or its lock file changes; otherwise a no-op.
 $(STAMP): pyproject.toml constraints.txt

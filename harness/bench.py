@@ -27,12 +27,18 @@ from harness.stack import HEALTH_PATH
 from harness.stack.config import StackSettings
 from harness.stack.embedded import EmbeddedStack, free_port
 from harness.stats import percentile
-from harness.testing.pytest_plugin import create_python_function, post_webhook
+from harness.testing.pytest_plugin import create_function, post_webhook
 from harness.topology.config import TopologySettings
 from harness.topology.deploy import Deployer
 
-TRIVIAL = "def handler(event, context):\n    return event\n"
-WITH_BOTO3 = "import boto3\nsqs = boto3.client('sqs')\ndef handler(event, context):\n    return event\n"
+TRIVIAL = {"app.py": "def handler(event, context):\n    return event\n"}
+WITH_BOTO3 = {"app.py": "import boto3\nsqs = boto3.client('sqs')\ndef handler(event, context):\n    return event\n"}
+NODE = {"handler": "index.handler", "runtime": "nodejs22.x"}
+NODE_TRIVIAL = {"index.js": "exports.handler = async (event) => event;\n"}
+NODE_WITH_SDK = {
+    "index.js": "const { SQSClient } = require('@aws-sdk/client-sqs');\nconst sqs = new SQSClient({});\n"
+    "exports.handler = async (event) => event;\n"
+}
 TARGETS = {
     "cold_start_ms": ("<=", 150.0),
     "warm_invoke_p50_minus_gateway_rtt_ms": ("<=", 5.0),
@@ -47,11 +53,11 @@ def timed_ms(call: Callable[[], Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def cold_start_ms(lambda_client: Any, source: str, runs: int) -> float:
+def cold_start_ms(lambda_client: Any, files: dict[str, str], runs: int, **function: str) -> float:
     """Median wall time of the first invoke of a fresh function (process start + init + invoke)."""
     samples = []
     for _ in range(runs):
-        name = create_python_function(lambda_client, f"cold-{uuid.uuid4().hex[:8]}", {"app.py": source})
+        name = create_function(lambda_client, f"cold-{uuid.uuid4().hex[:8]}", files, **function)
         samples.append(timed_ms(lambda name=name: lambda_client.invoke(FunctionName=name, Payload=b"{}")))
         lambda_client.delete_function(FunctionName=name)
     return statistics.median(samples)
@@ -103,7 +109,7 @@ def drain_efficiency(settings: StackSettings, messages: int = 400, batch: int = 
     drain_log = settings.state_path / "drain.log"
     drain_log.unlink(missing_ok=True)
     lambda_client, sqs = aws.client("lambda", settings), aws.client("sqs", settings)
-    name = create_python_function(
+    name = create_function(
         lambda_client,
         "drain",
         {"app.py": DRAIN_HANDLER},
@@ -167,15 +173,27 @@ def run(settings: StackSettings, invokes: int = 300, cold_runs: int = 5, sqs_mes
         results: dict[str, float] = {
             "cold_start_ms": cold_start_ms(lambda_client, TRIVIAL, cold_runs),
             "cold_start_boto3_ms": cold_start_ms(lambda_client, WITH_BOTO3, cold_runs),
+            "cold_start_node_ms": cold_start_ms(lambda_client, NODE_TRIVIAL, cold_runs, **NODE),
+            "cold_start_node_sdk_ms": cold_start_ms(lambda_client, NODE_WITH_SDK, cold_runs, **NODE),
         }
-        name = create_python_function(lambda_client, "warm", {"app.py": TRIVIAL})
-        lambda_client.invoke(FunctionName=name, Payload=b"{}")
-        environments = list(EmbeddedStack.function_processes(stack.status().pid))
-        results["env_rss_mb"] = environments[0].memory_info().rss / 2**20
-        warm = [timed_ms(lambda: lambda_client.invoke(FunctionName=name, Payload=b"{}")) for _ in range(invokes)]
-        results["warm_invoke_p50_ms"] = percentile(warm, 0.5)
-        results["warm_invoke_p99_ms"] = percentile(warm, 0.99)
-        results["invokes_per_s"] = 1000 * len(warm) / sum(warm)
+        for suffix, files, function in (("", TRIVIAL, {}), ("_node", NODE_TRIVIAL, NODE)):
+            name = create_function(lambda_client, f"warm{suffix}", files, **function)
+            lambda_client.invoke(FunctionName=name, Payload=b"{}")
+            script = "runtime.js" if function else "runtime.py"
+            (environment,) = [
+                process
+                for process in EmbeddedStack.function_processes(stack.status().pid)
+                if any(part.endswith(script) for part in process.cmdline())
+            ]
+            results[f"env_rss{suffix}_mb"] = environment.memory_info().rss / 2**20
+            warm = [
+                timed_ms(lambda name=name: lambda_client.invoke(FunctionName=name, Payload=b"{}"))
+                for _ in range(invokes)
+            ]
+            results[f"warm_invoke{suffix}_p50_ms"] = percentile(warm, 0.5)
+            results[f"warm_invoke{suffix}_p99_ms"] = percentile(warm, 0.99)
+            if not suffix:
+                results["invokes_per_s"] = 1000 * len(warm) / sum(warm)
         results["raw_gateway_rtt_ms"] = percentile(gateway_rtt_ms(settings.port, invokes), 0.5)
         results["warm_invoke_p50_minus_gateway_rtt_ms"] = results["warm_invoke_p50_ms"] - results["raw_gateway_rtt_ms"]
         results["raw_sqs_send_rps"] = sqs_send_rps(settings, sqs_messages)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 import psutil
 
 from harness.exceptions import AlreadyRunningError, PortInUseError, StartupError
+from harness.localstack_extensions.lambda_executor import runtimes
 from harness.localstack_extensions.lambda_executor.runtime import PARENT_PID_VARIABLE
 from harness.localstack_extensions.sqs_scaling.config import default_host_ceiling
 from harness.processes import group_members, log_tail, signal_and_wait
@@ -221,7 +222,8 @@ class EmbeddedStack:
             pid=pid,
             function_processes=sum(1 for _ in self.function_processes(pid)) if pid else 0,
             notes=[
-                f"host ceiling: at most {ceiling} concurrent function processes (HARNESS_MAX_CONCURRENT_ENVIRONMENTS)"
+                f"host ceiling: at most {ceiling} concurrent function processes (HARNESS_MAX_CONCURRENT_ENVIRONMENTS)",
+                node_note(),
             ],
         )
 
@@ -246,6 +248,15 @@ class EmbeddedStack:
         except psutil.Error:
             pass
         return None
+
+
+def node_note() -> str:
+    """Which Node.js runs Node.js functions: a fidelity limit when its major differs from the runtime's."""
+    major = runtimes.node_major()
+    if major is None:
+        return "no `node` on the PATH: Node.js functions fail to create (install Node.js 20 or later)"
+    offered = ", ".join(runtimes.NODE_RUNTIMES)
+    return f"Node.js functions ({offered}) run on this machine's Node.js {major}, whatever major their runtime names"
 
 
 def free_port() -> int:

@@ -42,13 +42,18 @@ from harness.topology.packaging import zip_sources
 LAMBDA_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
 
-def create_python_function(
-    lambda_client: Any, name: str, files: Mapping[str, str], handler: str = "app.handler", **kwargs: Any
+def create_function(
+    lambda_client: Any,
+    name: str,
+    files: Mapping[str, str],
+    handler: str = "app.handler",
+    runtime: str = "python3.11",
+    **kwargs: Any,
 ) -> str:
-    """Create a Python 3.11 function from inline sources and wait (polling) until it is active."""
+    """Create a function from inline sources and wait (polling) until it is active."""
     lambda_client.create_function(
         FunctionName=name,
-        Runtime="python3.11",
+        Runtime=runtime,
         Role=LAMBDA_ROLE,
         Handler=handler,
         Code={"ZipFile": zip_sources(files)},
@@ -90,13 +95,15 @@ def aws_client(localstack: EmbeddedStack) -> Callable[..., Any]:
 
 @pytest.fixture
 def deploy_function(aws_client: Callable[..., Any]) -> Iterator[Callable[..., str]]:
-    """``deploy_function({"app.py": src}, handler="app.handler", **create_kwargs) -> name``; deleted after."""
+    """``deploy_function({"app.py": src}, handler="app.handler", **create_kwargs) -> name``; deleted after.
+    Python 3.11 unless ``Runtime="nodejs22.x"`` (or another) is given."""
     lambda_client = aws_client("lambda")
     created: list[str] = []
 
     def deploy(files: Mapping[str, str], handler: str = "app.handler", **kwargs: Any) -> str:
         name = kwargs.pop("FunctionName", f"fn-{uuid.uuid4().hex[:10]}")
-        created.append(create_python_function(lambda_client, name, files, handler, **kwargs))
+        runtime = kwargs.pop("Runtime", "python3.11")
+        created.append(create_function(lambda_client, name, files, handler, runtime, **kwargs))
         return name
 
     yield deploy

@@ -21,6 +21,25 @@ _NAME_RULES = {
 }
 
 
+PYTHON_RUNTIME, NODE_RUNTIME = "python3.11", "nodejs22.x"
+"""The default runtimes: the embedded mode's Python, and the newest Node.js that AWS's table and LocalStack share."""
+NODE_SUFFIXES = (".js", ".mjs", ".cjs")
+
+
+def handler_module(folder: Path, handler: str, runtime: str = "") -> Path | None:
+    """The file of ``handler``'s module in ``folder`` (Python's or Node's, as ``runtime`` says), if any."""
+    module = handler.rpartition(".")[0]
+    python = folder / (module.replace(".", "/") + ".py")
+    node = [folder / (module + suffix) for suffix in NODE_SUFFIXES]
+    if runtime.startswith("python"):
+        candidates = [python]
+    elif runtime.startswith("nodejs"):
+        candidates = node
+    else:
+        candidates = [python, *node]
+    return next((candidate for candidate in candidates if candidate.is_file()), None)
+
+
 @dataclass(frozen=True)
 class TopologySettings(SettingsGroup):
     title = "topology"
@@ -58,6 +77,12 @@ class TopologySettings(SettingsGroup):
     )
     publisher_handler: str = option("app.handler", "publisher handler (module.function)")
     subscriber_handler: str = option("app.handler", "subscriber handler (module.function)")
+    publisher_runtime: str = option(
+        "", "publisher runtime (python3.11, nodejs22.x, ...); empty: picked from the folder's handler module"
+    )
+    subscriber_runtime: str = option(
+        "", "subscriber runtime; empty: picked from the folder (a .js/.mjs/.cjs module: nodejs22.x, else python3.11)"
+    )
     publisher_timeout_s: int = option(10, "publisher function timeout", low=1, high=900, duration=True)
     subscriber_timeout_s: int = option(
         30, "subscriber function timeout (<= visibility timeout)", low=1, high=900, duration=True
@@ -97,13 +122,23 @@ class TopologySettings(SettingsGroup):
             resource = self.resource_name(name)
             if not rule.match(resource):
                 problems.append(f"{name}={getattr(self, name)!r}: {resource!r} is not a valid {hint}")
-        for name in ("publisher_dir", "subscriber_dir"):
-            folder = getattr(self, name)
-            handler = getattr(self, name.replace("_dir", "_handler"))
-            module_file = folder / (handler.rpartition(".")[0].replace(".", "/") + ".py")
-            if not module_file.is_file():
-                problems.append(f"{name}={str(folder)!r}: no {module_file} for handler {handler!r}")
+        for function in ("publisher", "subscriber"):
+            folder, handler = getattr(self, f"{function}_dir"), getattr(self, f"{function}_handler")
+            if handler_module(folder, handler, getattr(self, f"{function}_runtime")) is None:
+                module = folder / handler.rpartition(".")[0]
+                problems.append(
+                    f"{function}_dir={str(folder)!r}: no {module}.py, .js, .mjs or .cjs for handler {handler!r}"
+                )
         return problems
+
+    def runtime(self, function: str) -> str:
+        """The Lambda runtime of ``function`` (publisher or subscriber): as set, else from its folder."""
+        folder, handler = getattr(self, f"{function}_dir"), getattr(self, f"{function}_handler")
+        explicit = getattr(self, f"{function}_runtime")
+        module = handler_module(folder, handler, explicit)
+        if explicit:
+            return explicit
+        return NODE_RUNTIME if module is not None and module.suffix in NODE_SUFFIXES else PYTHON_RUNTIME
 
     def warnings(self) -> list[str]:
         """Legal but risky choices, printed by `harness deploy`."""

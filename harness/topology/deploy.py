@@ -132,6 +132,7 @@ class Deployer:
             s.publisher_timeout_s,
             role_arn,
             {"QUEUE_URL": queue_url, "IDEMPOTENCY_HEADERS": s.idempotency_headers},
+            s.runtime("publisher"),
         )
         subscriber = self.ensure_function(
             s.resource_name("subscriber_name"),
@@ -145,6 +146,7 @@ class Deployer:
                 "FAIL_PATH_MARKER": s.fail_path_marker,
                 **backend_environment,
             },
+            s.runtime("subscriber"),
         )
         self.ensure_reserved_concurrency(subscriber, s.reserved_concurrency)
         mapping_uuid = self.ensure_event_source_mapping(subscriber, queue_arn)
@@ -261,11 +263,12 @@ class Deployer:
         timeout_s: int,
         role_arn: str,
         environment: dict[str, str],
+        runtime: str = "python3.11",
     ) -> str:
         lambda_client = self._client("lambda")
         package = function_package(folder, self.stack.state_path / "build")
         desired = {
-            "Runtime": "python3.11",
+            "Runtime": runtime,
             "Handler": handler,
             "Timeout": timeout_s,
             "MemorySize": self.settings.memory_mb,

@@ -24,6 +24,9 @@ def test_status_and_config_answer_from_any_folder(localstack, tmp_path):
     assert status.returncode == 0, status.stderr
     assert "embedded stack running" in status.stdout and "healthy" in status.stdout
     assert "host ceiling" in status.stdout
+    assert "Node.js functions (nodejs22.x, nodejs24.x) run on this machine's Node.js" in status.stdout or (
+        "no `node` on the PATH" in status.stdout
+    )
     config = harness("config", cwd=tmp_path, env=env)
     assert config.returncode == 0, config.stderr
     assert "# stack" in config.stdout and "# topology" in config.stdout and "# load" in config.stdout

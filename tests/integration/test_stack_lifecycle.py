@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +20,7 @@ from harness.load.config import LoadSettings
 from harness.polling import wait_until
 from harness.stack.config import StackSettings
 from harness.stack.embedded import EmbeddedStack, free_port
-from harness.testing.pytest_plugin import create_python_function
+from harness.testing.pytest_plugin import create_function
 from harness.topology.config import TopologySettings
 from harness.topology.deploy import Deployer
 
@@ -66,10 +67,20 @@ def own_stack(tmp_path):
     stack.stop()
 
 
+PYTHON_FUNCTION = ({"app.py": "def handler(e, c):\n    return 1\n"}, {})
+NODE_FUNCTION = (
+    {"index.js": "exports.handler = async () => 1;"},
+    {"handler": "index.handler", "runtime": "nodejs22.x"},
+)
+
+
 def start_function_processes(stack: EmbeddedStack, count: int) -> list[psutil.Process]:
+    """``count`` function processes: Python ones, and every second one Node.js where `node` exists."""
     lambda_client = aws.client("lambda", stack.settings)
+    kinds = [PYTHON_FUNCTION, NODE_FUNCTION] if shutil.which("node") else [PYTHON_FUNCTION]
     for index in range(count):
-        create_python_function(lambda_client, f"fn{index}", {"app.py": "def handler(e, c):\n    return 1\n"})
+        files, function = kinds[index % len(kinds)]
+        create_function(lambda_client, f"fn{index}", files, **function)
         assert json.loads(lambda_client.invoke(FunctionName=f"fn{index}")["Payload"].read()) == 1
     processes = list(EmbeddedStack.function_processes(stack.status().pid))
     assert len(processes) == count

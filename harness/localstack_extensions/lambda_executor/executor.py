@@ -40,6 +40,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 
 from ..metrics import LAMBDA_METRICS
+from . import runtimes
 from .runtime import PARENT_PID_VARIABLE, read_frame, write_frame
 
 LOG = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ _INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 _STOP_GRACE_S = 1.0
 
 
-def _is_python(function_version: FunctionVersion) -> bool:
-    return (function_version.config.runtime or "").startswith("python")
+def _language(function_version: FunctionVersion) -> str:
+    return runtimes.language(function_version.config.runtime)
 
 
 class LocalProcessRuntimeExecutor(RuntimeExecutor):
@@ -89,7 +90,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         try:
             with open(self._log_file, "ab") as log:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-s", str(RUNTIME_SCRIPT), str(request_read), str(response_write)],
+                    [*self._command(), str(request_read), str(response_write)],
                     pass_fds=(request_read, response_write),
                     env=self._env,
                     cwd=self._env["LAMBDA_TASK_ROOT"],
@@ -113,6 +114,12 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             raise StatusErrorException(error["errorMessage"], payload=json.dumps(error).encode())
         self._init_ms = frame["init_ms"]
         self._init_logs = frame["logs"]
+
+    def _command(self) -> list[str]:
+        if _language(self.function_version) == "nodejs":
+            node = runtimes.node_binary() or "node"
+            return [node, "--import", str(runtimes.NODE_PATH_HOOKS), str(runtimes.NODE_RUNTIME_SCRIPT)]
+        return [sys.executable, "-s", str(RUNTIME_SCRIPT)]
 
     def _kill(self) -> None:
         process, self._process = self._process, None
@@ -222,21 +229,22 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
 
     def _process_environment(self, env_vars: dict[str, str]) -> dict[str, str]:
         code_dir = self.function_version.config.code.get_unzipped_code_location()
-        layer_paths = []
-        for layer in self.function_version.config.layers or []:
-            root = layer.code.get_unzipped_code_location()
-            layer_paths += [str(root / "python/lib/python3.11/site-packages"), str(root / "python")]
+        layers = [layer.code.get_unzipped_code_location() for layer in self.function_version.config.layers or []]
         env = {key: os.environ[key] for key in _INHERITED_VARIABLES if key in os.environ}
         env.update({key: str(value) for key, value in env_vars.items()})
-        env.update(
-            {
-                "LAMBDA_TASK_ROOT": str(code_dir),
-                "PYTHONPATH": os.pathsep.join([str(code_dir), *layer_paths]),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                PARENT_PID_VARIABLE: str(os.getpid()),
-            }
-        )
+        env.update({"LAMBDA_TASK_ROOT": str(code_dir), PARENT_PID_VARIABLE: str(os.getpid())})
+        if _language(self.function_version) == "nodejs":
+            # As on AWS: layers' node_modules, then the provided SDK, then the function's own folder.
+            major = runtimes.runtime_major(self.function_version.config.runtime or "")
+            folders = [str(root / f"nodejs/node{major}/node_modules") for root in layers]
+            folders += [str(root / "nodejs/node_modules") for root in layers]
+            folders += [str(runtimes.PROVIDED_NODE_MODULES), str(code_dir)]
+            env["NODE_PATH"] = os.pathsep.join(folders)
+        else:
+            paths = [str(code_dir)]
+            for root in layers:
+                paths += [str(root / "python/lib/python3.11/site-packages"), str(root / "python")]
+            env.update({"PYTHONPATH": os.pathsep.join(paths), "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"})
         return env
 
     def get_address(self) -> str:
@@ -264,11 +272,21 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "the local-process Lambda executor runs only zip-packaged functions; "
                 "run image functions with the Docker path (docker compose)"
             )
-        if not _is_python(function_version):
+        runtime = function_version.config.runtime
+        language = _language(function_version)
+        if language not in ("python", "nodejs"):
             raise LambdaRuntimeException(
-                f"the local-process Lambda executor runs Python functions only, not "
-                f"{function_version.config.runtime}; use the Docker path for other runtimes"
+                f"the local-process Lambda executor runs Python and Node.js functions, not {runtime}; "
+                "use the LocalStack-image variant of the Docker path (docker-compose.localstack-image.yml)"
             )
+        if language == "nodejs":
+            if runtimes.node_binary() is None:
+                raise LambdaRuntimeException(
+                    f"{runtime} needs Node.js on this machine, and no `node` is on the PATH: install Node.js 20 or "
+                    "later (Debian: apt-get install nodejs npm), then `make venv` for the provided AWS SDK"
+                )
+            if note := runtimes.node_fidelity_note(runtime):
+                LOG.warning("fidelity: %s (function %s)", note, function_version.id.function_name)
         function_version.config.code.prepare_for_execution()
         for layer in function_version.config.layers or []:
             layer.code.prepare_for_execution()

@@ -2,18 +2,21 @@
 
 The stock provider builds each event-source mapping's ``EsmWorker`` and stores it in
 ``provider.esm_workers`` before starting it (on create and on update). That store is the seam: an SQS
-worker's poller is replaced there by a ``ScalingSqsPoller`` before its first poll. Everything else —
-validation, filters, update/disable/delete, state — stays LocalStack's.
+worker's poller is replaced there by a ``ScalingSqsPoller`` before its first poll. It also applies
+AWS's runtime rules of today (``_validate_runtime``). Everything else — filters, update/disable/delete,
+state — stays LocalStack's.
 """
 
 from __future__ import annotations
 
 import logging
 
+from localstack.aws.api.lambda_ import InvalidParameterValueException, PackageType
 from localstack.services.lambda_.event_source_mapping.pollers.sqs_poller import SqsPoller
 from localstack.services.lambda_.provider import LambdaProvider
 from localstack.services.plugins import Service, aws_provider
 
+from ..lambda_executor import runtimes
 from .config import ScalingConfig
 from .poller import ScalingSqsPoller
 
@@ -43,6 +46,15 @@ class ScalingLambdaProvider(LambdaProvider):
             config.host_ceiling,
         )
         self.esm_workers = _ScalingWorkers(config)
+
+    def _validate_runtime(self, package_type, runtime):
+        """AWS's runtime rules of today: deprecated Node.js runtimes are refused at create and update, with
+        AWS's message (LocalStack 4.8.1 still accepts them); nodejs24.x, missing from its list, is offered."""
+        if package_type == PackageType.Zip and (message := runtimes.blocked_message(runtime)):
+            raise InvalidParameterValueException(message, Type="User")
+        if runtime in runtimes.EXTRA_RUNTIMES:
+            return
+        super()._validate_runtime(package_type, runtime)
 
 
 @aws_provider(api="lambda", name="sqs_scaling")

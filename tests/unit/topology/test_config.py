@@ -61,3 +61,24 @@ def test_risky_but_legal_choices_are_warnings():
     assert "below 6 x subscriber_timeout_s" in warnings
     assert "max_receive_count=2 is below the 5 AWS advises" in warnings
     assert "maximum_concurrency=5 exceeds reserved_concurrency=2" in warnings
+
+
+def test_the_runtime_follows_the_folder_unless_set(tmp_path):
+    node, python = tmp_path / "node", tmp_path / "python"
+    node.mkdir()
+    python.mkdir()
+    (node / "app.mjs").write_text("export const handler = async () => 1;")
+    (python / "app.py").write_text("def handler(e, c): return 1")
+    settings = TopologySettings.from_env({}).replace(subscriber_dir=node, publisher_dir=python)
+    assert (settings.runtime("subscriber"), settings.runtime("publisher")) == ("nodejs22.x", "python3.11")
+    assert settings.replace(subscriber_runtime="nodejs24.x").runtime("subscriber") == "nodejs24.x"
+    assert not settings.problems()
+    with pytest.raises(SettingsError, match=r"subscriber_dir=.*no .*node/app\.py, \.js, \.mjs or \.cjs"):
+        settings.replace(subscriber_runtime="python3.11")
+
+
+def test_the_node_subscriber_example_is_found_as_node():
+    from harness.topology.config import FUNCTIONS_DIR
+
+    settings = TopologySettings.from_env({}).replace(subscriber_dir=FUNCTIONS_DIR / "subscriber-node")
+    assert settings.runtime("subscriber") == "nodejs22.x"
