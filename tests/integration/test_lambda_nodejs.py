@@ -172,9 +172,20 @@ def test_runtimes_follow_awss_table(aws_client, deploy_node):
         deploy_node({"index.js": NODE_SLEEPER}, Runtime="nodejs20.x")
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert refused.value.response["Error"]["Message"] == runtimes.blocked_message("nodejs20.x")
-    newest = deploy_node({"index.js": "exports.handler = async () => process.versions.node;"}, Runtime="nodejs24.x")
+    newest = deploy_node(
+        {"index.js": "exports.handler = async () => [process.versions.node, process.env.AWS_EXECUTION_ENV];"},
+        Runtime="nodejs24.x",
+    )
     response, payload, _ = invoke(lambda_client, newest)
-    assert "FunctionError" not in response and payload.split(".")[0] == str(runtimes.node_major())
+    assert "FunctionError" not in response and payload[0].split(".")[0] == str(runtimes.node_major())
+    assert payload[1] == "AWS_Lambda_nodejs24.x"
+    # Node.js 24 removed callback handlers: one declaring a third parameter fails at init, as on AWS.
+    callback = deploy_node(
+        {"index.js": "exports.handler = (e, c, callback) => callback(null, 1);"}, Runtime="nodejs24.x"
+    )
+    _, payload, _ = invoke(lambda_client, callback)
+    assert payload["errorType"] == "Runtime.CallbackHandlerDeprecated"
+    assert "removed support for callback-based function handlers starting with Node.js 24" in payload["errorMessage"]
 
 
 def test_other_runtimes_fail_with_a_clear_reason(aws_client):

@@ -1,7 +1,8 @@
 """A LocalStack Lambda runtime executor that runs each execution environment as a local process.
 
 LocalStack's own executor needs Docker and an init binary from GitHub. This one starts ``runtime.py``
-with the interpreter LocalStack runs on and talks to it over two pipes: an invocation is one write and
+with the interpreter LocalStack runs on (Python functions) or ``runtime.js`` with this machine's
+``node`` (Node.js functions), and talks to it over two pipes: an invocation is one write and
 one read, with no HTTP round trip through the (single, GIL-bound) gateway. LocalStack's assignment
 service still decides how many environments exist and gives each one invocation at a time, so
 reserved concurrency and throttling behave as stock.
@@ -232,10 +233,13 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         layers = [layer.code.get_unzipped_code_location() for layer in self.function_version.config.layers or []]
         env = {key: os.environ[key] for key in _INHERITED_VARIABLES if key in os.environ}
         env.update({key: str(value) for key, value in env_vars.items()})
+        runtime = self.function_version.config.runtime or ""
         env.update({"LAMBDA_TASK_ROOT": str(code_dir), PARENT_PID_VARIABLE: str(os.getpid())})
+        # Set by AWS's runtimes themselves (LocalStack leaves a placeholder for them to replace).
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
         if _language(self.function_version) == "nodejs":
             # As on AWS: layers' node_modules, then the provided SDK, then the function's own folder.
-            major = runtimes.runtime_major(self.function_version.config.runtime or "")
+            major = runtimes.runtime_major(runtime)
             folders = [str(root / f"nodejs/node{major}/node_modules") for root in layers]
             folders += [str(root / "nodejs/node_modules") for root in layers]
             folders += [str(runtimes.PROVIDED_NODE_MODULES), str(code_dir)]
@@ -270,7 +274,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if function_version.config.package_type != PackageType.Zip:
             raise LambdaRuntimeException(
                 "the local-process Lambda executor runs only zip-packaged functions; "
-                "run image functions with the Docker path (docker compose)"
+                "run image functions with the LocalStack-image variant of the Docker path "
+                "(docker-compose.localstack-image.yml)"
             )
         runtime = function_version.config.runtime
         language = _language(function_version)

@@ -93,6 +93,11 @@ class InitError extends Error {
 
 // --- loading the handler ------------------------------------------------------------------------------------
 
+// AWS's words: from nodejs24.x on, a handler declaring a third (callback) parameter fails at init.
+const CALLBACK_REMOVED = 'ERROR: AWS Lambda has removed support for callback-based function handlers starting with '
+  + 'Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. '
+  + 'For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
+
 function isModuleNotFound(error) {
   return error && (error.code === 'MODULE_NOT_FOUND' || error.code === 'ERR_MODULE_NOT_FOUND');
 }
@@ -143,6 +148,8 @@ async function loadHandler(spec, taskRoot) {
   if (typeof handler !== 'function') {
     throw new InitError('Runtime.HandlerNotFound', `${moduleName}.${match[2]} is undefined or not exported`);
   }
+  const major = Number((/nodejs(\d+)/.exec(process.env.AWS_EXECUTION_ENV || '') || [])[1]);
+  if (major >= 24 && handler.length >= 3) throw new InitError('Runtime.CallbackHandlerDeprecated', CALLBACK_REMOVED);
   return handler;
 }
 
