@@ -51,15 +51,20 @@ def invoke(lambda_client, name, event=None, **kwargs):
     return response, payload, base64.b64decode(response.get("LogResult", "")).decode()
 
 
-def test_function_calls_sqs_and_dynamodb_through_localstack(aws_client, deploy_function):
-    sqs, dynamodb = aws_client("sqs"), aws_client("dynamodb")
-    queue_url = sqs.create_queue(QueueName="from-function")["QueueUrl"]
-    dynamodb.create_table(
-        TableName="FromFunction",
+def create_queue_and_table(aws_client, queue: str, table: str) -> str:
+    """A queue and an on-demand table (key ``id``) for a function to write to; the queue's URL."""
+    aws_client("dynamodb").create_table(
+        TableName=table,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return aws_client("sqs").create_queue(QueueName=queue)["QueueUrl"]
+
+
+def test_function_calls_sqs_and_dynamodb_through_localstack(aws_client, deploy_function):
+    sqs, dynamodb = aws_client("sqs"), aws_client("dynamodb")
+    queue_url = create_queue_and_table(aws_client, "from-function", "FromFunction")
     name = deploy_function(
         {
             "app.py": (

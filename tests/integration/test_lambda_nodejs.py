@@ -13,7 +13,7 @@ from harness.polling import wait_until
 from harness.testing.pytest_plugin import LAMBDA_ROLE
 from harness.topology.config import FUNCTIONS_DIR as FUNCTIONS
 from harness.topology.packaging import zip_sources
-from tests.integration.test_lambda import NODE_SLEEPER, invoke
+from tests.integration.test_lambda import NODE_SLEEPER, create_queue_and_table, invoke
 
 if shutil.which("node") is None:
     pytest.skip("no `node` on this machine: Node.js functions cannot run here", allow_module_level=True)
@@ -31,13 +31,7 @@ def deploy_node(deploy_function):
 
 def test_the_provided_sdk_v3_reaches_sqs_and_dynamodb(aws_client, deploy_node):
     sqs, dynamodb = aws_client("sqs"), aws_client("dynamodb")
-    queue_url = sqs.create_queue(QueueName="from-node")["QueueUrl"]
-    dynamodb.create_table(
-        TableName="FromNode",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    queue_url = create_queue_and_table(aws_client, "from-node", "FromNode")
     source = """
 const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
 const { DynamoDBClient } = require('@aws-sdk/client-dynamodb');
