@@ -44,21 +44,21 @@ status: venv
 # Where a Docker engine answers, the Compose tests run: their image's wheels and base come first.
 DOCKER_PREREQUISITES = $(if $(shell docker info >/dev/null 2>&1 && echo yes),wheelhouse docker-base)
 
-test: venv $(DOCKER_PREREQUISITES)
+test: venv wheelhouse $(DOCKER_PREREQUISITES)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv $(DOCKER_PREREQUISITES)
+integration: venv wheelhouse $(DOCKER_PREREQUISITES)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python -m harness.bench
 
 lint: venv
-	$(BIN)/ruff check harness functions tests
-	$(BIN)/ruff format --check harness functions tests
+	$(BIN)/ruff check harness functions tests locustfiles setup.py
+	$(BIN)/ruff format --check harness functions tests locustfiles setup.py
 
 load: venv
 	$(LOAD_ENV) $(BIN)/harness load

@@ -12,7 +12,7 @@ from harness.backend.config import POSTGRES_RESERVED_CONNECTIONS, BackendSetting
 from harness.exceptions import AlreadyRunningError, HarnessError
 from harness.load.config import LoadSettings
 from harness.stack.config import StackSettings
-from harness.topology.config import TopologySettings
+from harness.topology.config import TemplateSettings, TopologySettings
 
 
 def _stack(args: argparse.Namespace) -> StackSettings:
@@ -35,7 +35,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = _stack(args)
     backend = deployed_settings(settings)
-    if not args.no_deploy:
+    if not args.no_deploy and not _template(args).template:
         _topology(args)  # validated before anything starts
     running = started_stack(settings)
     if running.kind != settings.stack and running.status().running:
@@ -67,10 +67,42 @@ def cmd_up(args: argparse.Namespace) -> int:
     return cmd_deploy(args)
 
 
+def _template(args: argparse.Namespace) -> TemplateSettings:
+    picks = ("template", "stack_name", "publisher_function", "subscriber_function", "table", "stage")
+    overrides = {name: getattr(args, name, None) for name in picks}
+    pairs = getattr(args, "parameter_overrides", None)
+    return TemplateSettings.from_env(**overrides, parameter_overrides=" ".join(pairs) if pairs else None)
+
+
+def _recorded_template(stack: StackSettings, settings: TemplateSettings) -> TemplateSettings:
+    """With no template given, the one the recorded deployment came from (`make down && make up` restores it)."""
+    from harness.outputs import outputs_path
+
+    if settings.template or not outputs_path(stack).is_file():
+        return settings
+    from harness.outputs import load_outputs
+
+    recorded = load_outputs(stack)
+    if not recorded.template:
+        return settings
+    return settings.replace(template=recorded.template, stack_name=settings.stack_name or recorded.stack_name)
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     from harness.topology.deploy import Deployer
 
-    stack, topology = _stack(args), _topology(args)
+    stack = _stack(args)
+    template = _template(args)
+    if args.command == "up":
+        template = _recorded_template(stack, template)
+    if template.template:
+        from harness import aws
+        from harness.topology import template as own_stack
+
+        outputs = own_stack.deploy(stack, template, lambda service: aws.client(service, stack), say=_say)
+        _print_outputs(outputs)
+        return 0
+    topology = _topology(args)
     for warning in topology.warnings():
         _say(f"warning: {warning}")
     _say(f"deploying the webhook topology to {stack.endpoint_url} ...")
@@ -100,6 +132,8 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 
 def cmd_rows(args: argparse.Namespace) -> int:
+    import json
+
     from harness import aws, backend
     from harness.outputs import load_outputs
 
@@ -107,10 +141,10 @@ def cmd_rows(args: argparse.Namespace) -> int:
     outputs = load_outputs(settings)
     found = backend.rows(outputs, lambda service: aws.client(service, settings))
     if args.id:
-        found = [row for row in found if row["id"] == args.id]
+        found = [row for row in found if row.get("id") == args.id]
     found.sort(key=lambda row: row.get("written_at_ms") or 0)
     for row in found[-args.limit :]:
-        print(f"{row['id']}  {row.get('message')}")
+        print(f"{row['id']}  {row.get('message')}" if "id" in row and outputs.ours else json.dumps(row, default=str))
     _say(f"{len(found)} row(s) in {outputs.table_name} ({outputs.backend})")
     return 0 if found or not args.id else 1
 
@@ -220,15 +254,44 @@ def _print_verdict(verdict) -> None:
     )
     if verdict.backend:
         print(f"backend {verdict.backend['kind']}: {verdict.backend['summary']}")
+    per_request = verdict.enqueued_per_request
+    print(
+        f"verified by {verdict.correlation}; messages enqueued per accepted request "
+        f"{'-' if per_request is None else per_request}" + ("" if verdict.has_dlq else "; the stack has no DLQ")
+    )
+    for gap in verdict.unproven:
+        print(f"  not proven: {gap}")
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from harness import aws
+    from harness.outputs import load_outputs
+    from harness.topology import template as own_stack
+
+    stack = _stack(args)
+    name = args.stack_name or TemplateSettings.from_env().stack_name or load_outputs(stack).stack_name
+    if not name:
+        raise HarnessError(
+            "the recorded deployment is the harness's own topology, not a CloudFormation stack; `make down` stops "
+            "it, or pass --stack-name NAME"
+        )
+    if own_stack.destroy(stack, lambda service: aws.client(service, stack), name):
+        print(f"deleted stack {name}")
+    else:
+        print(f"no stack {name} on {stack.endpoint_url}")
+    return 0
 
 
 def _print_outputs(outputs) -> None:
-    print(f"webhook URL:  {outputs.webhook_url}")
+    if outputs.stack_name:
+        print(f"stack:        {outputs.stack_name} (from {outputs.template})")
+    print(f"webhook URL:  {outputs.webhook_url} ({outputs.entry_kind})")
     print(f"queue:        {outputs.queue_url}")
-    print(f"DLQ:          {outputs.dlq_url}")
+    print(f"DLQ:          {outputs.dlq_url or '(none: failed messages are retried until they expire)'}")
     print(f"table:        {outputs.table_name}")
     print(f"functions:    {outputs.publisher_name}, {outputs.subscriber_name}")
-    print(f"try:          curl -X POST {outputs.webhook_url}/hello")
+    host = f" -H 'Host: {outputs.webhook_host}'" if outputs.webhook_host else ""
+    print(f"try:          curl -X POST{host} {outputs.webhook_url}/hello")
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -310,15 +373,36 @@ def build_parser() -> argparse.ArgumentParser:
     functions = argparse.ArgumentParser(add_help=False)
     functions.add_argument("--publisher", help="folder with your own publisher handler (HARNESS_PUBLISHER_DIR)")
     functions.add_argument("--subscriber", help="folder with your own subscriber handler (HARNESS_SUBSCRIBER_DIR)")
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument(
+        "--template", help="your own stack: CloudFormation/SAM template or cdk.out folder (HARNESS_TEMPLATE)"
+    )
+    own.add_argument("--stack-name", help="CloudFormation stack name (HARNESS_STACK_NAME)")
+    own.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="template parameters (HARNESS_PARAMETER_OVERRIDES)",
+    )
+    own.add_argument("--publisher-function", help="picks the publisher among several (HARNESS_PUBLISHER_FUNCTION)")
+    own.add_argument("--subscriber-function", help="picks the subscriber among several (HARNESS_SUBSCRIBER_FUNCTION)")
+    own.add_argument("--table", help="picks the backend table among several (HARNESS_TABLE)")
+    own.add_argument("--stage", help="the REST API stage to send to (HARNESS_STAGE)")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, help_text, parents in (
         (
             "up",
             cmd_up,
             "start the stack (embedded; HARNESS_STACK=docker: Compose), deploy the topology",
-            [common, functions],
+            [common, functions, own],
         ),
-        ("deploy", cmd_deploy, "create or update the topology (idempotent)", [common, functions]),
+        (
+            "deploy",
+            cmd_deploy,
+            "create or update the topology (idempotent), or your own stack with --template",
+            [common, functions, own],
+        ),
+        ("destroy", cmd_destroy, "delete your own stack (deployed with --template) from the stack", [common]),
         ("outputs", cmd_outputs, "webhook URL, queue URLs, table and function names", [common]),
         ("load", cmd_load, "flood the webhook (Locust, headless), verify, write a report", [common]),
         (
@@ -340,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         if name == "up":
             sub.add_argument("--no-deploy", action="store_true", help="start the stack only")
+        if name == "destroy":
+            sub.add_argument("--stack-name", help="the stack to delete (default: the recorded deployment's)")
         if name == "outputs":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "compare":

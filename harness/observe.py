@@ -137,6 +137,12 @@ def lambda_metric(
     return max(values) if statistic == "Maximum" else sum(values)
 
 
+def sums(cloudwatch: Any, namespace: str, dimension: str, value: str, metric: str, since: float) -> list[float]:
+    """A metric's Sum per minute since ``since`` (for totals)."""
+    datapoints = _datapoints(cloudwatch, namespace, dimension, value, metric, "Sum", since, time.time() + 60, 60)
+    return [point["Sum"] for point in datapoints]
+
+
 def per_second(
     cloudwatch: Any, namespace: str, dimension: str, value: str, metric: str, statistic: str, since: float
 ) -> list[tuple[float, float]]:

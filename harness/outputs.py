@@ -32,6 +32,23 @@ class Outputs:
     """Where the rows are: ``dynamodb`` (table ``table_name``) or ``postgres`` (table ``table_name``)."""
     backend_port: int = 0
     """postgres: the server's port on 127.0.0.1."""
+    stack_name: str = ""
+    """The CloudFormation stack the topology was found in (`harness deploy --template`); empty: our own."""
+    template: str = ""
+    """The template (or cdk.out folder) that stack was deployed from."""
+    entry_kind: str = "REST API"
+    """How the webhook is reached: REST API, HTTP API or function URL."""
+    webhook_host: str = ""
+    """A function URL's host name, sent as the Host header (its URL does not resolve without DNS)."""
+
+    @property
+    def has_dlq(self) -> bool:
+        return bool(self.dlq_url)
+
+    @property
+    def ours(self) -> bool:
+        """Deployed by the harness from its settings (our publisher's answers, our row fields)."""
+        return not self.stack_name
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

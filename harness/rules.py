@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.evidence import Evidence
+from harness.evidence.tokens import tokens_in
 from harness.stats import percentiles
 
 
@@ -30,20 +31,79 @@ class Findings:
     dead_ids: set[str]
     poisoned_ids: set[str]
     duplicates_expected: int
+    missing: int = 0
+    """How many accepted requests are neither a row nor in the DLQ (by count when ids cannot be listed)."""
+    retried_duplicates: int = 0
+    """Of the duplicate rows, those of deliveries the sender re-sent (same token): retries not collapsed."""
+    unproven: tuple[str, ...] = ()
+    """What this run's correlation mode could not show."""
 
     @classmethod
     def of(cls, evidence: Evidence) -> Findings:
+        if evidence.correlation == "token":
+            return cls._by_token(evidence)
+        if evidence.correlation == "count":
+            return cls._by_count(evidence)
         row_ids = {row["id"] for row in evidence.rows}
         dead_ids = {letter.item_id for letter in evidence.dead_letters}
         by_body = Counter(row.get("body_sha256") for row in evidence.rows if row.get("body_sha256"))
+        missing = sorted(evidence.accepted.ids - row_ids - dead_ids)
         return cls(
-            missing_ids=sorted(evidence.accepted.ids - row_ids - dead_ids),
+            missing_ids=missing,
             collided=evidence.accepted.collisions(),
             duplicate_rows=sum(count - 1 for count in by_body.values() if count > 1),
             dead_ids=dead_ids,
             poisoned_ids=evidence.accepted.poisoned_ids,
             duplicates_expected=evidence.accepted.duplicates_expected(),
+            missing=len(missing),
         )
+
+    @classmethod
+    def _by_token(cls, evidence: Evidence) -> Findings:
+        """A publisher that is not ours: each request is the rows and DLQ messages that carry its token."""
+        tokens = evidence.accepted.tokens
+        per_token = Counter(token for row in evidence.rows for token in tokens_in(row) & tokens)
+        dead = {token for letter in evidence.dead_letters for token in tokens_in(letter.body) & tokens}
+        missing = sorted(tokens - set(per_token) - dead)
+        retried = evidence.accepted.retried_tokens
+        return cls(
+            missing_ids=missing,
+            collided={},
+            duplicate_rows=sum(count - 1 for count in per_token.values()),
+            dead_ids=dead,
+            poisoned_ids=set(),
+            duplicates_expected=0,
+            missing=len(missing),
+            retried_duplicates=sum(count - 1 for token, count in per_token.items() if token in retried),
+            unproven=("injected SQS redeliveries (they need the harness's message format)",),
+        )
+
+    @classmethod
+    def _by_count(cls, evidence: Evidence) -> Findings:
+        """The stack keeps no token: accepted deliveries against the rows and DLQ messages the run added."""
+        new_rows = _added(evidence.table_rows)
+        new_dead = _added(evidence.dlq_depth)
+        deliveries = len(evidence.accepted.tokens)
+        duplicates = max(0, new_rows + new_dead - deliveries)
+        return cls(
+            missing_ids=[],
+            collided={},
+            duplicate_rows=duplicates,
+            retried_duplicates=min(duplicates, len(evidence.accepted.times("sender-retry"))),
+            dead_ids=set(),
+            poisoned_ids=set(),
+            duplicates_expected=0,
+            missing=max(0, deliveries - new_rows - new_dead),
+            unproven=(
+                "which request became which row (no row carries the request's token: verified by counting)",
+                "that a lost request and a doubled one did not cancel out in the count",
+                "injected SQS redeliveries (they need the harness's message format)",
+            ),
+        )
+
+
+def _added(counts: tuple[int, int] | None) -> int:
+    return 0 if counts is None else max(0, counts[1] - counts[0])
 
 
 Rule = Callable[[Evidence, Findings], str | None]
@@ -51,13 +111,17 @@ Rule = Callable[[Evidence, Findings], str | None]
 
 
 def nothing_lost(evidence: Evidence, found: Findings) -> str | None:
-    if found.missing_ids and evidence.pending:
+    what = "request(s)" if evidence.correlation != "id" else "id(s)"
+    if found.missing and evidence.pending:
         return (
-            f"{len(found.missing_ids)} accepted id(s) are not rows yet: {evidence.pending} message(s) were still "
+            f"{found.missing} accepted {what} are not rows yet: {evidence.pending} message(s) were still "
             "queued when the drain timed out (failed batches wait out their visibility timeout)"
         )
-    if found.missing_ids:
-        return f"{len(found.missing_ids)} accepted id(s) are neither a row nor in the DLQ, e.g. {found.missing_ids[:3]}"
+    if found.missing and not found.missing_ids:
+        return f"{found.missing} accepted request(s) more than the rows and DLQ messages the run added (by count)"
+    if found.missing:
+        dlq = "nor in the DLQ" if evidence.outputs.has_dlq else "(the stack has no DLQ)"
+        return f"{found.missing} accepted {what} are neither a row {dlq}, e.g. {found.missing_ids[:3]}"
     return None
 
 
@@ -72,8 +136,37 @@ def ids_do_not_collide(_: Evidence, found: Findings) -> str | None:
 
 def no_duplicate_rows(_: Evidence, found: Findings) -> str | None:
     if found.duplicate_rows:
-        return f"{found.duplicate_rows} duplicate row(s): one request became more than one row"
+        retries = (
+            f" (the run re-sent {found.retried_duplicates} deliveries as sender retries: a stack that does not "
+            "collapse them writes them twice)"
+            if found.retried_duplicates
+            else ""
+        )
+        return f"{found.duplicate_rows} duplicate row(s): one request became more than one row{retries}"
     return None
+
+
+def one_message_per_request(evidence: Evidence, _: Findings) -> str | None:
+    """From the queue's own metrics: a publisher that sends twice, or drops, shows even when rows look right."""
+    per_request = enqueued_per_request(evidence)
+    if per_request is not None and per_request != 1:
+        sent = evidence.enqueued - len(evidence.accepted.times("redelivery"))
+        return (
+            f"the publisher enqueued {sent:g} message(s) for {_requests(evidence)} accepted request(s) "
+            f"({per_request:.2f} per request, expected 1)"
+        )
+    return None
+
+
+def _requests(evidence: Evidence) -> int:
+    """Accepted requests as the publisher saw them: sender retries are requests too."""
+    return sum(1 for record in evidence.accepted.records if record.get("kind", "new") in ("new", "sender-retry"))
+
+
+def enqueued_per_request(evidence: Evidence) -> float | None:
+    if evidence.enqueued is None or not _requests(evidence):
+        return None
+    return round((evidence.enqueued - len(evidence.accepted.times("redelivery"))) / _requests(evidence), 3)
 
 
 def consumer_within_its_limit(evidence: Evidence, _: Findings) -> str | None:
@@ -125,6 +218,7 @@ RULES: tuple[Rule, ...] = (
     nothing_lost,
     ids_do_not_collide,
     no_duplicate_rows,
+    one_message_per_request,
     consumer_within_its_limit,
     dlq_holds_only_poison,
     poison_reaches_the_dlq,
@@ -156,6 +250,11 @@ class Verdict:
     pending: int = 0
     backend: dict[str, Any] = field(default_factory=dict)
     """kind, capacity, capacity_unit, peak, errors: the backend's side of the run."""
+    correlation: str = "id"
+    """id, token or count: how requests were found in the backend (see Evidence.correlation)."""
+    unproven: list[str] = field(default_factory=list)
+    enqueued_per_request: float | None = None
+    has_dlq: bool = True
 
     @property
     def passed(self) -> bool:
@@ -178,15 +277,18 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
     found = Findings.of(evidence)
     reasons = [reason for rule in rules if (reason := rule(evidence, found)) is not None]
     events = evidence.accepted.events_by_id()
-    lost = sum(len(events[item_id]) for item_id in found.missing_ids) + sum(found.collided.values())
+    if evidence.correlation == "id":
+        lost = sum(len(events[item_id]) for item_id in found.missing_ids) + sum(found.collided.values())
+    else:
+        lost = found.missing
     load_seconds = max(0.001, evidence.load_ended - evidence.load_started)
     consumer = evidence.consumer
     return Verdict(
         verdict="FAIL" if reasons else "PASS",
         reasons=reasons,
         accepted=sum(len(owners) for owners in events.values()),
-        rows=len(evidence.rows),
-        dlq=len(evidence.dead_letters),
+        rows=_added(evidence.table_rows) if evidence.correlation == "count" else len(evidence.rows),
+        dlq=_added(evidence.dlq_depth) if evidence.correlation == "count" else len(evidence.dead_letters),
         lost=lost,
         lost_ids=(found.missing_ids + sorted(found.collided))[:100],
         duplicate_rows=found.duplicate_rows,
@@ -200,11 +302,19 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         e2e_latency_ms=percentiles(latencies_ms(evidence)),
         ingest_rps=round(len(evidence.accepted.new_requests) / load_seconds, 1),
         dlq_messages=[
-            {"id": letter.item_id, "receive_count": letter.receive_count, "why": _why(letter.item_id, found)}
+            {
+                "id": letter.item_id or letter.message_id,
+                "receive_count": letter.receive_count,
+                "why": _why(letter.item_id, found),
+            }
             for letter in evidence.dead_letters
         ],
         pending=evidence.pending,
         backend=_backend_summary(evidence),
+        correlation=evidence.correlation,
+        unproven=list(found.unproven),
+        enqueued_per_request=enqueued_per_request(evidence),
+        has_dlq=evidence.outputs.has_dlq,
     )
 
 

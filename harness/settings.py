@@ -188,9 +188,9 @@ def all_groups() -> list[type[SettingsGroup]]:
     from harness.backend.config import BackendSettings
     from harness.load.config import LoadSettings
     from harness.stack.config import StackSettings
-    from harness.topology.config import TopologySettings
+    from harness.topology.config import TemplateSettings, TopologySettings
 
-    return [StackSettings, TopologySettings, BackendSettings, LoadSettings]
+    return [StackSettings, TopologySettings, TemplateSettings, BackendSettings, LoadSettings]
 
 
 def is_local_host(host: str) -> bool:

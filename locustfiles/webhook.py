@@ -4,8 +4,9 @@ Run through `make load` (headless, verified, reported) or `make ui` (web UI on 1
 live harness view at /harness). Settings come from the harness's HARNESS_* variables; the host is the
 deployed webhook URL.
 
-Every accepted request (202) is recorded with its id in ``$HARNESS_RUN_DIR/accepted-<pid>.jsonl`` so
-verification knows exactly what the API accepted.
+Every accepted request is recorded in ``$HARNESS_RUN_DIR/accepted-<pid>.jsonl`` so verification knows
+exactly what the API accepted: with the id our publisher answers (202 ``{"id": ...}``), and always with the
+request's correlation token, which finds the rows of a publisher that is not ours (any 2xx is accepted).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from locust import FastHttpUser, LoadTestShape, constant_throughput, events, tas
 from locust.env import Environment
 
 from harness import aws
+from harness.evidence.tokens import new_token
 from harness.load.config import LoadSettings
 from harness.load.shapes import shape_for
 from harness.outputs import Outputs, load_outputs
@@ -67,39 +69,55 @@ class WebhookUser(FastHttpUser):
     def on_start(self) -> None:
         run_outputs = Path(os.environ.get("HARNESS_RUN_DIR", "/nonexistent")) / "outputs.json"
         self.outputs = Outputs.read(run_outputs) if run_outputs.is_file() else load_outputs(STACK)
+        self.places = SETTINGS.places()
 
     @task
     def post_webhook(self) -> None:
-        event_id = str(uuid.uuid4())
+        event_id, token = str(uuid.uuid4()), new_token()
         marker = self.outputs.fail_path_marker
         poisoned = marker and SETTINGS.poison_share and random.random() < SETTINGS.poison_share
         path = f"/{marker}/{event_id[:8]}" if poisoned else random.choice(PATHS)
+        if "path" in self.places:
+            path = f"{path}/{token}"
         headers = {"Content-Type": "application/json", "User-Agent": "harness-locust"}
+        if self.outputs.webhook_host:
+            headers["Host"] = self.outputs.webhook_host
+        if "header" in self.places:
+            headers[SETTINGS.token_header] = token
         if random.random() < SETTINGS.idempotency_share:
             headers["Idempotency-Key"] = f"delivery-{event_id}"
-        body = json.dumps({"event_id": event_id, "type": path.strip("/"), "data": {"amount": random.randint(1, 999)}})
-        accepted_id = self._post(path, body, headers, event_id, kind="new", poisoned=bool(poisoned))
-        if accepted_id is None:
+        payload = {"event_id": event_id, "type": path.strip("/"), "data": {"amount": random.randint(1, 999)}}
+        if "body" in self.places:
+            payload["token"] = token
+        body = json.dumps(payload)
+        request = {"path": path, "body": body, "headers": headers, "event_id": event_id, "token": token}
+        accepted = self._post(**request, kind="new", poisoned=bool(poisoned))
+        if not accepted:
             return
         if "Idempotency-Key" in headers and random.random() < SETTINGS.retry_share:
-            self._post(path, body, headers, event_id, kind="sender-retry", poisoned=bool(poisoned))
-        if random.random() < SETTINGS.duplicate_share:
-            self._redeliver(accepted_id, path, body, event_id, poisoned=bool(poisoned))
+            self._post(**request, kind="sender-retry", poisoned=bool(poisoned))
+        # Redelivery copies our publisher's message: a stack of your own has a message format of its own.
+        if self.outputs.ours and random.random() < SETTINGS.duplicate_share:
+            self._redeliver(accepted_id=accepted, path=path, body=body, event_id=event_id, poisoned=bool(poisoned))
 
-    def _post(self, path: str, body: str, headers: dict, event_id: str, kind: str, poisoned: bool) -> str | None:
+    def _post(
+        self, path: str, body: str, headers: dict, event_id: str, token: str, kind: str, poisoned: bool
+    ) -> str | None:
+        """The accepted id (our publisher's answer, else the token); None when the webhook refused it."""
         name = "POST /<webhook>" if kind == "new" else "POST /<webhook> (sender retry)"
         with self.client.post(path, data=body, headers=headers, name=name, catch_response=True) as response:
-            if response.status_code != 202:
+            ours = self.outputs.ours
+            if (ours and response.status_code != 202) or not 200 <= response.status_code < 300:
                 response.failure(f"status {response.status_code}: {response.text[:200]}")
                 return None
-            accepted_id = response.json()["id"]
-            RECORDER.accepted(id=accepted_id, event=event_id, kind=kind, path=path, poisoned=poisoned)
-            return accepted_id
+            accepted_id = response.json()["id"] if ours else None
+            RECORDER.accepted(id=accepted_id, token=token, event=event_id, kind=kind, path=path, poisoned=poisoned)
+            return accepted_id or token
 
-    def _redeliver(self, item_id: str, path: str, body: str, event_id: str, poisoned: bool) -> None:
+    def _redeliver(self, accepted_id: str, path: str, body: str, event_id: str, poisoned: bool) -> None:
         """The same message a second time, as SQS's at-least-once delivery may do."""
         message = {
-            "id": item_id,
+            "id": accepted_id,
             "method": "POST",
             "path": path,
             "body": body,
@@ -109,7 +127,7 @@ class WebhookUser(FastHttpUser):
         exception = None
         try:
             sqs_client().send_message(QueueUrl=self.outputs.queue_url, MessageBody=json.dumps(message))
-            RECORDER.accepted(id=item_id, event=event_id, kind="redelivery", path=path, poisoned=poisoned)
+            RECORDER.accepted(id=accepted_id, event=event_id, kind="redelivery", path=path, poisoned=poisoned)
         except Exception as error:
             exception = error
         events.request.fire(

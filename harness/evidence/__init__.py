@@ -44,17 +44,31 @@ class Accepted:
 
     @property
     def ids(self) -> set[str]:
-        return {record["id"] for record in self.records}
+        return {record["id"] for record in self.records if record.get("id")}
+
+    @property
+    def by_id(self) -> bool:
+        """Every request got an id from the publisher (ours): verification by id, else by token."""
+        return bool(self.records) and all(record.get("id") for record in self.records)
+
+    @property
+    def tokens(self) -> set[str]:
+        return {record["token"] for record in self.records if record.get("token")}
+
+    @property
+    def retried_tokens(self) -> set[str]:
+        return {r["token"] for r in self.records if r.get("kind") == "sender-retry" and r.get("token")}
 
     @property
     def poisoned_ids(self) -> set[str]:
-        return {record["id"] for record in self.records if record.get("poisoned")}
+        return {record["id"] for record in self.records if record.get("poisoned") and record.get("id")}
 
     def events_by_id(self) -> dict[str, set[str]]:
         """Accepted id -> the distinct logical requests (events) that got it; more than one is a collision."""
         events: dict[str, set[str]] = {}
         for record in self.records:
-            events.setdefault(record["id"], set()).add(record.get("event") or record["id"])
+            key = record.get("id") or record.get("token") or record.get("event")
+            events.setdefault(key, set()).add(record.get("event") or key)
         return events
 
     def collisions(self) -> dict[str, int]:
@@ -115,6 +129,15 @@ class Evidence:
     """The backend's side: its load against its capacity, and what it refused for capacity."""
     pending: int = 0
     """Messages still in the queue when the evidence was collected (the drain ran out of time)."""
+    correlation: str = "id"
+    """How requests were found in the backend: id (our publisher's answer), token (the request's token in a
+    row's attributes) or count (the stack stores no token: accepted against new rows and DLQ messages)."""
+    table_rows: tuple[int, int] | None = None
+    """(before the load, after the drain): every row of the table, for verification by counting."""
+    dlq_depth: tuple[int, int] | None = None
+    """(before the load, after the drain): messages in the DLQ, for verification by counting."""
+    enqueued: float | None = None
+    """Messages the queue received while the run lasted (its NumberOfMessagesSent), injected copies included."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)
@@ -135,6 +158,8 @@ class Evidence:
                 "consumer": Consumer(**{**consumer, "concurrency": [tuple(p) for p in consumer["concurrency"]]}),
                 "faults": [Fault(**fault) for fault in data["faults"]],
                 "backend": _backend_view(data.get("backend")),
+                "table_rows": tuple(data["table_rows"]) if data.get("table_rows") else None,
+                "dlq_depth": tuple(data["dlq_depth"]) if data.get("dlq_depth") else None,
             }
         )
 

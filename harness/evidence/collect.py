@@ -9,6 +9,7 @@ from typing import Any
 
 from harness import backend, observe
 from harness.evidence import Accepted, Consumer, Evidence
+from harness.evidence.tokens import tokens_in
 from harness.load.faults import Fault
 from harness.outputs import Outputs
 from harness.polling import poll
@@ -72,6 +73,40 @@ def consumer_limits(lambda_client: Any, outputs: Outputs) -> tuple[int | None, i
     return reserved, (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
 
 
+METRICS_WINDOW_S = 6 * 3600
+"""The queue's NumberOfMessagesSent is read as a total over this window, before the load and after it."""
+
+
+def baseline(client: Callable[[str], Any], outputs: Outputs) -> dict[str, Any]:
+    """What the table, the DLQ and the queue's sent-messages metric hold before a load: verification by
+    counting, and the messages enqueued per request, compare against it."""
+    dlq = observe.queue_depth(client("sqs"), outputs.dlq_url).total if outputs.dlq_url else 0
+    window_start = time.time() - METRICS_WINDOW_S
+    return {
+        "table_rows": len(backend.rows(outputs, client)),
+        "dlq_depth": dlq,
+        "metrics_from": window_start,
+        "messages_sent": settled_messages_sent(client("cloudwatch"), outputs, window_start),
+    }
+
+
+def settled_messages_sent(cloudwatch: Any, outputs: Outputs, window_start: float) -> float:
+    """The queue's NumberOfMessagesSent since ``window_start``, once two reads a second apart agree (the
+    stack publishes its SQS metrics asynchronously)."""
+    previous: list[float | None] = [None]
+
+    def read() -> float:
+        queue_name = outputs.queue_arn.rsplit(":", 1)[-1]
+        points = observe.sums(cloudwatch, "AWS/SQS", "QueueName", queue_name, "NumberOfMessagesSent", window_start)
+        return sum(points)
+
+    def stable(value: float) -> bool:
+        settled, previous[0] = value == previous[0], value
+        return settled
+
+    return poll(read, stable, timeout_s=5, interval_s=1.0, settle=True)
+
+
 def collect(
     client: Callable[[str], Any],
     outputs: Outputs,
@@ -83,14 +118,29 @@ def collect(
     drain_seconds: float | None,
     samples: Sequence[dict[str, Any]] = (),
     faults: Sequence[Fault] = (),
+    before: dict[str, int] | None = None,
 ) -> Evidence:
-    """Everything the rules and the report need about a run; ``client(service)`` builds AWS clients."""
-    ids = accepted.ids
-    rows = [row for row in backend.rows(outputs, client) if row["id"] in ids]
-    dead = [letter for letter in observe.peek_messages(client("sqs"), outputs.dlq_url) if letter.item_id in ids]
+    """Everything the rules and the report need about a run; ``client(service)`` builds AWS clients.
+
+    Requests are found by the ids our publisher answered, else by their tokens in the rows' attributes,
+    else (the stack keeps no token) counted: ``before`` holds the table's and the DLQ's counts from
+    before the load.
+    """
+    every_row = backend.rows(outputs, client)
+    every_letter = observe.peek_messages(client("sqs"), outputs.dlq_url) if outputs.dlq_url else []
+    if accepted.by_id:
+        correlation, ids = "id", accepted.ids
+        rows = [row for row in every_row if row.get("id") in ids]
+        dead = [letter for letter in every_letter if letter.item_id in ids]
+    else:
+        tokens = accepted.tokens
+        rows = [row for row in every_row if tokens_in(row) & tokens]
+        dead = [letter for letter in every_letter if tokens_in(letter.body) & tokens]
+        correlation = "token" if rows or dead else "count"
+    expected = accepted.duplicates_expected() if correlation == "id" else 0
     suppressed = poll(
         lambda: duplicates_suppressed(client("logs"), outputs.subscriber_name, load_started),
-        lambda count: count >= accepted.duplicates_expected(),
+        lambda count: count >= expected,
         timeout_s=LOG_SETTLE_S,
         interval_s=0.5,
         settle=True,
@@ -126,4 +176,16 @@ def collect(
         faults=list(faults),
         backend=backend.view(outputs, client, samples, load_started),
         pending=observe.queue_depth(client("sqs"), outputs.queue_url).total,
+        correlation=correlation,
+        table_rows=(before["table_rows"], len(every_row)) if before else None,
+        dlq_depth=(before["dlq_depth"], len(every_letter)) if before else None,
+        enqueued=_enqueued(cloudwatch, outputs, before),
     )
+
+
+def _enqueued(cloudwatch: Any, outputs: Outputs, before: dict[str, Any] | None) -> float | None:
+    """Messages the queue received since the baseline; None without one (or when it counts none at all)."""
+    if not before or before.get("messages_sent") is None:
+        return None
+    sent = settled_messages_sent(cloudwatch, outputs, before["metrics_from"]) - before["messages_sent"]
+    return sent or None

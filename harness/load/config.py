@@ -8,6 +8,8 @@ from pathlib import Path
 from harness.load.shapes import SHAPES
 from harness.settings import SettingsGroup, option
 
+TOKEN_PLACES = ("path", "body", "header")
+
 _SHARES = ("duplicate_share", "idempotency_share", "retry_share", "poison_share", "fault_error_rate")
 
 
@@ -31,6 +33,12 @@ class LoadSettings(SettingsGroup):
     poison_share: float = option(
         0.0, "share of requests sent to a path with the deployed fail_path_marker (-> DLQ)", low=0, high=1
     )
+    token_places: str = option(
+        "path,body,header",
+        "where each request carries its unique correlation token (any of path, body, header): how a publisher "
+        "that is not ours is verified, by finding the token in the rows",
+    )
+    token_header: str = option("X-Harness-Token", "the header that carries the token (token_places has header)")
     drain_timeout_s: int = option(300, "how long verification waits for the queue to drain", low=1, duration=True)
     fault_outage_after_s: int | None = option(
         None, "backend outage: starts this many seconds into the load", low=0, duration=True
@@ -59,3 +67,13 @@ class LoadSettings(SettingsGroup):
     )
     reports_dir: Path = option(Path("reports"), "where runs are written (reports/<run-id>/, reports/latest)")
     ui_port: int = option(8089, "Locust web UI port on 127.0.0.1", low=1, high=65535)
+
+    def problems(self) -> list[str]:
+        places = self.places()
+        unknown = sorted(places - set(TOKEN_PLACES))
+        if unknown or not places:
+            return [f"token_places={self.token_places!r}: expected one or more of {', '.join(TOKEN_PLACES)}"]
+        return []
+
+    def places(self) -> set[str]:
+        return {place.strip() for place in self.token_places.split(",") if place.strip()}

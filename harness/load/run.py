@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import aws, backend
 from harness.evidence import Accepted, Evidence
-from harness.evidence.collect import collect, wait_for_drain
+from harness.evidence.collect import baseline, collect, wait_for_drain
 from harness.evidence.sampler import Sampler
 from harness.exceptions import HarnessError, SettingsError
 from harness.load.config import LoadSettings
@@ -27,12 +27,13 @@ from harness.load.faults import injected, planned
 from harness.outputs import Outputs, load_outputs
 from harness.polling import DeadlineExceeded, poll
 from harness.report import render_report
+from harness.resources import bundled
 from harness.rules import Verdict, judge
 from harness.settings import LOOPBACK_HOST
 from harness.stack.config import StackSettings
 from harness.stack.embedded import free_port
 
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "webhook.py"
+LOCUSTFILE = bundled("locustfiles") / "webhook.py"
 RUN_FILE = "run.json"
 
 
@@ -99,6 +100,7 @@ def run(
         **load.to_environment(),
         "HARNESS_RUN_DIR": str(run_dir.resolve()),
     }
+    before = baseline(client, outputs)
     with injected(load, outputs, client, load_started, marker):
         time.sleep(max(0.0, load_started - time.time()))  # faults are scheduled from this moment on
         sampler.start()
@@ -116,7 +118,15 @@ def run(
             samples = sampler.stop()
             Path(marker).unlink(missing_ok=True)
     (run_dir / RUN_FILE).write_text(
-        json.dumps({"run_id": run_id, "load_started": load_started, "load_ended": load_ended, "shape": load.shape})
+        json.dumps(
+            {
+                "run_id": run_id,
+                "load_started": load_started,
+                "load_ended": load_ended,
+                "shape": load.shape,
+                "before": before,
+            }
+        )
         + "\n"
     )
     evidence = collect(
@@ -129,6 +139,7 @@ def run(
         drain_seconds=drain_seconds,
         samples=samples,
         faults=faults,
+        before=before,
     )
     verdict = write_run(evidence, run_dir, load)
     if run_dir.parent.resolve() == load.reports_dir.resolve():
@@ -180,6 +191,7 @@ def reverify(
         drain_seconds=drain_seconds,
         samples=previous.samples if previous else (),
         faults=previous.faults if previous else (),
+        before=times.get("before"),
     )
     return write_run(evidence, run_dir, load)
 

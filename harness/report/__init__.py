@@ -127,15 +127,27 @@ def report_charts(evidence: Evidence) -> list[Chart]:
     ]
 
 
+CORRELATION = {
+    "id": "id: each request's id, as the publisher answered it, is a row's key",
+    "token": "token: each request's token, found in a row's attributes",
+    "count": "count: no row keeps the request's token, so accepted requests were counted against new rows",
+}
+
+
 def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple[str, Any]]:
     latency = verdict.e2e_latency_ms
     rows = [
-        ("accepted (202)", verdict.accepted),
+        ("verified by", CORRELATION[verdict.correlation]),
+        ("accepted", verdict.accepted),
         ("rows written", verdict.rows),
         ("lost", verdict.lost),
         ("duplicate rows", verdict.duplicate_rows),
         ("duplicates injected / suppressed", f"{verdict.duplicates_injected} / {verdict.duplicates_suppressed}"),
-        ("DLQ", verdict.dlq),
+        (
+            "DLQ",
+            verdict.dlq if verdict.has_dlq else "none in this stack: failed messages are retried until they expire",
+        ),
+        ("messages enqueued per accepted request", fmt(verdict.enqueued_per_request)),
         (
             "subscriber concurrency max / limit",
             f"{fmt(verdict.max_consumer_concurrency)} / {fmt(verdict.consumer_concurrency_limit)}",
@@ -159,9 +171,11 @@ def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple
 def deployed(evidence: Evidence) -> list[tuple[str, Any]]:
     """The topology the run went against, as it was deployed (not as configured)."""
     outputs, consumer = evidence.outputs, evidence.consumer
+    stack = [("stack", f"{outputs.stack_name} (from {outputs.template})")] if outputs.stack_name else []
     return [
-        ("webhook", outputs.webhook_url),
-        ("queue / DLQ", f"{outputs.queue_url} / {outputs.dlq_url}"),
+        *stack,
+        ("webhook", f"{outputs.webhook_url} ({outputs.entry_kind})"),
+        ("queue / DLQ", f"{outputs.queue_url} / {outputs.dlq_url or 'no DLQ'}"),
         ("subscriber", outputs.subscriber_name),
         (
             "reserved concurrency",

@@ -22,6 +22,7 @@ from harness.localstack_extensions.lambda_executor import runtimes
 from harness.localstack_extensions.lambda_executor.runtime import PARENT_PID_VARIABLE
 from harness.localstack_extensions.sqs_scaling.config import default_host_ceiling
 from harness.processes import group_members, log_tail, signal_and_wait
+from harness.resources import ensure_node_sdk
 from harness.settings import LOOPBACK_HOST
 from harness.stack import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
 from harness.stack.config import StackSettings
@@ -103,6 +104,7 @@ class EmbeddedStack:
                 "use it as it is, or run `make down` first"
             )
         self._ensure_port_free()
+        ensure_node_sdk(progress)
         for folder in ("filesystem", "tmp"):
             (self.state / folder).mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "wb") as log:

@@ -10,6 +10,10 @@ Fixtures:
   and backend settings both go here. ``topology.rows()`` reads its backend table, whichever it is.
 - ``postgres``: a PostgreSQL server of the session (started on first use, stopped at the end), for
   ``deploy_topology(backend="postgres", postgres_port=postgres.port)``.
+- ``deploy_stack``: ``deploy_stack("template.yaml" or "cdk.out", stack_name=..., parameters={...}) -> Topology``
+  deploys your own CloudFormation, SAM or CDK stack and finds the webhook topology in it (``harness deploy
+  --template``); ``topology.rows()``, ``topology.dead_letters()``, ``topology.post(...)`` and ``run_load``
+  work on it as on ours. Paths are relative to the folder pytest runs in (your project).
 - ``webhook_topology``: the default topology (functions/ of this repo, or HARNESS_* settings), session scope.
 - ``webhook``: ``webhook("/path", body, headers) -> (status, json)`` posts to the webhook URL.
 - ``run_load``: ``run_load(topology, **load_settings) -> (Verdict, run_dir)``: a Locust run against a
@@ -24,6 +28,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,12 +37,14 @@ from harness import aws
 from harness.backend import rows as backend_rows
 from harness.backend.config import BackendSettings
 from harness.load.config import LoadSettings
+from harness.observe import DeadLetter, peek_messages
 from harness.outputs import Outputs
 from harness.stack.config import StackSettings
 from harness.stack.embedded import EmbeddedStack, free_port
-from harness.topology.config import TopologySettings
+from harness.topology.config import TemplateSettings, TopologySettings
 from harness.topology.deploy import Deployer
 from harness.topology.packaging import zip_sources
+from harness.topology.template import deploy as deploy_template
 
 LAMBDA_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
@@ -119,9 +126,16 @@ class Topology:
     settings: TopologySettings
     outputs: Outputs
     backend: BackendSettings = dataclasses.field(default_factory=BackendSettings)
+    template: TemplateSettings | None = None
+    """Set for your own stack (``deploy_stack``): what it was deployed from."""
 
     def redeploy(self, **changes: Any) -> list[str]:
-        """Deploy again, with ``changes`` to the topology or backend settings; the changes made."""
+        """Deploy again, with ``changes`` to the topology or backend settings (your own stack: to the template
+        settings, e.g. ``parameter_overrides="Key=Value"``); the changes made."""
+        if self.template is not None:
+            said: list[str] = []
+            deploy_template(self.stack, self.template.replace(**changes), _clients(self.stack), say=said.append)
+            return [line.strip() for line in said[1:] if line.startswith("  ") and "up to date" not in line]
         topology, backend = _split(changes)
         deployer = Deployer(self.stack, self.settings.replace(**topology), backend=self.backend.replace(**backend))
         deployer.deploy()
@@ -129,7 +143,24 @@ class Topology:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every row of the topology's backend table (DynamoDB or PostgreSQL)."""
-        return backend_rows(self.outputs, lambda service: aws.client(service, self.stack))
+        return backend_rows(self.outputs, _clients(self.stack))
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The DLQ's messages, left in place (none when the stack has no DLQ)."""
+        if not self.outputs.dlq_url:
+            return []
+        return peek_messages(aws.client("sqs", self.stack), self.outputs.dlq_url)
+
+    def post(
+        self, path: str = "/hello", body: bytes | str | None = b"{}", headers: Mapping[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """POST to the webhook (a function URL's Host header included); (status, JSON body or text)."""
+        host = {"Host": self.outputs.webhook_host} if self.outputs.webhook_host else {}
+        return post_webhook(self.outputs.webhook_url, path, body, {**host, **(headers or {})})
+
+
+def _clients(stack: StackSettings) -> Callable[[str], Any]:
+    return lambda service: aws.client(service, stack)
 
 
 def _split(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -150,6 +181,23 @@ def deploy_topology(localstack: EmbeddedStack) -> Callable[..., Topology]:
         backend_settings = BackendSettings.from_env().replace(**backend)
         outputs = Deployer(localstack.settings, settings, backend=backend_settings).deploy()
         return Topology(localstack.settings, settings, outputs, backend_settings)
+
+    return deploy
+
+
+@pytest.fixture(scope="session")
+def deploy_stack(localstack: EmbeddedStack) -> Callable[..., Topology]:
+    def deploy(
+        template: str | Path, stack_name: str = "", parameters: Mapping[str, str] | None = None, **picks: str
+    ) -> Topology:
+        settings = TemplateSettings.from_env().replace(
+            template=str(Path(template).resolve()),
+            stack_name=stack_name,
+            parameter_overrides=" ".join(f"{k}={v}" for k, v in (parameters or {}).items()),
+            **picks,
+        )
+        outputs = deploy_template(localstack.settings, settings, _clients(localstack.settings), record=False)
+        return Topology(localstack.settings, TopologySettings.from_env(), outputs, template=settings)
 
     return deploy
 
@@ -185,9 +233,17 @@ def post_webhook(
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, _parsed(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, _parsed(error.read())
+
+
+def _parsed(data: bytes) -> Any:
+    """JSON where the webhook answers JSON (ours does), else the text (a publisher of your own may not)."""
+    try:
+        return json.loads(data or b"null")
+    except ValueError:
+        return data.decode(errors="replace")
 
 
 @pytest.fixture

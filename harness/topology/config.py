@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.resources import bundled
 from harness.settings import SettingsGroup, option
 
-FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
-"""The reference functions beside the package, so defaults hold from any working folder."""
+FUNCTIONS_DIR = bundled("functions")
+"""The reference functions (the checkout's, or the wheel's copy), so defaults hold from any working folder."""
 
 _NAME_RULES = {
     "table_name": (re.compile(r"^[A-Za-z0-9_.-]{3,255}$"), "DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)"),
@@ -164,3 +165,25 @@ class TopologySettings(SettingsGroup):
 
     def resource_name(self, setting: str) -> str:
         return f"{self.name_prefix}{getattr(self, setting)}"
+
+
+@dataclass(frozen=True)
+class TemplateSettings(SettingsGroup):
+    """Your own stack (`harness deploy --template`): where it is, and picks where it holds several candidates."""
+
+    title = "template"
+
+    template: str = option(
+        "",
+        "your own stack instead of the harness's topology: a CloudFormation or SAM template (YAML, JSON) or a "
+        "cdk.out folder, relative to the working folder",
+    )
+    stack_name: str = option("", "CloudFormation stack name (empty: the cdk.out stack's, or the template file's name)")
+    parameter_overrides: str = option("", "template parameters, space-separated Key=Value pairs")
+    publisher_function: str = option("", "the publisher, where the stack's webhook entries invoke several functions")
+    subscriber_function: str = option("", "the subscriber, where several functions have SQS event-source mappings")
+    table: str = option("", "the backend table, where the stack holds several DynamoDB tables")
+    stage: str = option("", "the REST API stage to send to (empty: prod if it exists, else the first)")
+
+    def template_path(self) -> Path | None:
+        return Path(self.template).expanduser().resolve() if self.template else None

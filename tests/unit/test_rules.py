@@ -135,3 +135,58 @@ def test_a_backend_within_its_capacity_passes_and_reports_its_peak():
     assert result.verdict == "PASS" and result.backend["peak"] == 4.0
     on_demand = BackendView("dynamodb", None, "write units / s", peak=40.0, errors=0)
     assert "on demand" in judge(evidence([record("a")], rows=[row("a")], backend=on_demand)).backend["summary"]
+
+
+# --- a stack of your own: by token, by count, and the messages enqueued per request --------------------------
+
+FOREIGN = Outputs(**{**OUTPUTS.__dict__, "dlq_url": "", "dlq_arn": "", "stack_name": "mine", "template": "t.yaml"})
+T1, T2, T3 = "whtok" + "1" * 24, "whtok" + "2" * 24, "whtok" + "3" * 24
+
+
+def foreign(records, rows=(), correlation="token", table_rows=None, enqueued=None) -> Evidence:
+    return Evidence(
+        **{
+            **evidence(records, rows).__dict__,
+            "outputs": FOREIGN,
+            "correlation": correlation,
+            "table_rows": table_rows,
+            "enqueued": enqueued,
+        }
+    )
+
+
+def token_record(token: str, kind: str = "new") -> dict:
+    return {"id": None, "token": token, "event": f"e-{token}", "kind": kind, "t": 0}
+
+
+def test_a_foreign_stack_is_judged_by_the_tokens_its_rows_carry():
+    records = [token_record(T1), token_record(T2), token_record(T3)]
+    rows = [{"pk": "x", "message": f"hello from /a/{T1}"}, {"pk": "y", "payload": {"nested": [T2]}}]
+    result = judge(foreign(records, rows, enqueued=3))
+    assert result.verdict == "FAIL" and result.lost == 1 and result.correlation == "token"
+    assert "(the stack has no DLQ)" in result.reasons[0] and T3 in result.reasons[0]
+    assert result.enqueued_per_request == 1
+
+
+def test_a_sender_retry_that_becomes_a_second_row_is_named():
+    records = [token_record(T1), token_record(T1, kind="sender-retry")]
+    rows = [{"pk": "a", "m": T1}, {"pk": "b", "m": T1}]
+    result = judge(foreign(records, rows, enqueued=2))
+    assert result.duplicate_rows == 1 and "sender retries" in result.reasons[0]
+
+
+def test_a_publisher_that_enqueues_twice_fails_even_when_the_rows_look_right():
+    records = [token_record(T1), token_record(T2)]
+    rows = [{"pk": "a", "m": T1}, {"pk": "b", "m": T2}]
+    result = judge(foreign(records, rows, enqueued=4))
+    assert result.verdict == "FAIL" and result.enqueued_per_request == 2
+    assert "enqueued 4 message(s) for 2 accepted request(s)" in result.reasons[0]
+
+
+def test_a_stack_that_keeps_no_token_is_counted_and_says_what_it_cannot_prove():
+    records = [token_record(T1), token_record(T2), token_record(T3)]
+    passed = judge(foreign(records, correlation="count", table_rows=(10, 13), enqueued=3))
+    assert passed.verdict == "PASS" and passed.rows == 3 and passed.correlation == "count"
+    assert any("cancel out" in gap for gap in passed.unproven)
+    short = judge(foreign(records, correlation="count", table_rows=(10, 12), enqueued=3))
+    assert short.verdict == "FAIL" and short.lost == 1 and "by count" in short.reasons[0]
