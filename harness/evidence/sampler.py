@@ -69,7 +69,7 @@ class Sampler(threading.Thread):
             "t": time.time(),
             "visible": depth.visible,
             "in_flight": depth.in_flight,
-            "dlq": observe.queue_depth(self.sqs, outputs.dlq_url).total,
+            "dlq": observe.queue_depth(self.sqs, outputs.dlq_url).total if outputs.dlq_url else 0,
         }
         if self.processes:
             sample["locust_cpu"] = self._cpu()

@@ -55,6 +55,7 @@ def test_a_cdk_app_written_like_the_reference_deploys_unchanged_and_is_verified_
     assert not verdict.has_dlq and verdict.consumer_concurrency_limit == 2
     page = (run_dir / "report.html").read_text()
     assert "TheScalableWebhookStack" in page and "no DLQ" in page and "token: each request" in page
+    assert json.loads((run_dir / "evidence.json").read_text())["samples"]  # sampled each second, with no DLQ
 
 
 def test_a_publisher_that_does_not_collapse_sender_retries_is_caught(deploy_stack, run_load):
