@@ -76,13 +76,11 @@ def _template(args: argparse.Namespace) -> TemplateSettings:
 
 def _recorded_template(stack: StackSettings, settings: TemplateSettings) -> TemplateSettings:
     """With no template given, the one the recorded deployment came from (`make down && make up` restores it)."""
-    from harness.outputs import outputs_path
+    from harness.outputs import Outputs, outputs_path
 
     if settings.template or not outputs_path(stack).is_file():
         return settings
-    from harness.outputs import load_outputs
-
-    recorded = load_outputs(stack)
+    recorded = Outputs.read(outputs_path(stack))
     if not recorded.template:
         return settings
     return settings.replace(template=recorded.template, stack_name=settings.stack_name or recorded.stack_name)

@@ -299,16 +299,9 @@ class Deployer:
         )
 
     def ensure_reserved_concurrency(self, name: str, reserved: int | None) -> None:
-        lambda_client = self._client("lambda")
-        current = lambda_client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
-        if current == reserved:
-            return
-        if reserved is None:
-            lambda_client.delete_function_concurrency(FunctionName=name)
-            self._changed(f"removed reserved concurrency of {name}")
-        else:
-            lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
-            self._changed(f"set reserved concurrency of {name} to {reserved}")
+        change = ensure_reserved_concurrency(self._client("lambda"), name, reserved)
+        if change:
+            self._changed(change)
 
     def ensure_event_source_mapping(self, function_name: str, queue_arn: str) -> str:
         lambda_client = self._client("lambda")
@@ -414,6 +407,19 @@ class Deployer:
             if error.response["Error"]["Code"] != "ResourceConflictException":
                 raise
         return api_id
+
+
+def ensure_reserved_concurrency(lambda_client: Any, name: str, reserved: int | None, label: str = "") -> str | None:
+    """Set (or remove, for None) ``name``'s reserved concurrency where it differs; the change made, if any,
+    described with ``label`` (default: the function's name)."""
+    current = lambda_client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+    if current == reserved:
+        return None
+    if reserved is None:
+        lambda_client.delete_function_concurrency(FunctionName=name)
+        return f"removed reserved concurrency of {label or name}"
+    lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+    return f"set reserved concurrency of {label or name} to {reserved}"
 
 
 def table_capacity(table: dict[str, Any]) -> tuple[str, int, int]:

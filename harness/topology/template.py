@@ -121,14 +121,17 @@ def _read_cdk_out(folder: Path, region: str, stack_name: str | None) -> Template
     stacks = {name: a for name, a in artifacts.items() if a.get("type") == "aws:cloudformation:stack"}
     if not stacks:
         raise DeployError(f"{manifest_file} names no CloudFormation stack: did `cdk synth` succeed?")
-    if stack_name is None and len(stacks) > 1:
-        raise DeployError(
-            f"{folder} holds {len(stacks)} stacks ({', '.join(sorted(stacks))}); pick one with --stack-name"
-        )
-    artifact_id = stack_name if stack_name in stacks else next(iter(stacks))
-    if stack_name is not None and stack_name not in stacks:
-        by_name = {a.get("displayName", n): n for n, a in stacks.items()}
-        artifact_id = by_name.get(stack_name) or _fail_stack(folder, stack_name, stacks)
+    if stack_name is None:
+        if len(stacks) > 1:
+            raise DeployError(
+                f"{folder} holds {len(stacks)} stacks ({', '.join(sorted(stacks))}); pick one with --stack-name"
+            )
+        artifact_id = next(iter(stacks))
+    else:  # the artifact's id or its display name
+        by_name = {**{a.get("displayName", n): n for n, a in stacks.items()}, **{n: n for n in stacks}}
+        if stack_name not in by_name:
+            raise DeployError(f"{folder} has no stack {stack_name!r}; it holds {', '.join(sorted(stacks))}")
+        artifact_id = by_name[stack_name]
     artifact = stacks[artifact_id]
     properties = artifact.get("properties", {})
     template_file = folder / properties.get("templateFile", f"{artifact_id}.template.json")
@@ -162,10 +165,6 @@ def _read_cdk_out(folder: Path, region: str, stack_name: str | None) -> Template
         assets,
         bootstrap,
     )
-
-
-def _fail_stack(folder: Path, wanted: str, stacks: dict[str, Any]) -> str:
-    raise DeployError(f"{folder} has no stack {wanted!r}; it holds {', '.join(sorted(stacks))}")
 
 
 def _substitute(text: str, substitutions: dict[str, str]) -> str:
@@ -462,7 +461,7 @@ def reserved_concurrency(body: dict[str, Any], parameters: dict[str, str]) -> di
 
 def apply_reserved_concurrency(cloudformation: Any, lambda_client: Any, stack_name: str, body: dict) -> list[str]:
     """LocalStack 4.8.1's CloudFormation drops a function's ReservedConcurrentExecutions: the throttle the
-    pattern is about. It is set here, from the template, as CloudFormation sets it on AWS."""
+    pattern is about. It is set here, from the template, as CloudFormation sets it on AWS; the changes made."""
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     parameters = {
         p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue")) for p in stack.get("Parameters", [])
@@ -474,21 +473,14 @@ def apply_reserved_concurrency(cloudformation: Any, lambda_client: Any, stack_na
         for r in page["StackResourceSummaries"]
         if r["ResourceType"] == "AWS::Lambda::Function"
     }
-    changes = []
-    for logical_id, reserved in wanted.items():
-        name = functions.get(logical_id)
-        if name is None:
-            continue
-        current = lambda_client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
-        if current == reserved:
-            continue
-        if reserved is None:
-            lambda_client.delete_function_concurrency(FunctionName=name)
-            changes.append(f"removed the reserved concurrency of {logical_id}")
-        else:
-            lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
-            changes.append(f"set the reserved concurrency of {logical_id} to {reserved}")
-    return changes
+    from harness.topology.deploy import ensure_reserved_concurrency
+
+    changes = [
+        ensure_reserved_concurrency(lambda_client, functions[logical_id], reserved, label=logical_id)
+        for logical_id, reserved in wanted.items()
+        if logical_id in functions
+    ]
+    return [change for change in changes if change]
 
 
 def destroy(stack: StackSettings, client: Callable[[str], Any], stack_name: str) -> bool:

@@ -77,7 +77,9 @@ def test_a_user_project_runs_its_own_suite_with_the_installed_harness(installed,
     (project / "tests" / "test_webhook.py").write_text(USER_SUITE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "PYTHON", "VIRTUAL_ENV"))}
     env["PATH"] = f"{installed}{os.pathsep}{env.get('PATH', '')}"
-    out = _run([str(installed / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], project, env, 900)
+    # Its own temporary folder: a nested pytest must not rotate this session's numbered ones away.
+    suite = ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'user-tmp'}", "tests"]
+    out = _run([str(installed / "python"), *suite], project, env, 900)
     assert "2 passed" in out, out
     # The command line from the user's folder: its defaults come from the package, not from a checkout.
     config = _run([str(installed / "harness"), "config"], project, env)

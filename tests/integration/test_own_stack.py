@@ -77,7 +77,7 @@ def test_a_sam_stack_with_a_dlq_deploys_updates_through_a_change_set_and_passes(
 
     assert topology.redeploy() == []  # nothing changed: nothing done
     changes = topology.redeploy(parameter_overrides="SubscriberConcurrency=3")
-    assert "set the reserved concurrency of Writer to 3" in changes, changes
+    assert "set reserved concurrency of Writer to 3" in changes, changes
     assert lambda_client.get_function_concurrency(FunctionName=outputs.subscriber_name)[
         "ReservedConcurrentExecutions"
     ] == 3  # fmt: skip

@@ -58,6 +58,10 @@ def test_a_cdk_out_folder_gives_its_stack_assets_and_bootstrap_parameter():
     assert read.bootstrap_parameter == "/cdk-bootstrap/hnb659fds/version"
     assert len(read.assets) == 2 and all(a.packaging == "zip" and a.source.is_dir() for a in read.assets)
     assert {a.bucket for a in read.assets} == {"cdk-hnb659fds-assets-000000000000-eu-west-1"}
+    named = template.read_template(STACKS / "cdk-webhook" / "cdk.out", "eu-west-1", "TheScalableWebhookStack")
+    assert named.stack_name == "TheScalableWebhookStack"
+    with pytest.raises(DeployError, match="has no stack 'Other'; it holds TheScalableWebhookStack"):
+        template.read_template(STACKS / "cdk-webhook" / "cdk.out", "eu-west-1", "Other")
 
 
 def test_template_mistakes_say_what_to_do(tmp_path):
