@@ -172,18 +172,24 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """The same load against variants of the throttle; exit 1 when a throttled variant fails."""
-    from harness.load import compare
-
-    topology, load = _topology(args), LoadSettings.from_env(variants=args.variants)
-    limit = topology.reserved_concurrency or topology.maximum_concurrency or 2
-    variants = compare.parse_variants(load.variants, limit)
-    _say(f"comparing {len(variants)} variant(s): {', '.join(v.name for v in variants)}")
+    from harness import aws
     from harness.backend import deployed_settings
+    from harness.load import compare
+    from harness.outputs import load_outputs, outputs_path
 
     stack = _stack(args)
+    topology, load = _topology(args), LoadSettings.from_env(variants=args.variants)
+    deployed = load_outputs(stack) if outputs_path(stack).is_file() else None
+    if deployed is not None and not deployed.ours:
+        limit = compare.stack_limit(aws.client("lambda", stack), deployed)
+        _say(f"your stack {deployed.stack_name}: its throttle is changed per variant and restored afterwards")
+    else:
+        deployed, limit = None, topology.reserved_concurrency or topology.maximum_concurrency or 2
+    variants = compare.parse_variants(load.variants, limit)
+    _say(f"comparing {len(variants)} variant(s): {', '.join(v.name for v in variants)}")
     backend = deployed_settings(stack)
     _say(f"backend: {backend.backend}" + (f" on port {backend.postgres_port}" if backend.backend == "postgres" else ""))
-    results, compare_dir = compare.run(stack, topology, backend, load, variants, progress=_say)
+    results, compare_dir = compare.run(stack, topology, backend, load, variants, progress=_say, deployed=deployed)
     for result in results:
         print(result.sentence())
     print(f"report: {compare_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")
@@ -257,6 +263,11 @@ def _print_verdict(verdict) -> None:
         f"verified by {verdict.correlation}; messages enqueued per accepted request "
         f"{'-' if per_request is None else per_request}" + ("" if verdict.has_dlq else "; the stack has no DLQ")
     )
+    if verdict.unanswered:
+        print(
+            f"{verdict.unanswered} request(s) got a server error or no answer; "
+            f"{verdict.queued_unanswered} of them were queued all the same"
+        )
     for gap in verdict.unproven:
         print(f"  not proven: {gap}")
 

@@ -83,7 +83,7 @@ class Findings:
         """The stack keeps no token: accepted deliveries against the rows and DLQ messages the run added."""
         new_rows = _added(evidence.table_rows)
         new_dead = _added(evidence.dlq_depth)
-        deliveries = len(evidence.accepted.tokens)
+        deliveries = len(evidence.accepted.tokens) + queued_unanswered(evidence)
         duplicates = max(0, new_rows + new_dead - deliveries)
         return cls(
             missing_ids=[],
@@ -149,11 +149,15 @@ def no_duplicate_rows(_: Evidence, found: Findings) -> str | None:
 def one_message_per_request(evidence: Evidence, _: Findings) -> str | None:
     """From the queue's own metrics: a publisher that sends twice, or drops, shows even when rows look right."""
     per_request = enqueued_per_request(evidence)
-    if per_request is not None and per_request != 1:
-        sent = evidence.enqueued - len(evidence.accepted.times("redelivery"))
+    if per_request is None:
+        return None
+    sent = evidence.enqueued - len(evidence.accepted.times("redelivery"))
+    requests, unanswered = _requests(evidence), len(evidence.accepted.unanswered)
+    if sent < requests or sent > requests + unanswered:
+        allowance = f" (+ up to {unanswered} for requests that got a server error or no answer)" if unanswered else ""
         return (
-            f"the publisher enqueued {sent:g} message(s) for {_requests(evidence)} accepted request(s) "
-            f"({per_request:.2f} per request, expected 1)"
+            f"the publisher enqueued {sent:g} message(s) for {requests} accepted request(s) "
+            f"({per_request:.2f} per request, expected 1{allowance})"
         )
     return None
 
@@ -161,6 +165,15 @@ def one_message_per_request(evidence: Evidence, _: Findings) -> str | None:
 def _requests(evidence: Evidence) -> int:
     """Accepted requests as the publisher saw them: sender retries are requests too."""
     return sum(1 for record in evidence.accepted.records if record.get("kind", "new") in ("new", "sender-retry"))
+
+
+def queued_unanswered(evidence: Evidence) -> int:
+    """Requests that got a server error or no answer but were queued all the same (the queue's count says how
+    many, not which): their rows are not duplicates."""
+    if evidence.enqueued is None:
+        return 0
+    sent = evidence.enqueued - len(evidence.accepted.times("redelivery"))
+    return int(min(max(0, sent - _requests(evidence)), len(evidence.accepted.unanswered)))
 
 
 def enqueued_per_request(evidence: Evidence) -> float | None:
@@ -255,6 +268,9 @@ class Verdict:
     unproven: list[str] = field(default_factory=list)
     enqueued_per_request: float | None = None
     has_dlq: bool = True
+    unanswered: int = 0
+    """Requests that got a server error or no answer; queued_unanswered of them reached the queue anyway."""
+    queued_unanswered: int = 0
 
     @property
     def passed(self) -> bool:
@@ -315,6 +331,8 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         unproven=list(found.unproven),
         enqueued_per_request=enqueued_per_request(evidence),
         has_dlq=evidence.outputs.has_dlq,
+        unanswered=len(evidence.accepted.unanswered),
+        queued_unanswered=queued_unanswered(evidence),
     )
 
 

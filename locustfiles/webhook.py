@@ -19,10 +19,12 @@ import time
 import uuid
 from pathlib import Path
 
+from gevent import GreenletExit
 from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.env import Environment
 
 from harness import aws
+from harness.evidence import UNANSWERED
 from harness.evidence.tokens import new_token
 from harness.load.config import LoadSettings
 from harness.load.shapes import shape_for
@@ -105,10 +107,17 @@ class WebhookUser(FastHttpUser):
     ) -> str | None:
         """The accepted id (our publisher's answer, else the token); None when the webhook refused it."""
         name = "POST /<webhook>" if kind == "new" else "POST /<webhook> (sender retry)"
-        with self.client.post(path, data=body, headers=headers, name=name, catch_response=True) as response:
+        try:
+            response_context = self.client.post(path, data=body, headers=headers, name=name, catch_response=True)
+        except GreenletExit:  # the load ended with this request in flight: the publisher may queue it yet
+            RECORDER.accepted(token=token, event=event_id, kind=UNANSWERED, status=0)
+            raise
+        with response_context as response:
             ours = self.outputs.ours
             if (ours and response.status_code != 202) or not 200 <= response.status_code < 300:
                 response.failure(f"status {response.status_code}: {response.text[:200]}")
+                if response.status_code >= 500 or not response.status_code:  # it may have been queued all the same
+                    RECORDER.accepted(token=token, event=event_id, kind=UNANSWERED, status=response.status_code)
                 return None
             accepted_id = response.json()["id"] if ours else None
             RECORDER.accepted(id=accepted_id, token=token, event=event_id, kind=kind, path=path, poisoned=poisoned)

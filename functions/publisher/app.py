@@ -2,8 +2,6 @@
 
 Runs in any Lambda (a real AWS account too): standard library and boto3 only, configured by environment:
 - QUEUE_URL (required): where messages go.
-- FAULT_QUEUE_OUTAGE_WINDOW_MS ("start,end", epoch ms): fault injection, SQS "unavailable" during
-  the window (the API answers 503 and nothing is queued).
 - IDEMPOTENCY_HEADERS: comma-separated header names whose value, when present, becomes the message id
   so a sender's retries collapse into one row (default: Idempotency-Key, X-GitHub-Delivery, X-Webhook-Id).
 """
@@ -122,9 +120,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 400, {"error": "invalid JSON", "reason": f"Content-Type declares JSON but the body is not: {error}"}
             )
     try:
-        window = os.environ.get("FAULT_QUEUE_OUTAGE_WINDOW_MS", "")
-        if window and float(window.split(",")[0]) <= received_at_ms < float(window.split(",")[1]):
-            raise ConnectionError("injected queue outage")
         sqs_client().send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=payload)
     except Exception as error:  # any failure to enqueue: the request must not be claimed as queued
         print(json.dumps({"level": "error", "event": "enqueue_failed", "id": item_id, "error": repr(error)}))

@@ -3,12 +3,9 @@
 // - TABLE_NAME (required): the table, key `id`; a conditional put (attribute_not_exists(id)) per record.
 // - BACKEND_LATENCY_MS: simulated latency per write, the scale-limited backend stand-in (default 0).
 // - FAIL_PATH_MARKER: fault injection, off when empty: a record whose path contains it always fails.
-// - FAULT_CRASH_AFTER_MS with FAULT_CRASH_MARKER: the first batch after that moment ends its process
-//   mid-batch, once (the marker file is claimed exclusively).
 // Uses the AWS SDK for JavaScript v3 that Lambda's Node.js runtimes provide (nothing bundled) and partial
 // batch responses (ReportBatchItemFailures). DynamoDB only: for PostgreSQL, bundle a client such as `pg`.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 
@@ -45,19 +42,6 @@ function rowFor(record) {
   };
 }
 
-function maybeCrash() {
-  const after = process.env.FAULT_CRASH_AFTER_MS;
-  const marker = process.env.FAULT_CRASH_MARKER;
-  if (!after || !marker || Date.now() < Number(after)) return;
-  try {
-    closeSync(openSync(marker, 'wx'));
-  } catch {
-    return; // claimed already
-  }
-  console.error(JSON.stringify({ level: 'error', event: 'injected_crash' }));
-  process.exit(137);
-}
-
 async function writeOnce(row) {
   const latency = Number(process.env.BACKEND_LATENCY_MS || 0);
   if (latency) await new Promise((resolve) => setTimeout(resolve, latency));
@@ -78,8 +62,7 @@ export const handler = async (event) => {
   const batchItemFailures = [];
   let written = 0;
   let duplicates = 0;
-  for (const [index, record] of (event.Records || []).entries()) {
-    if (index === 1) maybeCrash(); // mid-batch: one record may already be written
+  for (const record of event.Records || []) {
     try {
       if (await writeOnce(rowFor(record))) written += 1;
       else duplicates += 1;

@@ -9,10 +9,8 @@ packaged with the function. Configured by environment:
 - BACKEND_LATENCY_MS: simulated latency per write, the scale-limited backend stand-in (default 0).
 - FAIL_PATH_MARKER: fault injection, off when empty (default): a record whose path contains it fails
   every time, so it reaches the dead-letter queue after maxReceiveCount receives.
-  (Backend outages and error rates are injected in the backend itself, not here.)
-- FAULT_CRASH_AFTER_MS (epoch ms) with FAULT_CRASH_MARKER (a file path): the first batch after that
-  moment kills its process mid-batch, once (the marker file is claimed exclusively; on AWS, where /tmp
-  is per environment, once per environment).
+  (Backend outages and error rates are injected in the backend itself, crashes by the harness's Lambda
+  executor: not here.)
 
 Uses partial batch responses (``ReportBatchItemFailures``): only failed records come back.
 """
@@ -91,19 +89,6 @@ def row_for(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def maybe_crash() -> None:
-    """Die mid-batch (an exit, not an exception), once, after FAULT_CRASH_AFTER_MS."""
-    after, marker = os.environ.get("FAULT_CRASH_AFTER_MS"), os.environ.get("FAULT_CRASH_MARKER")
-    if not after or not marker or time.time() * 1000 < float(after):
-        return
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return
-    print(json.dumps({"level": "error", "event": "injected_crash"}), flush=True)
-    os._exit(137)
-
-
 def insert_once(row: dict[str, Any]) -> bool:
     """PostgreSQL: True when inserted, False when the id is already a row. A broken connection is dropped,
     so the next record (or invocation) connects afresh."""
@@ -138,9 +123,7 @@ def write_once(row: dict[str, Any]) -> bool:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures, written, duplicates = [], 0, 0
-    for index, record in enumerate(event.get("Records") or []):
-        if index == 1:
-            maybe_crash()  # mid-batch: one record may already be written
+    for record in event.get("Records") or []:
         try:
             if write_once(row_for(record)):
                 written += 1

@@ -119,6 +119,18 @@ def empty(outputs: Outputs, client: Callable[[str], Any]) -> None:
 OUTAGE_TAG = "harness:fault-outage-ms"
 ERROR_RATE_TAG = "harness:fault-error-rate"
 """The tags the embedded stack's DynamoDB reads as faults (see harness/localstack_extensions/dynamodb.py)."""
+CAPACITY_RESET_TAG = "harness:capacity-reset"
+"""Tagging a table with it starts its capacity accounting afresh, as for a new table (no burst credit)."""
+
+
+def reset_capacity(outputs: Outputs, client: Callable[[str], Any]) -> None:
+    """The table's burst credit as a new table's, so runs on the same table start alike (DynamoDB only)."""
+    if outputs.backend != "dynamodb":
+        return
+    dynamodb = client("dynamodb")
+    arn = dynamodb.describe_table(TableName=outputs.table_name)["Table"]["TableArn"]
+    dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": CAPACITY_RESET_TAG, "Value": "now"}])
+    dynamodb.untag_resource(ResourceArn=arn, TagKeys=[CAPACITY_RESET_TAG])
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from harness.observe import DeadLetter
 from harness.outputs import Outputs
 
 DUPLICATE_KINDS = ("redelivery", "sender-retry")
+UNANSWERED = "unanswered"
 EVIDENCE_FILE = "evidence.json"
 
 
@@ -28,19 +29,22 @@ class Accepted:
     """What the API accepted during a run, from the load generator's records."""
 
     records: list[dict[str, Any]]
+    unanswered: list[dict[str, Any]] = field(default_factory=list)
+    """Requests that got a server error or no answer: the sender cannot know whether they were queued."""
 
     @classmethod
     def load(cls, run_dir: Path) -> Accepted:
-        records = []
+        records, unanswered = [], []
         for path in sorted(run_dir.glob("accepted-*.jsonl")):
             for line in path.read_text().splitlines():
                 if line.strip():
-                    records.append(json.loads(line))
-        return cls(records)
+                    record = json.loads(line)
+                    (unanswered if record.get("kind") == UNANSWERED else records).append(record)
+        return cls(records, unanswered)
 
     def with_poison_fixed(self) -> Accepted:
         """After the consumer was fixed and the DLQ redriven, poisoned requests must be rows too."""
-        return Accepted([{**record, "poisoned": False} for record in self.records])
+        return Accepted([{**record, "poisoned": False} for record in self.records], self.unanswered)
 
     @property
     def ids(self) -> set[str]:
@@ -153,7 +157,7 @@ class Evidence:
             **{
                 **data,
                 "outputs": Outputs(**data["outputs"]),
-                "accepted": Accepted(data["accepted"]["records"]),
+                "accepted": Accepted(data["accepted"]["records"], data["accepted"].get("unanswered", [])),
                 "dead_letters": [DeadLetter(**letter) for letter in data["dead_letters"]],
                 "consumer": Consumer(**{**consumer, "concurrency": [tuple(p) for p in consumer["concurrency"]]}),
                 "faults": [Fault(**fault) for fault in data["faults"]],

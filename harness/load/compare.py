@@ -3,9 +3,13 @@
 Each variant runs on a topology of its own (the configured one under a name prefix: its own queue,
 mapping, subscriber and table, on the same backend server), emptied and on fresh execution environments,
 gets the same load (shape, duration, users and random seed), and is judged and reported like any load
-run; afterwards its mapping is disabled and its environments let go of their connections. One report
-overlays the variants on the same charts, with a table side by side and one sentence each. The
+run; afterwards its mapping is disabled and its environments let go of their connections. The
 topology deployed by `make up` is not touched.
+
+On a user's own stack (deployed with ``harness deploy --template``) the variants run one after another on
+that stack itself, its throttle set for each, and its own throttle restored at the end.
+
+One report overlays the variants on the same charts, with a table side by side and one sentence each.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness import aws, backend
 from harness.backend.config import BackendSettings
@@ -30,7 +34,7 @@ from harness.report.charts import COLOURS, Series, limit_line, line_chart
 from harness.rules import Verdict
 from harness.stack.config import StackSettings
 from harness.topology.config import TopologySettings
-from harness.topology.deploy import Deployer
+from harness.topology.deploy import Deployer, ensure_reserved_concurrency
 
 DEFAULT_SEED = 20261124
 VARIANT_VARIABLE = "HARNESS_VARIANT"
@@ -153,23 +157,36 @@ def run(
     load: LoadSettings,
     variants: Sequence[Variant],
     progress: Callable[[str], None] = lambda _: None,
+    deployed: Outputs | None = None,
 ) -> tuple[list[VariantResult], Path]:
+    """Each variant loaded and judged in turn: on a topology of its own, or, for ``deployed`` (a user's stack
+    from a template), on that stack itself with its throttle changed per variant and restored afterwards."""
     load = load.replace(seed=load.seed or DEFAULT_SEED, drain_required=False)
     compare_id = time.strftime("%Y%m%d-%H%M%S") + "-compare"
     compare_dir = load.reports_dir / compare_id
     compare_dir.mkdir(parents=True, exist_ok=True)
     client = lambda service: aws.client(service, stack)  # noqa: E731
+    bench: VariantBench
+    if deployed is not None and not deployed.ours:
+        bench = StackVariants(deployed, client, progress)
+    else:
+        bench = TopologyVariants(stack, topology, backend_settings, client, progress)
     results = []
-    for index, variant in enumerate(variants, 1):
-        progress(f"variant {index}/{len(variants)}: {variant.name}")
-        outputs = _prepare(stack, topology, backend_settings, variant, client, progress)
-        try:
-            verdict, run_dir = load_run.run(stack, load, progress, outputs=outputs, run_dir=compare_dir / variant.slug)
-        finally:
-            _retire(outputs, client)
-        evidence = Evidence.from_json((run_dir / "evidence.json").read_text())
-        results.append(VariantResult(variant, verdict, evidence, run_dir))
-        progress(f"  {results[-1].sentence()}")
+    try:
+        for index, variant in enumerate(variants, 1):
+            progress(f"variant {index}/{len(variants)}: {variant.name}")
+            outputs = bench.prepare(variant)
+            try:
+                verdict, run_dir = load_run.run(
+                    stack, load, progress, outputs=outputs, run_dir=compare_dir / variant.slug
+                )
+            finally:
+                bench.retire(outputs)
+            evidence = Evidence.from_json((run_dir / "evidence.json").read_text())
+            results.append(VariantResult(variant, verdict, evidence, run_dir))
+            progress(f"  {results[-1].sentence()}")
+    finally:
+        bench.finish()
     (compare_dir / "compare.json").write_text(
         json.dumps({"seed": load.seed, "variants": [r.summary() for r in results]}, indent=2, default=str) + "\n"
     )
@@ -178,37 +195,127 @@ def run(
     return results, compare_dir
 
 
-def _prepare(
-    stack: StackSettings,
-    topology: TopologySettings,
-    backend_settings: BackendSettings,
-    variant: Variant,
-    client: Callable[[str], Any],
-    progress: Callable[[str], None],
-) -> Outputs:
-    """The variant's own topology (its own queue, mapping, subscriber and table, by name prefix), so no poller
-    of another variant ever touches its messages; emptied, on fresh execution environments."""
-    settings = topology.replace(
-        name_prefix=f"{topology.name_prefix}cmp-{variant.slug[:24]}-",
-        reserved_concurrency=variant.reserved_concurrency,
-        maximum_concurrency=variant.maximum_concurrency,
+class VariantBench(Protocol):
+    """Where the variants run: ``prepare`` before each load, ``retire`` after it, ``finish`` at the end."""
+
+    def prepare(self, variant: Variant) -> Outputs: ...
+    def retire(self, outputs: Outputs) -> None: ...
+    def finish(self) -> None: ...
+
+
+class TopologyVariants:
+    """The harness's topology: each variant its own copy (its own queue, mapping, subscriber and table, by name
+    prefix), so no poller of another variant ever touches its messages."""
+
+    def __init__(
+        self,
+        stack: StackSettings,
+        topology: TopologySettings,
+        backend_settings: BackendSettings,
+        client: Callable[[str], Any],
+        progress: Callable[[str], None],
+    ) -> None:
+        self.stack, self.topology, self.backend_settings = stack, topology, backend_settings
+        self.client, self.progress = client, progress
+
+    def prepare(self, variant: Variant) -> Outputs:
+        """The variant's own topology, emptied, on fresh execution environments."""
+        settings = self.topology.replace(
+            name_prefix=f"{self.topology.name_prefix}cmp-{variant.slug[:24]}-",
+            reserved_concurrency=variant.reserved_concurrency,
+            maximum_concurrency=variant.maximum_concurrency,
+        )
+        deployer = Deployer(self.stack, settings, backend=self.backend_settings)
+        outputs = deployer.deploy(record=False)
+        _set_variant(self.client("lambda"), outputs.subscriber_name, variant.slug)
+        sqs = self.client("sqs")
+        for url in (outputs.queue_url, outputs.dlq_url):
+            sqs.purge_queue(QueueUrl=url)
+        if outputs.backend == "dynamodb":
+            # A new table: every variant starts with the same (empty) burst credit, not what a run before left.
+            dynamodb = self.client("dynamodb")
+            dynamodb.delete_table(TableName=outputs.table_name)
+            dynamodb.get_waiter("table_not_exists").wait(TableName=outputs.table_name, WaiterConfig={"Delay": 0.5})
+            deployer.ensure_table(outputs.table_name)
+        else:
+            backend.empty(outputs, self.client)
+        self.progress(f"  deployed: {variant.name}; its own queue and table, empty; fresh environments")
+        return outputs
+
+    def retire(self, outputs: Outputs) -> None:
+        """After its run: the variant's pollers stop and its environments let go of their backend connections."""
+        lambda_client = self.client("lambda")
+        lambda_client.update_event_source_mapping(UUID=outputs.event_source_mapping_uuid, Enabled=False)
+        _set_variant(lambda_client, outputs.subscriber_name, "retired")
+
+    def finish(self) -> None:
+        """The topology deployed by `make up` was never touched."""
+
+
+class StackVariants:
+    """A user's own stack: one variant after another on its own queue, mapping, subscriber and table. Before
+    each, the throttle is set, the queues and the table are emptied, the table's burst credit starts afresh and
+    the subscriber gets fresh environments; afterwards the stack's own throttle and environment come back."""
+
+    def __init__(self, outputs: Outputs, client: Callable[[str], Any], progress: Callable[[str], None]) -> None:
+        self.outputs, self.client, self.progress = outputs, client, progress
+        lambda_client = client("lambda")
+        self.reserved = stack_reserved_concurrency(lambda_client, outputs)
+        self.scaling = (
+            lambda_client.get_event_source_mapping(UUID=outputs.event_source_mapping_uuid).get("ScalingConfig") or {}
+        )
+        self.variables = (
+            lambda_client.get_function_configuration(FunctionName=outputs.subscriber_name)
+            .get("Environment", {})
+            .get("Variables", {})
+        )
+
+    def prepare(self, variant: Variant) -> Outputs:
+        outputs, lambda_client = self.outputs, self.client("lambda")
+        self._throttle(variant.reserved_concurrency, variant.maximum_concurrency)
+        _set_variant(lambda_client, outputs.subscriber_name, variant.slug)
+        sqs = self.client("sqs")
+        for url in (outputs.queue_url, outputs.dlq_url if outputs.has_dlq else ""):
+            if url:
+                sqs.purge_queue(QueueUrl=url)
+        backend.empty(outputs, self.client)
+        backend.reset_capacity(outputs, self.client)
+        self.progress(f"  {outputs.stack_name}: {variant.name}; queues and table emptied; fresh environments")
+        return outputs
+
+    def retire(self, outputs: Outputs) -> None:
+        """Nothing: the next variant empties the queues before its load."""
+
+    def finish(self) -> None:
+        lambda_client = self.client("lambda")
+        self._throttle(self.reserved, self.scaling.get("MaximumConcurrency"))
+        lambda_client.update_function_configuration(
+            FunctionName=self.outputs.subscriber_name, Environment={"Variables": self.variables}
+        )
+        lambda_client.get_waiter("function_updated_v2").wait(
+            FunctionName=self.outputs.subscriber_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+        )
+        self.progress(f"  {self.outputs.stack_name}: its own throttle and environment restored")
+
+    def _throttle(self, reserved: int | None, maximum: int | None) -> None:
+        lambda_client = self.client("lambda")
+        ensure_reserved_concurrency(lambda_client, self.outputs.subscriber_name, reserved, label="the subscriber")
+        lambda_client.update_event_source_mapping(
+            UUID=self.outputs.event_source_mapping_uuid,
+            ScalingConfig={"MaximumConcurrency": maximum} if maximum else {},
+        )
+
+
+def stack_reserved_concurrency(lambda_client: Any, outputs: Outputs) -> int | None:
+    return lambda_client.get_function_concurrency(FunctionName=outputs.subscriber_name).get(
+        "ReservedConcurrentExecutions"
     )
-    deployer = Deployer(stack, settings, backend=backend_settings)
-    outputs = deployer.deploy(record=False)
-    _set_variant(client("lambda"), outputs.subscriber_name, variant.slug)
-    sqs = client("sqs")
-    for url in (outputs.queue_url, outputs.dlq_url):
-        sqs.purge_queue(QueueUrl=url)
-    if outputs.backend == "dynamodb":
-        # A new table: every variant starts with the same (empty) burst credit, not what a run before left.
-        dynamodb = client("dynamodb")
-        dynamodb.delete_table(TableName=outputs.table_name)
-        dynamodb.get_waiter("table_not_exists").wait(TableName=outputs.table_name, WaiterConfig={"Delay": 0.5})
-        deployer.ensure_table(outputs.table_name)
-    else:
-        backend.empty(outputs, client)
-    progress(f"  deployed: {variant.name}; its own queue and table, empty; fresh environments")
-    return outputs
+
+
+def stack_limit(lambda_client: Any, outputs: Outputs) -> int:
+    """The throttle a user's stack has (reserved concurrency, else MaximumConcurrency), 2 when it has none."""
+    scaling = lambda_client.get_event_source_mapping(UUID=outputs.event_source_mapping_uuid).get("ScalingConfig")
+    return stack_reserved_concurrency(lambda_client, outputs) or (scaling or {}).get("MaximumConcurrency") or 2
 
 
 def _set_variant(lambda_client: Any, function: str, value: str) -> None:
@@ -219,13 +326,6 @@ def _set_variant(lambda_client: Any, function: str, value: str) -> None:
     lambda_client.get_waiter("function_updated_v2").wait(
         FunctionName=function, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
     )
-
-
-def _retire(outputs: Outputs, client: Callable[[str], Any]) -> None:
-    """After its run: the variant's pollers stop and its environments let go of their backend connections."""
-    lambda_client = client("lambda")
-    lambda_client.update_event_source_mapping(UUID=outputs.event_source_mapping_uuid, Enabled=False)
-    _set_variant(lambda_client, outputs.subscriber_name, "retired")
 
 
 def overlay(

@@ -48,7 +48,10 @@ class LoadSettings(SettingsGroup):
     )
     fault_error_rate: float = option(0.0, "share of subscriber writes that fail at random (transient)", low=0, high=1)
     fault_crash_after_s: int | None = option(
-        None, "the subscriber's process dies mid-batch once, this many seconds into the load", low=0, duration=True
+        None, "the subscriber's process is killed mid-batch once, this many seconds into the load", low=0, duration=True
+    )
+    fault_crash_delay_ms: int = option(
+        300, "crash: how far into the invocation the process is killed (a sooner end loses its result)", low=0
     )
     fault_queue_outage_after_s: int | None = option(
         None, "publisher-side: SQS unavailable (503s) from this many seconds into the load", low=0, duration=True

@@ -2,7 +2,8 @@
 
 Backend faults (an outage, a share of failing writes) are injected in the backend itself — the DynamoDB
 table answers errors, PostgreSQL refuses and drops connections — so they judge any subscriber, a user's
-own included. A process crash and SQS failing the publisher are set in those functions' environment.
+own included. A process crash is done by the embedded stack's Lambda executor, SQS failing the publisher by its SQS
+(the queue's tag): neither needs the functions' cooperation, so they apply to a user's own stack too.
 Times in the settings are seconds into the load; everything receives absolute windows, so every
 execution environment agrees on when the outage is. Each fault is recorded for the report.
 """
@@ -18,11 +19,10 @@ from harness import backend
 from harness.load.config import LoadSettings
 from harness.outputs import Outputs
 
-FAULT_VARIABLES = (
-    "FAULT_CRASH_AFTER_MS",
-    "FAULT_CRASH_MARKER",
-    "FAULT_QUEUE_OUTAGE_WINDOW_MS",
-)
+CRASH_VARIABLES = ("HARNESS_FAULT_CRASH_AT_MS", "HARNESS_FAULT_CRASH_DELAY_MS")
+"""Read by the embedded stack's Lambda executor (harness/localstack_extensions/lambda_executor)."""
+SEND_OUTAGE_TAG = "harness:fault-send-outage-ms"
+"""Read by the embedded stack's SQS (harness/localstack_extensions/sqs.py)."""
 
 
 @dataclass(frozen=True)
@@ -67,59 +67,53 @@ def planned(settings: LoadSettings, outputs: Outputs) -> list[Fault]:
     return faults
 
 
-def _variables(settings: LoadSettings, origin: float, marker: str) -> dict[str, dict[str, str]]:
-    """Environment additions per function role, windows in epoch ms from ``origin`` (epoch s)."""
-
-    def at(seconds: float) -> str:
-        return str(int((origin + seconds) * 1000))
-
-    subscriber, publisher = {}, {}
-    if settings.fault_crash_after_s is not None:
-        subscriber["FAULT_CRASH_AFTER_MS"] = at(settings.fault_crash_after_s)
-        subscriber["FAULT_CRASH_MARKER"] = marker
-    if settings.fault_queue_outage_after_s is not None:
-        start = settings.fault_queue_outage_after_s
-        publisher["FAULT_QUEUE_OUTAGE_WINDOW_MS"] = f"{at(start)},{at(start + settings.fault_queue_outage_duration_s)}"
-    return {"subscriber": subscriber, "publisher": publisher}
-
-
 @contextlib.contextmanager
-def injected(
-    settings: LoadSettings, outputs: Outputs, client: Callable[[str], Any], origin: float, marker: str
-) -> Iterator[None]:
-    """Faults on for the block (the load and its drain), then the backend and the functions as they were."""
+def injected(settings: LoadSettings, outputs: Outputs, client: Callable[[str], Any], origin: float) -> Iterator[None]:
+    """Faults on for the block (the load and its drain), then the backend, the queue and the subscriber as they
+    were. Each is injected outside the functions' code, so it applies to any publisher and subscriber."""
     outage = None
     if settings.fault_outage_after_s is not None:
         start = origin + settings.fault_outage_after_s
         outage = (start, start + settings.fault_outage_duration_s)
     with (
         backend.faults(outputs, client, outage, settings.fault_error_rate),
-        _in_functions(settings, outputs, client("lambda"), origin, marker),
+        _queue_outage(settings, outputs, client("sqs"), origin),
+        _crash(settings, outputs, client("lambda"), origin),
     ):
         yield
 
 
 @contextlib.contextmanager
-def _in_functions(
-    settings: LoadSettings, outputs: Outputs, lambda_client: Any, origin: float, marker: str
-) -> Iterator[None]:
-    additions = _variables(settings, origin, marker)
-    names = {"subscriber": outputs.subscriber_name, "publisher": outputs.publisher_name}
-    changed = []
+def _queue_outage(settings: LoadSettings, outputs: Outputs, sqs: Any, origin: float) -> Iterator[None]:
+    if settings.fault_queue_outage_after_s is None:
+        yield
+        return
+    start = origin + settings.fault_queue_outage_after_s
+    window = f"{int(start * 1000)},{int((start + settings.fault_queue_outage_duration_s) * 1000)}"
+    sqs.tag_queue(QueueUrl=outputs.queue_url, Tags={SEND_OUTAGE_TAG: window})
     try:
-        for role, variables in additions.items():
-            if variables:
-                _update_environment(lambda_client, names[role], variables)
-                changed.append(names[role])
         yield
     finally:
-        for name in changed:
-            _update_environment(lambda_client, name, {})
+        sqs.untag_queue(QueueUrl=outputs.queue_url, TagKeys=[SEND_OUTAGE_TAG])
+
+
+@contextlib.contextmanager
+def _crash(settings: LoadSettings, outputs: Outputs, lambda_client: Any, origin: float) -> Iterator[None]:
+    if settings.fault_crash_after_s is None:
+        yield
+        return
+    at_ms = int((origin + settings.fault_crash_after_s) * 1000)
+    additions = dict(zip(CRASH_VARIABLES, (str(at_ms), str(settings.fault_crash_delay_ms)), strict=True))
+    _update_environment(lambda_client, outputs.subscriber_name, additions)
+    try:
+        yield
+    finally:
+        _update_environment(lambda_client, outputs.subscriber_name, {})
 
 
 def _update_environment(lambda_client: Any, name: str, additions: dict[str, str]) -> None:
     current = lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
-    variables = {k: v for k, v in current.items() if k not in FAULT_VARIABLES} | additions
+    variables = {k: v for k, v in current.items() if k not in CRASH_VARIABLES} | additions
     lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
     lambda_client.get_waiter("function_updated_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}

@@ -71,6 +71,12 @@ def run(
 ) -> tuple[Verdict, Path]:
     """One load run against ``outputs`` (default: the deployment recorded in the state folder)."""
     outputs = outputs or load_outputs(stack)
+    if load.poison_share and not outputs.ours:
+        raise SettingsError(
+            f"poison_share={load.poison_share}: poisoned requests need the harness's subscriber, which fails on a "
+            f"path marker; {outputs.stack_name}'s subscriber has none, so nothing would fail on purpose. Set "
+            "HARNESS_POISON_SHARE=0 (every other fault works on your stack)"
+        )
     if load.poison_share and not outputs.fail_path_marker:
         raise SettingsError(
             f"poison_share={load.poison_share}: the deployed subscriber has no fail_path_marker, so nothing would "
@@ -89,10 +95,7 @@ def run(
     for fault in faults:
         progress(f"fault injected: {fault.describe()}")
     client = lambda service: aws.client(service, stack)  # noqa: E731
-    # The crash fault's "once" marker, created by the function where it runs: its /tmp is this machine's in
-    # the embedded stack and the LocalStack container's on the Docker path (removed with the container).
-    marker = f"/tmp/harness-crash-{run_id}"
-    load_started = time.time() + (2.0 if faults else 0.0)  # the functions' environment is updated first
+    load_started = time.time() + (2.0 if faults else 0.0)  # the faults are set up first
     sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl", probe=backend.probe(stack, outputs))
     env = {
         **os.environ,
@@ -101,7 +104,7 @@ def run(
         "HARNESS_RUN_DIR": str(run_dir.resolve()),
     }
     before = baseline(client, outputs)
-    with injected(load, outputs, client, load_started, marker):
+    with injected(load, outputs, client, load_started):
         time.sleep(max(0.0, load_started - time.time()))  # faults are scheduled from this moment on
         sampler.start()
         try:
@@ -116,7 +119,6 @@ def run(
                 drain_seconds = None
         finally:
             samples = sampler.stop()
-            Path(marker).unlink(missing_ok=True)
     (run_dir / RUN_FILE).write_text(
         json.dumps(
             {

@@ -50,7 +50,8 @@ THROTTLED = (
 Handler = Callable[[RequestContext, dict], Any]
 OUTAGE_TAG = "harness:fault-outage-ms"
 ERROR_RATE_TAG = "harness:fault-error-rate"
-"""Fault tags, as the harness sets them (harness/backend/__init__.py; extensions cannot import it)."""
+CAPACITY_RESET_TAG = "harness:capacity-reset"
+"""Fault and reset tags, as the harness sets them (harness/backend/__init__.py; extensions cannot import it)."""
 
 
 class MotoDynamoDBProvider(DynamodbApi, ServiceLifecycleHook):
@@ -256,7 +257,10 @@ def _track_fault_tags(operation: str, handler: Handler) -> Handler:
     def tracked(context: RequestContext, request: dict) -> Any:
         response = handler(context, request)
         if operation == "TagResource":
-            FAULTS.tagged(context, request["ResourceArn"], {t["Key"]: t["Value"] for t in request.get("Tags", [])})
+            tags = {t["Key"]: t["Value"] for t in request.get("Tags", [])}
+            FAULTS.tagged(context, request["ResourceArn"], tags)
+            if CAPACITY_RESET_TAG in tags:
+                CAPACITY.forget(context, request["ResourceArn"].rpartition("/")[2])
         else:
             FAULTS.untagged(context, request["ResourceArn"], request.get("TagKeys", []))
         return response

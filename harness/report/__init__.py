@@ -149,6 +149,10 @@ def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple
         ),
         ("messages enqueued per accepted request", fmt(verdict.enqueued_per_request)),
         (
+            "server errors or no answer",
+            f"{verdict.unanswered} ({verdict.queued_unanswered} of them queued all the same, by the queue's count)",
+        ),
+        (
             "subscriber concurrency max / limit",
             f"{fmt(verdict.max_consumer_concurrency)} / {fmt(verdict.consumer_concurrency_limit)}",
         ),

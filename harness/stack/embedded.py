@@ -53,6 +53,7 @@ def localstack_environment(
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",  # harness extension: no Java, no download
             "PROVIDER_OVERRIDE_CLOUDWATCH": "buffered",  # harness extension: batched metric writes
             "PROVIDER_OVERRIDE_LAMBDA": "sqs_scaling",  # harness extension: SQS pollers scale as on AWS
+            "PROVIDER_OVERRIDE_SQS": "faults",  # harness extension: a send outage on a queue, by its tag
             "LAMBDA_KEEPALIVE_MS": str(settings.lambda_keepalive_ms),
             # Offline: no analytics (its shutdown hook fails and keeps the process alive), no DNS
             # server on port 53, no certificate download.

@@ -14,7 +14,10 @@ def test_the_throttled_variants_stay_within_capacity_and_the_unthrottled_one_doe
     backend = BackendSettings.from_env().replace(backend="postgres", postgres_port=postgres.port)
     already_held = _app_connections(postgres.port)  # by other tests' environments on this shared server
     topology = TopologySettings.from_env().replace(
-        name_prefix="cmp-test-", backend_latency_ms=200, visibility_timeout_s=20, subscriber_timeout_s=10,
+        name_prefix="cmp-test-",
+        backend_latency_ms=200,
+        visibility_timeout_s=20,
+        subscriber_timeout_s=10,
         batch_size=2,  # many small batches keep every poller busy, so no throttle scales well past capacity
     )
     load = LoadSettings.from_env().replace(

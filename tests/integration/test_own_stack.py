@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.backend.config import BackendSettings
 from harness.evidence.tokens import new_token, tokens_in
-from harness.exceptions import DeployError
+from harness.exceptions import DeployError, SettingsError
+from harness.load import compare
+from harness.load.config import LoadSettings
 from harness.polling import poll
 from harness.topology import template as own_stack
-from harness.topology.config import TemplateSettings
+from harness.topology.config import TemplateSettings, TopologySettings
 
 STACKS = Path(__file__).resolve().parents[1] / "stacks"
 SHORT = {"shape": "steady", "users": 6, "spawn_rate": 6.0, "duration_s": 8, "user_rps": 4.0}
@@ -101,6 +104,64 @@ def test_a_stack_that_keeps_no_token_is_verified_by_counting(deploy_stack, run_l
     assert verdict.verdict == "PASS", verdict.reasons
     assert verdict.rows == verdict.accepted and verdict.enqueued_per_request == 1
     assert any("verified by counting" in gap for gap in verdict.unproven)
+
+
+def test_compare_runs_the_variants_on_your_stack_and_gives_its_throttle_back(deploy_stack, aws_client, tmp_path):
+    topology = deploy_stack(STACKS / "cfn-webhook" / "template.yaml")  # reserved 3, MaximumConcurrency 2
+    outputs, lambda_client = topology.outputs, aws_client("lambda")
+    assert compare.stack_limit(lambda_client, outputs) == 3
+    load = LoadSettings.from_env().replace(idempotency_share=0.0, reports_dir=tmp_path / "reports", **SHORT)
+    variants = compare.parse_variants("reserved=1,none", 3)
+    results, compare_dir = compare.run(
+        topology.stack, TopologySettings.from_env(), BackendSettings.from_env(), load, variants, deployed=outputs
+    )
+    summary = {v["name"]: v for v in json.loads((compare_dir / "compare.json").read_text())["variants"]}
+    assert summary["reserved concurrency 1"]["max_consumer_concurrency"] == 1
+    assert summary["no throttle"]["max_consumer_concurrency"] > 1
+    for variant in summary.values():
+        assert variant["verdict"] == "PASS" and variant["lost"] == 0 and variant["rows"] == variant["accepted"]
+    assert all(result.verdict.correlation == "count" for result in results)
+    # The stack as it was: its own throttle and environment.
+    assert lambda_client.get_function_concurrency(FunctionName=outputs.subscriber_name)[
+        "ReservedConcurrentExecutions"
+    ] == 3  # fmt: skip
+    mapping = lambda_client.get_event_source_mapping(UUID=outputs.event_source_mapping_uuid)
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    variables = lambda_client.get_function_configuration(FunctionName=outputs.subscriber_name)["Environment"]
+    assert compare.VARIANT_VARIABLE not in variables["Variables"]
+    assert "Throttle comparison" in (compare_dir / "report.html").read_text()
+
+
+def test_faults_on_your_stack_come_from_outside_its_code_and_lose_nothing(deploy_stack, run_load, aws_client):
+    """A backend outage, transient errors, a crash mid-batch and SQS refusing the publisher, on a stack whose
+    functions know nothing of them."""
+    topology = deploy_stack(STACKS / "sam-webhook" / "template.yaml")
+    with pytest.raises(SettingsError, match="poisoned requests need the harness's subscriber"):
+        run_load(topology, poison_share=0.1, **SHORT)
+    verdict, run_dir = run_load(
+        topology,
+        idempotency_share=0.0,
+        fault_outage_after_s=2,
+        fault_outage_duration_s=2,
+        fault_error_rate=0.02,
+        fault_crash_after_s=3,
+        fault_queue_outage_after_s=4,
+        fault_queue_outage_duration_s=5,  # longer than their SDK's retries mostly wait
+        **SHORT,
+    )
+    assert verdict.verdict == "PASS", verdict.reasons
+    assert verdict.lost == 0 and verdict.duplicate_rows == 0 and verdict.rows == verdict.accepted
+    assert "status 50" in (run_dir / "locust_failures.csv").read_text()  # their publisher failed: SQS was down
+    outputs = topology.outputs
+    crashed = aws_client("logs").filter_log_events(
+        logGroupName=f"/aws/lambda/{outputs.subscriber_name}", filterPattern='"Runtime exited with error"'
+    )["events"]
+    assert any("signal: SIGKILL" in event["message"] for event in crashed), crashed
+    variables = aws_client("lambda").get_function_configuration(FunctionName=outputs.subscriber_name)["Environment"]
+    assert not [name for name in variables["Variables"] if name.startswith("HARNESS_FAULT_")]
+    assert "harness:fault-send-outage-ms" not in aws_client("sqs").list_queue_tags(QueueUrl=outputs.queue_url).get(
+        "Tags", {}
+    )
 
 
 def test_an_ambiguous_stack_names_the_candidates_and_the_flag(localstack, aws_client, tmp_path):

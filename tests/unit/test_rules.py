@@ -190,3 +190,18 @@ def test_a_stack_that_keeps_no_token_is_counted_and_says_what_it_cannot_prove():
     assert any("cancel out" in gap for gap in passed.unproven)
     short = judge(foreign(records, correlation="count", table_rows=(10, 12), enqueued=3))
     assert short.verdict == "FAIL" and short.lost == 1 and "by count" in short.reasons[0]
+
+
+def test_a_request_that_got_a_server_error_but_was_queued_is_neither_a_double_send_nor_a_duplicate():
+    records = [token_record(T1), token_record(T2)]
+    unanswered = [{"token": T3, "event": "e3", "kind": "unanswered", "status": 502, "t": 0}]
+    rows = [{"pk": "a", "m": T1}, {"pk": "b", "m": T2}, {"pk": "c", "m": T3}]
+    by_token = foreign(records, rows, enqueued=3)
+    by_token = Evidence(**{**by_token.__dict__, "accepted": Accepted(records, unanswered)})
+    assert judge(by_token).verdict == "PASS", judge(by_token).reasons
+    counted = Evidence(**{**by_token.__dict__, "correlation": "count", "table_rows": (0, 3)})
+    assert judge(counted).verdict == "PASS" and judge(counted).duplicate_rows == 0
+    twice = Evidence(**{**by_token.__dict__, "enqueued": 4})  # more than even the unanswered one explains
+    assert (
+        judge(twice).verdict == "FAIL" and "+ up to 1 for requests that got a server error" in judge(twice).reasons[0]
+    )

@@ -10,6 +10,11 @@ reserved concurrency and throttling behave as stock.
 AWS behaviour kept: the function timeout is enforced here (``Sandbox.Timedout``), a crashed process
 yields ``Runtime.ExitError``, and either way the environment starts a fresh process on its next
 invocation (a new cold start), as a Lambda sandbox is reset.
+
+Crash fault: a function whose environment has ``HARNESS_FAULT_CRASH_AT_MS`` (epoch ms) has the process of
+its first invocation from then on killed (SIGKILL) ``HARNESS_FAULT_CRASH_DELAY_MS`` into it, or, when it
+finishes sooner, just before its result returns: its work may be half or wholly done and is never
+acknowledged. Done here, outside the function, so it crashes any function's code, in any language.
 """
 
 from __future__ import annotations
@@ -51,6 +56,26 @@ RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
 # Variables of LocalStack's own process a function process may see (AWS gives a similar minimal set).
 _INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 _STOP_GRACE_S = 1.0
+CRASH_AT_VARIABLE = "HARNESS_FAULT_CRASH_AT_MS"
+CRASH_DELAY_VARIABLE = "HARNESS_FAULT_CRASH_DELAY_MS"
+_crashes_done: set[tuple[str, str]] = set()
+_crashes_lock = threading.Lock()
+
+
+def claim_crash(function_arn: str, env: dict[str, str], now_ms: float) -> float | None:
+    """Seconds into this invocation to kill its process, for the one invocation the crash fault picks."""
+    at = env.get(CRASH_AT_VARIABLE, "")
+    try:
+        if not at or now_ms < float(at):
+            return None
+        delay_s = float(env.get(CRASH_DELAY_VARIABLE) or 0) / 1000
+    except ValueError:
+        return None
+    with _crashes_lock:
+        if (function_arn, at) in _crashes_done:
+            return None
+        _crashes_done.add((function_arn, at))
+    return delay_s
 
 
 def _language(function_version: FunctionVersion) -> str:
@@ -151,10 +176,20 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             init_ms, self._init_ms = self._init_ms, None  # reported once, on the first invocation
             timeout_s = float(self.function_version.config.timeout)
             LAMBDA_METRICS.invocation_started(function.account, function.region, function.function_name)
+            crash_after_s = claim_crash(self.function_version.qualified_arn, self._env, time.time() * 1000)
+            killer = None
+            if crash_after_s is not None:
+                killer = threading.Timer(crash_after_s, self._process.kill)
+                killer.start()
+                LOG.warning("injected crash: %s's process is killed mid-invocation", function.function_name)
             try:
                 frame = self._round_trip(payload, timeout_s)
             finally:
                 LAMBDA_METRICS.invocation_finished(function.account, function.region, function.function_name)
+            if killer is not None:
+                killer.cancel()
+                self._process.kill()  # finished before the timer: the result is lost all the same
+                frame = None
             if frame is TimeoutError:
                 self._kill()
                 return self._timed_out(request_id, timeout_s, init_ms)

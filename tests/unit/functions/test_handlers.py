@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -141,7 +140,7 @@ def subscriber(monkeypatch):
     module = load("subscriber")
     monkeypatch.setenv("TABLE_NAME", "Messages")
     monkeypatch.delenv("FAIL_PATH_MARKER", raising=False)
-    for name in ("BACKEND_LATENCY_MS", "FAULT_CRASH_AFTER_MS", "PGHOST"):
+    for name in ("BACKEND_LATENCY_MS", "PGHOST"):
         monkeypatch.delenv(name, raising=False)
     module._table = FakeTable()
     return module
@@ -223,22 +222,3 @@ def test_the_postgres_writer_is_chosen_by_its_environment(subscriber, monkeypatc
     monkeypatch.setattr(subscriber, "insert_once", lambda row: inserted.append(row["id"]) or True)
     assert subscriber.handler({"Records": [sqs_record("m1", "a")]}, None) == {"batchItemFailures": []}
     assert inserted == ["a"] and subscriber._table.rows == {}
-
-
-def test_the_crash_fault_exits_the_process_mid_batch_once(subscriber, monkeypatch, tmp_path):
-    exits = []
-    monkeypatch.setattr(
-        subscriber.os, "_exit", lambda code: exits.append(code) or (_ for _ in ()).throw(SystemExit(code))
-    )
-    monkeypatch.setenv("FAULT_CRASH_AFTER_MS", "0")
-    monkeypatch.setenv("FAULT_CRASH_MARKER", str(tmp_path / "crashed"))
-    with pytest.raises(SystemExit):
-        subscriber.handler({"Records": [sqs_record("m1", "a"), sqs_record("m2", "b")]}, None)
-    assert exits == [137] and set(subscriber._table.rows) == {"a"}  # died after the first record
-    assert subscriber.handler({"Records": [sqs_record("m2", "b")]}, None) == {"batchItemFailures": []}
-
-
-def test_a_queue_outage_is_a_503_and_nothing_queued(publisher, monkeypatch):
-    now_ms = time.time() * 1000
-    monkeypatch.setenv("FAULT_QUEUE_OUTAGE_WINDOW_MS", f"{now_ms - 1000},{now_ms + 60_000}")
-    assert publisher.handler(api_event(), None)["statusCode"] == 503 and publisher._sqs.sent == []
