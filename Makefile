@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos fuzz compare wheelhouse docker-base
+.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -73,7 +73,16 @@ CHAOS_LOAD = HARNESS_SHAPE=steady HARNESS_USERS=30 HARNESS_DURATION_S=70 HARNESS
              HARNESS_FAULT_ERROR_RATE=0.01 HARNESS_FAULT_CRASH_AFTER_S=25 HARNESS_FAULT_QUEUE_OUTAGE_AFTER_S=45 \
              HARNESS_FAULT_QUEUE_OUTAGE_DURATION_S=5
 
+# On your own stack (deployed with --template): the same load and faults, without poison (that needs the
+# harness's subscriber); the faults come from outside your functions' code.
 chaos: venv
+	@if $(BIN)/harness outputs --json 2>/dev/null | \
+	   $(BIN)/python -c 'import json, sys; sys.exit(not json.load(sys.stdin).get("template"))'; then \
+	  echo "chaos on your own stack: every fault but poison"; \
+	  $(CHAOS_LOAD) HARNESS_POISON_SHARE=0 $(BIN)/harness load; \
+	else $(MAKE) --no-print-directory chaos-topology; fi
+
+chaos-topology: venv
 	$(CHAOS_TOPOLOGY) $(BIN)/harness deploy
 	$(CHAOS_TOPOLOGY) $(CHAOS_LOAD) $(BIN)/harness load
 	$(CHAOS_TOPOLOGY) HARNESS_FAIL_PATH_MARKER= $(BIN)/harness deploy

@@ -110,10 +110,14 @@ def empty(outputs: Outputs, client: Callable[[str], Any]) -> None:
         postgres.truncate(outputs.backend_port, outputs.table_name)
         return
     dynamodb = client("dynamodb")
-    for page in dynamodb.get_paginator("scan").paginate(TableName=outputs.table_name, ProjectionExpression="id"):
+    table = outputs.table_name
+    key_names = [key["AttributeName"] for key in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
+    projection = {"ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(key_names))),
+                  "ExpressionAttributeNames": {f"#k{i}": name for i, name in enumerate(key_names)}}  # fmt: skip
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, **projection):
         for start in range(0, len(page["Items"]), 25):
-            requests = [{"DeleteRequest": {"Key": {"id": item["id"]}}} for item in page["Items"][start : start + 25]]
-            dynamodb.batch_write_item(RequestItems={outputs.table_name: requests})
+            requests = [{"DeleteRequest": {"Key": item}} for item in page["Items"][start : start + 25]]
+            dynamodb.batch_write_item(RequestItems={table: requests})
 
 
 OUTAGE_TAG = "harness:fault-outage-ms"

@@ -107,26 +107,28 @@ def test_a_stack_that_keeps_no_token_is_verified_by_counting(deploy_stack, run_l
 
 
 def test_compare_runs_the_variants_on_your_stack_and_gives_its_throttle_back(deploy_stack, aws_client, tmp_path):
-    topology = deploy_stack(STACKS / "cfn-webhook" / "template.yaml")  # reserved 3, MaximumConcurrency 2
+    topology = deploy_stack(STACKS / "sam-webhook" / "template.yaml")  # reserved 2, its table keyed by pk
     outputs, lambda_client = topology.outputs, aws_client("lambda")
-    assert compare.stack_limit(lambda_client, outputs) == 3
+    topology.post("/before", "{}")  # a row from before: each variant starts from an empty table
+    poll(topology.rows, bool, timeout_s=30)
+    assert compare.stack_limit(lambda_client, outputs) == 2
     load = LoadSettings.from_env().replace(idempotency_share=0.0, reports_dir=tmp_path / "reports", **SHORT)
-    variants = compare.parse_variants("reserved=1,none", 3)
+    variants = compare.parse_variants("reserved=1+maximum=2,none", 2)
     results, compare_dir = compare.run(
         topology.stack, TopologySettings.from_env(), BackendSettings.from_env(), load, variants, deployed=outputs
     )
     summary = {v["name"]: v for v in json.loads((compare_dir / "compare.json").read_text())["variants"]}
-    assert summary["reserved concurrency 1"]["max_consumer_concurrency"] == 1
+    assert summary["reserved concurrency 1 + MaximumConcurrency 2"]["max_consumer_concurrency"] == 1
     assert summary["no throttle"]["max_consumer_concurrency"] > 1
     for variant in summary.values():
         assert variant["verdict"] == "PASS" and variant["lost"] == 0 and variant["rows"] == variant["accepted"]
-    assert all(result.verdict.correlation == "count" for result in results)
+    assert all(result.verdict.correlation == "token" for result in results)
     # The stack as it was: its own throttle and environment.
     assert lambda_client.get_function_concurrency(FunctionName=outputs.subscriber_name)[
         "ReservedConcurrentExecutions"
-    ] == 3  # fmt: skip
+    ] == 2  # fmt: skip
     mapping = lambda_client.get_event_source_mapping(UUID=outputs.event_source_mapping_uuid)
-    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert not mapping.get("ScalingConfig")
     variables = lambda_client.get_function_configuration(FunctionName=outputs.subscriber_name)["Environment"]
     assert compare.VARIANT_VARIABLE not in variables["Variables"]
     assert "Throttle comparison" in (compare_dir / "report.html").read_text()
