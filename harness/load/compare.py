@@ -34,7 +34,7 @@ from harness.report.charts import COLOURS, Series, limit_line, line_chart
 from harness.rules import Verdict
 from harness.stack.config import StackSettings
 from harness.topology.config import TopologySettings
-from harness.topology.deploy import Deployer, ensure_reserved_concurrency
+from harness.topology.deploy import Deployer, ensure_reserved_concurrency, update_environment
 
 DEFAULT_SEED = 20261124
 VARIANT_VARIABLE = "HARNESS_VARIANT"
@@ -289,12 +289,7 @@ class StackVariants:
     def finish(self) -> None:
         lambda_client = self.client("lambda")
         self._throttle(self.reserved, self.scaling.get("MaximumConcurrency"))
-        lambda_client.update_function_configuration(
-            FunctionName=self.outputs.subscriber_name, Environment={"Variables": self.variables}
-        )
-        lambda_client.get_waiter("function_updated_v2").wait(
-            FunctionName=self.outputs.subscriber_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
-        )
+        update_environment(lambda_client, self.outputs.subscriber_name, lambda _: self.variables)
         self.progress(f"  {self.outputs.stack_name}: its own throttle and environment restored")
 
     def _throttle(self, reserved: int | None, maximum: int | None) -> None:
@@ -320,12 +315,7 @@ def stack_limit(lambda_client: Any, outputs: Outputs) -> int:
 
 def _set_variant(lambda_client: Any, function: str, value: str) -> None:
     """A configuration change: the function's execution environments (and their connections) start afresh."""
-    current = lambda_client.get_function_configuration(FunctionName=function)
-    variables = {**current.get("Environment", {}).get("Variables", {}), VARIANT_VARIABLE: value}
-    lambda_client.update_function_configuration(FunctionName=function, Environment={"Variables": variables})
-    lambda_client.get_waiter("function_updated_v2").wait(
-        FunctionName=function, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
-    )
+    update_environment(lambda_client, function, lambda variables: {**variables, VARIANT_VARIABLE: value})
 
 
 def overlay(

@@ -18,6 +18,7 @@ from typing import Any
 from harness import backend
 from harness.load.config import LoadSettings
 from harness.outputs import Outputs
+from harness.topology.deploy import update_environment
 
 CRASH_VARIABLES = ("HARNESS_FAULT_CRASH_AT_MS", "HARNESS_FAULT_CRASH_DELAY_MS")
 """Read by the embedded stack's Lambda executor (harness/localstack_extensions/lambda_executor)."""
@@ -112,9 +113,6 @@ def _crash(settings: LoadSettings, outputs: Outputs, lambda_client: Any, origin:
 
 
 def _update_environment(lambda_client: Any, name: str, additions: dict[str, str]) -> None:
-    current = lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
-    variables = {k: v for k, v in current.items() if k not in CRASH_VARIABLES} | additions
-    lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
-    lambda_client.get_waiter("function_updated_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+    update_environment(
+        lambda_client, name, lambda current: {k: v for k, v in current.items() if k not in CRASH_VARIABLES} | additions
     )

@@ -409,6 +409,16 @@ class Deployer:
         return api_id
 
 
+def update_environment(lambda_client: Any, name: str, change: Callable[[dict[str, str]], dict[str, str]]) -> None:
+    """Set ``name``'s environment variables to ``change(current)`` and wait until the update is done (a
+    configuration change: the function's execution environments start afresh)."""
+    current = lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+    lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": change(current)})
+    lambda_client.get_waiter("function_updated_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+    )
+
+
 def ensure_reserved_concurrency(lambda_client: Any, name: str, reserved: int | None, label: str = "") -> str | None:
     """Set (or remove, for None) ``name``'s reserved concurrency where it differs; the change made, if any,
     described with ``label`` (default: the function's name)."""
