@@ -65,7 +65,9 @@ def test_the_verifier_catches_a_publisher_whose_ids_collide(deploy_topology, run
     assert any("ids collide" in reason for reason in verdict.reasons)
 
 
-def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(deploy_topology, run_load, aws_client):
+def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(
+    deploy_topology, run_load, aws_client, publisher_without_retries
+):
     """Duplicates, a backend outage, transient errors, poison, a crash mid-batch and SQS down for the publisher."""
     topology = deploy_topology(
         fail_path_marker="poison",
@@ -75,6 +77,7 @@ def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(deploy_topology, 
         maximum_concurrency=2,  # = reserved: no overpull, so the DLQ holds only what failed for real
         backend_latency_ms=20,
     )
+    publisher_without_retries(topology.outputs.publisher_name)
     verdict, run_dir = run_load(
         topology,
         duplicate_share=0.1,
@@ -84,7 +87,7 @@ def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(deploy_topology, 
         fault_error_rate=0.02,
         fault_crash_after_s=5,
         fault_queue_outage_after_s=5,
-        fault_queue_outage_duration_s=5,  # longer than the publisher's SDK retries mostly wait
+        fault_queue_outage_duration_s=5,
         **SHORT,
     )
     assert verdict.verdict == "PASS", verdict.reasons
@@ -107,3 +110,4 @@ def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(deploy_topology, 
     wait_until(
         lambda: poisoned <= {r["id"] for r in observe.rows(aws_client("dynamodb"), table)}, 30, what="redriven rows"
     )
+

@@ -134,12 +134,15 @@ def test_compare_runs_the_variants_on_your_stack_and_gives_its_throttle_back(dep
     assert "Throttle comparison" in (compare_dir / "report.html").read_text()
 
 
-def test_faults_on_your_stack_come_from_outside_its_code_and_lose_nothing(deploy_stack, run_load, aws_client):
+def test_faults_on_your_stack_come_from_outside_its_code_and_lose_nothing(
+    deploy_stack, run_load, aws_client, publisher_without_retries
+):
     """A backend outage, transient errors, a crash mid-batch and SQS refusing the publisher, on a stack whose
     functions know nothing of them."""
     topology = deploy_stack(STACKS / "sam-webhook" / "template.yaml")
     with pytest.raises(SettingsError, match="poisoned requests need the harness's subscriber"):
         run_load(topology, poison_share=0.1, **SHORT)
+    publisher_without_retries(topology.outputs.publisher_name)
     verdict, run_dir = run_load(
         topology,
         idempotency_share=0.0,
@@ -148,7 +151,7 @@ def test_faults_on_your_stack_come_from_outside_its_code_and_lose_nothing(deploy
         fault_error_rate=0.02,
         fault_crash_after_s=3,
         fault_queue_outage_after_s=4,
-        fault_queue_outage_duration_s=5,  # longer than their SDK's retries mostly wait
+        fault_queue_outage_duration_s=5,
         **SHORT,
     )
     assert verdict.verdict == "PASS", verdict.reasons
