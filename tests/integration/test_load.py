@@ -110,4 +110,3 @@ def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(
     wait_until(
         lambda: poisoned <= {r["id"] for r in observe.rows(aws_client("dynamodb"), table)}, 30, what="redriven rows"
     )
-
