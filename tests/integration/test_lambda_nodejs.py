@@ -57,6 +57,37 @@ exports.handler = async (event, context) => {
     assert logs.startswith("START RequestId:") and "REPORT RequestId:" in logs and "Init Duration" in logs
 
 
+def test_the_provided_sdk_writes_and_reads_cloudwatch_metrics(aws_client, deploy_node):
+    """The SDK a Node function gets speaks CloudWatch's JSON 1.0 protocol, not the query protocol."""
+    source = """
+const cw = require('@aws-sdk/client-cloudwatch');
+const client = new cw.CloudWatchClient({});
+exports.handler = async (event) => {
+  const now = new Date();
+  await client.send(new cw.PutMetricDataCommand({
+    Namespace: event.namespace, MetricData: [{ MetricName: 'Orders', Value: 7, Timestamp: now }],
+  }));
+  const listed = await client.send(new cw.ListMetricsCommand({ Namespace: event.namespace }));
+  const stats = await client.send(new cw.GetMetricStatisticsCommand({
+    Namespace: event.namespace, MetricName: 'Orders', Period: 60, Statistics: ['Sum'],
+    StartTime: new Date(now - 300000), EndTime: new Date(+now + 60000),
+  }));
+  let missing = null;
+  try { await client.send(new cw.GetDashboardCommand({ DashboardName: event.namespace })); }
+  catch (error) { missing = error.Code; }
+  return { listed: listed.Metrics.map((m) => m.MetricName), sums: stats.Datapoints.map((d) => d.Sum), missing };
+};
+"""
+    name = deploy_node({"index.js": source}, Timeout=30)
+    namespace = f"Node/{name}"
+    response, payload, _ = invoke(aws_client("lambda"), name, {"namespace": namespace})
+    assert "FunctionError" not in response, payload
+    assert payload == {"listed": ["Orders"], "sums": [7], "missing": "InvalidParameterValue"}
+    assert [m["MetricName"] for m in aws_client("cloudwatch").list_metrics(Namespace=namespace)["Metrics"]] == [
+        "Orders"
+    ]  # the same store the query protocol reads
+
+
 @pytest.mark.parametrize(
     "files",
     [
