@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from botocore.exceptions import BotoCoreError
 
 from harness.backend.config import POSTGRES_RESERVED_CONNECTIONS, BackendSettings
-from harness.exceptions import AlreadyRunningError, HarnessError
+from harness.exceptions import AlreadyRunningError, HarnessError, SettingsError
 from harness.load.config import LoadSettings
 from harness.stack.config import StackSettings
 from harness.topology.config import TemplateSettings, TopologySettings
@@ -240,6 +240,32 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_secret(args: argparse.Namespace) -> int:
+    from harness import aws, signing
+    from harness.outputs import load_outputs
+    from harness.topology.deploy import finish_rotation, rotate_signing_secret
+
+    settings = _stack(args)
+    outputs = load_outputs(settings)
+    if not outputs.signing_secret_arn:
+        raise SettingsError(
+            "the deployed publisher verifies no signatures; deploy with HARNESS_SIGNATURE_SCHEME=standard, github "
+            "or stripe first"
+        )
+    client = aws.client("secretsmanager", settings)
+    if args.finish:
+        retired = finish_rotation(client, outputs.signing_secret_arn)
+        print("the old secret is retired: only the current one verifies" if retired else "no rotation under way")
+        return 0
+    secret = args.secret or signing.new_secret()
+    if problem := signing.secret_problem(outputs.signature_scheme, secret):
+        raise SettingsError(f"--secret: {problem}")
+    rotate_signing_secret(client, outputs.signing_secret_arn, secret)
+    print(f"new signing secret: {secret}")
+    print("the old one verifies too until `harness rotate-secret --finish`; give the new one to your senders")
+    return 0
+
+
 def _print_verdict(verdict) -> None:
     print(f"verdict: {verdict.verdict}")
     for reason in verdict.reasons:
@@ -267,6 +293,12 @@ def _print_verdict(verdict) -> None:
         print(
             f"{verdict.unanswered} request(s) got a server error or no answer; "
             f"{verdict.queued_unanswered} of them were queued all the same"
+        )
+    if signed := verdict.signed:
+        print(
+            f"signed webhooks: forged {signed['forged']} (accepted {signed['forged_accepted']}), stale "
+            f"{signed['stale']} (accepted {signed['stale_accepted']}), replays {signed['replays']} (one row each), "
+            f"rows of refused deliveries {signed['refused_rows']}"
         )
     for gap in verdict.unproven:
         print(f"  not proven: {gap}")
@@ -299,8 +331,11 @@ def _print_outputs(outputs) -> None:
     print(f"DLQ:          {outputs.dlq_url or '(none: failed messages are retried until they expire)'}")
     print(f"table:        {outputs.table_name}")
     print(f"functions:    {outputs.publisher_name}, {outputs.subscriber_name}")
+    if outputs.signing_secret_arn:
+        print(f"signatures:   {outputs.signature_scheme}, secret {outputs.signing_secret_arn}")
     host = f" -H 'Host: {outputs.webhook_host}'" if outputs.webhook_host else ""
-    print(f"try:          curl -X POST{host} {outputs.webhook_url}/hello")
+    unsigned = " (answers 401: it is unsigned)" if outputs.signature_scheme != "none" else ""
+    print(f"try:          curl -X POST{host} {outputs.webhook_url}/hello{unsigned}")
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -423,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("verify", cmd_verify, "judge a finished load run again (default: reports/latest)", [common]),
         ("ui", cmd_ui, "the Locust web UI on 127.0.0.1 against the webhook, with a Harness tab", [common]),
         ("redrive", cmd_redrive, "move the DLQ's messages back to the queue (after a fix)", [common]),
+        (
+            "rotate-secret",
+            cmd_rotate_secret,
+            "a new signing secret for the publisher (the old one verifies until --finish)",
+            [common],
+        ),
         ("rows", cmd_rows, "rows in the backend table (newest last)", [common]),
         ("dlq", cmd_dlq, "messages in the dead-letter queue (left in place)", [common]),
         ("down", cmd_down, "stop the stack that was started (embedded or Compose) and all it started", [common]),
@@ -448,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--poison-fixed", action="store_true", help="after a fix and `harness redrive`: poison must be rows"
             )
+        if name == "rotate-secret":
+            sub.add_argument("--secret", help="the new secret (default: a new random whsec_ secret)")
+            sub.add_argument("--finish", action="store_true", help="retire the old secret (AWSPREVIOUS)")
         if name == "rows":
             sub.add_argument("--id", help="only the row with this id (exit 1 when absent)")
             sub.add_argument("--limit", type=int, default=20, help="how many rows to print (default 20)")

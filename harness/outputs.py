@@ -40,6 +40,11 @@ class Outputs:
     """How the webhook is reached: REST API, HTTP API or function URL."""
     webhook_host: str = ""
     """A function URL's host name, sent as the Host header (its URL does not resolve without DNS)."""
+    signature_scheme: str = "none"
+    """The signatures the publisher verifies (our publisher: HARNESS_SIGNATURE_SCHEME as deployed)."""
+    signing_secret_arn: str = ""
+    """The Secrets Manager secret the publisher verifies with (AWSCURRENT, and AWSPREVIOUS during a rotation)."""
+    signature_tolerance_s: int = 300
 
     @property
     def has_dlq(self) -> bool:

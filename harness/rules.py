@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.evidence import Evidence
+from harness.evidence import FORGED, PUBLISHED_KINDS, REFUSED_KINDS, STALE, Evidence
 from harness.evidence.tokens import tokens_in
 from harness.stats import percentiles
 
@@ -164,7 +164,7 @@ def one_message_per_request(evidence: Evidence, _: Findings) -> str | None:
 
 def _requests(evidence: Evidence) -> int:
     """Accepted requests as the publisher saw them: sender retries are requests too."""
-    return sum(1 for record in evidence.accepted.records if record.get("kind", "new") in ("new", "sender-retry"))
+    return sum(1 for record in evidence.accepted.records if record.get("kind", "new") in PUBLISHED_KINDS)
 
 
 def queued_unanswered(evidence: Evidence) -> int:
@@ -180,6 +180,19 @@ def enqueued_per_request(evidence: Evidence) -> float | None:
     if evidence.enqueued is None or not _requests(evidence):
         return None
     return round((evidence.enqueued - len(evidence.accepted.times("redelivery"))) / _requests(evidence), 3)
+
+
+def refused_deliveries_leave_no_trace(evidence: Evidence, _: Findings) -> str | None:
+    """Forged and stale signed deliveries: 401 each, and no row of them (the queue's count is checked by
+    one_message_per_request: they are no requests of the run)."""
+    reasons = []
+    for kind in REFUSED_KINDS:
+        sent, accepted = evidence.accepted.refused_as(kind)
+        if accepted:
+            reasons.append(f"{accepted} of {sent} {kind} signed deliveries were accepted (expected 401)")
+    if evidence.refused_rows:
+        reasons.append(f"{evidence.refused_rows} row(s) carry a forged or stale delivery")
+    return "; ".join(reasons) or None
 
 
 def consumer_within_its_limit(evidence: Evidence, _: Findings) -> str | None:
@@ -232,6 +245,7 @@ RULES: tuple[Rule, ...] = (
     ids_do_not_collide,
     no_duplicate_rows,
     one_message_per_request,
+    refused_deliveries_leave_no_trace,
     consumer_within_its_limit,
     dlq_holds_only_poison,
     poison_reaches_the_dlq,
@@ -271,6 +285,8 @@ class Verdict:
     unanswered: int = 0
     """Requests that got a server error or no answer; queued_unanswered of them reached the queue anyway."""
     queued_unanswered: int = 0
+    signed: dict[str, int] = field(default_factory=dict)
+    """Signed webhooks: forged and stale deliveries sent and wrongly accepted, replays sent (one row each)."""
 
     @property
     def passed(self) -> bool:
@@ -333,7 +349,23 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         has_dlq=evidence.outputs.has_dlq,
         unanswered=len(evidence.accepted.unanswered),
         queued_unanswered=queued_unanswered(evidence),
+        signed=_signed_summary(evidence),
     )
+
+
+def _signed_summary(evidence: Evidence) -> dict[str, int]:
+    accepted = evidence.accepted
+    if not accepted.refused and not accepted.times("replay"):
+        return {}
+    (forged, forged_accepted), (stale, stale_accepted) = accepted.refused_as(FORGED), accepted.refused_as(STALE)
+    return {
+        "forged": forged,
+        "forged_accepted": forged_accepted,
+        "stale": stale,
+        "stale_accepted": stale_accepted,
+        "replays": len(accepted.times("replay")),
+        "refused_rows": evidence.refused_rows,
+    }
 
 
 def _backend_summary(evidence: Evidence) -> dict[str, Any]:

@@ -24,17 +24,21 @@ from locust import FastHttpUser, LoadTestShape, constant_throughput, events, tas
 from locust.env import Environment
 
 from harness import aws
-from harness.evidence import UNANSWERED
+from harness.evidence import FORGED, STALE, UNANSWERED
 from harness.evidence.tokens import new_token
 from harness.load.config import LoadSettings
 from harness.load.shapes import shape_for
 from harness.outputs import Outputs, load_outputs
+from harness.signing import Signer, new_secret
 from harness.stack.config import StackSettings
+from harness.topology.config import TopologySettings
 
 STACK = StackSettings.from_env()
 SETTINGS = LoadSettings.from_env()
 if SETTINGS.seed:
     random.seed(SETTINGS.seed)  # the same choices in every run with this seed (`harness compare`)
+SIGNING = TopologySettings.from_env(validate=False)  # as `harness load` resolved them (signing_environment)
+SIGNER = Signer(SIGNING.signature_scheme, SIGNING.signing_secret) if SIGNING.signature_scheme != "none" else None
 PATHS = ("/github/push", "/github/pull_request", "/stripe/charge.succeeded", "/orders/created", "/hello")
 
 
@@ -86,17 +90,34 @@ class WebhookUser(FastHttpUser):
             headers["Host"] = self.outputs.webhook_host
         if "header" in self.places:
             headers[SETTINGS.token_header] = token
-        if random.random() < SETTINGS.idempotency_share:
+        if random.random() < SETTINGS.idempotency_share and not SIGNER:
             headers["Idempotency-Key"] = f"delivery-{event_id}"
         payload = {"event_id": event_id, "type": path.strip("/"), "data": {"amount": random.randint(1, 999)}}
+        delivery_id = f"evt_{event_id.replace('-', '')}"  # a signed delivery's own id: its idempotency key
+        if SIGNER and SIGNER.scheme == "stripe":
+            payload["id"] = delivery_id  # Stripe's delivery id is the event's id, in the body
         if "body" in self.places:
             payload["token"] = token
         body = json.dumps(payload)
         request = {"path": path, "body": body, "headers": headers, "event_id": event_id, "token": token}
+        if SIGNER:
+            roll = random.random()
+            if roll < SETTINGS.forged_share:
+                self._refused(FORGED, delivery_id, **request)
+                return
+            if roll < SETTINGS.forged_share + SETTINGS.stale_share:
+                self._refused(STALE, delivery_id, **request)
+                return
+            headers.update(SIGNER.headers(delivery_id, int(time.time()), body.encode()))
         accepted = self._post(**request, kind="new", poisoned=bool(poisoned))
         if not accepted:
             return
-        if "Idempotency-Key" in headers and random.random() < SETTINGS.retry_share:
+        if SIGNER and random.random() < SETTINGS.replay_share:
+            self._post(**request, kind="replay", poisoned=bool(poisoned))  # the same bytes, inside the tolerance
+        retried = "Idempotency-Key" in headers or SIGNER
+        if retried and random.random() < SETTINGS.retry_share:
+            if SIGNER:  # a sender's retry: the same delivery id, signed again now
+                headers.update(SIGNER.headers(delivery_id, int(time.time()), body.encode()))
             self._post(**request, kind="sender-retry", poisoned=bool(poisoned))
         # Redelivery copies our publisher's message: a stack of your own has a message format of its own.
         if self.outputs.ours and random.random() < SETTINGS.duplicate_share:
@@ -106,7 +127,7 @@ class WebhookUser(FastHttpUser):
         self, path: str, body: str, headers: dict, event_id: str, token: str, kind: str, poisoned: bool
     ) -> str | None:
         """The accepted id (our publisher's answer, else the token); None when the webhook refused it."""
-        name = "POST /<webhook>" if kind == "new" else "POST /<webhook> (sender retry)"
+        name = "POST /<webhook>" if kind == "new" else f"POST /<webhook> ({kind.replace('-', ' ')})"
         try:
             response_context = self.client.post(path, data=body, headers=headers, name=name, catch_response=True)
         except GreenletExit:  # the load ended with this request in flight: the publisher may queue it yet
@@ -122,6 +143,26 @@ class WebhookUser(FastHttpUser):
             accepted_id = response.json()["id"] if ours else None
             RECORDER.accepted(id=accepted_id, token=token, event=event_id, kind=kind, path=path, poisoned=poisoned)
             return accepted_id or token
+
+    def _refused(self, kind: str, delivery_id: str, path: str, body: str, headers: dict, event_id: str, token: str):
+        """A delivery that must get 401 and leave no trace: forged (a wrong secret, or the body altered after
+        signing) or stale (signed past the tolerance, as a delivery captured earlier and replayed now)."""
+        now = int(time.time())
+        if kind == STALE:
+            signed = SIGNER.headers(delivery_id, now - SIGNING.signature_tolerance_s - 60, body.encode())
+        elif random.random() < 0.5:
+            signed = Signer(SIGNER.scheme, new_secret()).headers(delivery_id, now, body.encode())
+        else:
+            signed = SIGNER.headers(delivery_id, now, body.encode())
+            body = body.replace('"amount": ', '"amount": 1')  # altered in transit
+        with self.client.post(
+            path, data=body, headers={**headers, **signed}, name=f"POST /<webhook> ({kind})", catch_response=True
+        ) as response:
+            if response.status_code == 401:
+                response.success()  # refused, as it must be
+            else:
+                response.failure(f"{kind} request answered {response.status_code}, expected 401")
+        RECORDER.accepted(id=delivery_id, token=token, event=event_id, kind=kind, status=response.status_code)
 
     def _redeliver(self, accepted_id: str, path: str, body: str, event_id: str, poisoned: bool) -> None:
         """The same message a second time, as SQS's at-least-once delivery may do."""

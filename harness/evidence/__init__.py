@@ -19,8 +19,13 @@ from harness.load.faults import Fault
 from harness.observe import DeadLetter
 from harness.outputs import Outputs
 
-DUPLICATE_KINDS = ("redelivery", "sender-retry")
+DUPLICATE_KINDS = ("redelivery", "sender-retry", "replay")
 UNANSWERED = "unanswered"
+FORGED, STALE = "forged", "stale"
+REFUSED_KINDS = (FORGED, STALE)
+"""Signed deliveries that must be refused (401) and leave no trace."""
+PUBLISHED_KINDS = ("new", "sender-retry", "replay")
+"""Requests the publisher itself queues (an injected redelivery bypasses it)."""
 EVIDENCE_FILE = "evidence.json"
 
 
@@ -31,20 +36,23 @@ class Accepted:
     records: list[dict[str, Any]]
     unanswered: list[dict[str, Any]] = field(default_factory=list)
     """Requests that got a server error or no answer: the sender cannot know whether they were queued."""
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    """Forged and stale signed deliveries, with the status each got (401 expected)."""
 
     @classmethod
     def load(cls, run_dir: Path) -> Accepted:
-        records, unanswered = [], []
+        records, unanswered, refused = [], [], []
         for path in sorted(run_dir.glob("accepted-*.jsonl")):
             for line in path.read_text().splitlines():
                 if line.strip():
                     record = json.loads(line)
-                    (unanswered if record.get("kind") == UNANSWERED else records).append(record)
-        return cls(records, unanswered)
+                    kind = record.get("kind")
+                    (unanswered if kind == UNANSWERED else refused if kind in REFUSED_KINDS else records).append(record)
+        return cls(records, unanswered, refused)
 
     def with_poison_fixed(self) -> Accepted:
         """After the consumer was fixed and the DLQ redriven, poisoned requests must be rows too."""
-        return Accepted([{**record, "poisoned": False} for record in self.records], self.unanswered)
+        return Accepted([{**record, "poisoned": False} for record in self.records], self.unanswered, self.refused)
 
     @property
     def ids(self) -> set[str]:
@@ -82,6 +90,11 @@ class Accepted:
     @property
     def new_requests(self) -> list[dict[str, Any]]:
         return [record for record in self.records if record.get("kind", "new") == "new"]
+
+    def refused_as(self, kind: str) -> tuple[int, int]:
+        """(sent, wrongly accepted with a 2xx) of the forged or stale deliveries."""
+        sent = [record for record in self.refused if record.get("kind") == kind]
+        return len(sent), sum(1 for record in sent if 200 <= record.get("status", 0) < 300)
 
     def times(self, kind: str) -> list[float]:
         return [record["t"] for record in self.records if record.get("kind", "new") == kind]
@@ -142,6 +155,8 @@ class Evidence:
     """(before the load, after the drain): messages in the DLQ, for verification by counting."""
     enqueued: float | None = None
     """Messages the queue received while the run lasted (its NumberOfMessagesSent), injected copies included."""
+    refused_rows: int = 0
+    """Rows that carry the id or token of a forged or stale delivery: a trace of what must have been refused."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)
@@ -157,7 +172,11 @@ class Evidence:
             **{
                 **data,
                 "outputs": Outputs(**data["outputs"]),
-                "accepted": Accepted(data["accepted"]["records"], data["accepted"].get("unanswered", [])),
+                "accepted": Accepted(
+                    data["accepted"]["records"],
+                    data["accepted"].get("unanswered", []),
+                    data["accepted"].get("refused", []),
+                ),
                 "dead_letters": [DeadLetter(**letter) for letter in data["dead_letters"]],
                 "consumer": Consumer(**{**consumer, "concurrency": [tuple(p) for p in consumer["concurrency"]]}),
                 "faults": [Fault(**fault) for fault in data["faults"]],

@@ -143,6 +143,9 @@ def collect(
         rows = [row for row in every_row if tokens_in(row) & tokens]
         dead = [letter for letter in every_letter if tokens_in(letter.body) & tokens]
         correlation = "token" if rows or dead else "count"
+    refused_ids = {record["id"] for record in accepted.refused if record.get("id")}
+    refused_tokens = {record["token"] for record in accepted.refused if record.get("token")}
+    refused_rows = sum(1 for row in every_row if row.get("id") in refused_ids or tokens_in(row) & refused_tokens)
     expected = accepted.duplicates_expected() if correlation == "id" else 0
     suppressed = poll(
         lambda: duplicates_suppressed(client("logs"), outputs.subscriber_name, load_started),
@@ -186,6 +189,7 @@ def collect(
         table_rows=(before["table_rows"], len(every_row)) if before else None,
         dlq_depth=(before["dlq_depth"], len(every_letter)) if before else None,
         enqueued=_enqueued(cloudwatch, outputs, before),
+        refused_rows=refused_rows,
     )
 
 

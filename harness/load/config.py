@@ -33,6 +33,23 @@ class LoadSettings(SettingsGroup):
     poison_share: float = option(
         0.0, "share of requests sent to a path with the deployed fail_path_marker (-> DLQ)", low=0, high=1
     )
+    forged_share: float = option(
+        0.0,
+        "signed webhooks: share of requests forged (half signed with a wrong secret, half with the body altered "
+        "after signing); each must get 401 and leave no trace",
+        low=0,
+        high=1,
+    )
+    replay_share: float = option(
+        0.0, "signed webhooks: share of accepted deliveries re-sent as they were (a replay: one row)", low=0, high=1
+    )
+    stale_share: float = option(
+        0.0,
+        "signed webhooks (standard, stripe): share of requests signed with a timestamp past the tolerance, as a "
+        "delivery captured earlier and replayed now (must get 401)",
+        low=0,
+        high=1,
+    )
     token_places: str = option(
         "path,body,header",
         "where each request carries its unique correlation token (any of path, body, header): how a publisher "

@@ -16,8 +16,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from harness import aws, backend
+from harness import aws, backend, signing
 from harness.evidence import Accepted, Evidence
 from harness.evidence.collect import baseline, collect, wait_for_drain
 from harness.evidence.sampler import Sampler
@@ -32,6 +33,8 @@ from harness.rules import Verdict, judge
 from harness.settings import LOOPBACK_HOST
 from harness.stack.config import StackSettings
 from harness.stack.embedded import free_port
+from harness.topology.config import TopologySettings
+from harness.topology.deploy import current_signing_secret
 
 LOCUSTFILE = bundled("locustfiles") / "webhook.py"
 RUN_FILE = "run.json"
@@ -60,6 +63,41 @@ def locust_commands(load: LoadSettings, outputs: Outputs, run_dir: Path) -> list
     ]
     worker = [*base, "--worker", "--master-host", LOOPBACK_HOST, "--master-port", str(port)]
     return [master] + [worker] * load.workers
+
+
+def signing_environment(load: LoadSettings, outputs: Outputs, client: Callable[[str], Any]) -> dict[str, str]:
+    """What the load generator signs with: our publisher's scheme and its current secret (read from Secrets
+    Manager), or, for a publisher of your own, HARNESS_SIGNATURE_SCHEME and HARNESS_SIGNING_SECRET."""
+    topology = TopologySettings.from_env(validate=False)
+    scheme = outputs.signature_scheme if outputs.ours else topology.signature_scheme
+    tolerance = outputs.signature_tolerance_s if outputs.ours else topology.signature_tolerance_s
+    shares = {name: getattr(load, name) for name in ("forged_share", "replay_share", "stale_share")}
+    if scheme == "none":
+        if any(shares.values()):
+            wanted = ", ".join(f"{name}={value}" for name, value in shares.items() if value)
+            raise SettingsError(
+                f"{wanted}: forged, replayed and stale deliveries need signed webhooks; deploy with "
+                "HARNESS_SIGNATURE_SCHEME=standard, github or stripe (your own publisher: set it and "
+                "HARNESS_SIGNING_SECRET to what it verifies)"
+            )
+        return {}
+    if load.stale_share and scheme not in signing.TIMESTAMPED:
+        raise SettingsError(
+            f"stale_share={load.stale_share}: {scheme} signatures carry no timestamp, so a stale delivery cannot be "
+            "told from a fresh one (the delivery id stops replays); set HARNESS_STALE_SHARE=0"
+        )
+    secret = topology.signing_secret
+    if outputs.ours and outputs.signing_secret_arn:
+        secret = current_signing_secret(client("secretsmanager"), outputs.signing_secret_arn)
+    if problem := signing.secret_problem(scheme, secret):
+        raise SettingsError(
+            f"signature scheme {scheme}: {problem}; set HARNESS_SIGNING_SECRET to the secret the publisher verifies"
+        )
+    return {
+        TopologySettings.env_name("signature_scheme"): scheme,
+        TopologySettings.env_name("signing_secret"): secret,
+        TopologySettings.env_name("signature_tolerance_s"): str(tolerance),
+    }
 
 
 def run(
@@ -101,6 +139,7 @@ def run(
         **os.environ,
         **stack.to_environment(),
         **load.to_environment(),
+        **signing_environment(load, outputs, client),
         "HARNESS_RUN_DIR": str(run_dir.resolve()),
     }
     before = baseline(client, outputs)

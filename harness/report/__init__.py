@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from harness.backend import BackendView
-from harness.evidence import Evidence
+from harness.evidence import Accepted, Evidence
 from harness.report.charts import Chart, Series, histogram, limit_line, line_chart
 from harness.rules import Verdict, latencies_ms
 from harness.stats import per_second
@@ -110,6 +110,7 @@ def report_charts(evidence: Evidence) -> list[Chart]:
                 Series("accepted requests", per_second(accepted.times("new"), origin)),
                 Series("sender retries (same key)", per_second(accepted.times("sender-retry"), origin)),
                 Series("injected redeliveries", per_second(accepted.times("redelivery"), origin)),
+                *signed_series(accepted, origin),
             ],
             "per second",
             marks,
@@ -124,6 +125,17 @@ def report_charts(evidence: Evidence) -> list[Chart]:
             marks,
         ),
         histogram("End-to-end latency (accepted -> row)", latencies_ms(evidence), "ms"),
+    ]
+
+
+def signed_series(accepted: Accepted, origin: float) -> list[Series]:
+    """Signed webhooks: replays (accepted, one row each) and forged or stale deliveries (refused)."""
+    if not accepted.refused and not accepted.times("replay"):
+        return []
+    refused = [record["t"] for record in accepted.refused]
+    return [
+        Series("replays (same delivery)", per_second(accepted.times("replay"), origin)),
+        Series("forged or stale (refused, 401)", per_second(refused, origin)),
     ]
 
 
@@ -165,6 +177,13 @@ def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple
             " / ".join(fmt(latency.get(key)) for key in ("p50", "p95", "p99", "max")) + " ms",
         ),
     ]
+    if signed := verdict.signed:
+        rows[6:6] = [
+            ("forged deliveries: sent / accepted", f"{signed['forged']} / {signed['forged_accepted']} (401 expected)"),
+            ("stale deliveries: sent / accepted", f"{signed['stale']} / {signed['stale_accepted']} (401 expected)"),
+            ("replays inside the tolerance", f"{signed['replays']}, one row per delivery"),
+            ("rows of refused deliveries", signed["refused_rows"]),
+        ]
     if verdict.backend:
         rows.insert(6, ("backend", f"{verdict.backend['kind']}: {verdict.backend['summary']}"))
     if locust_cpu_max is not None:
@@ -190,7 +209,7 @@ def deployed(evidence: Evidence) -> list[tuple[str, Any]]:
             "not set" if consumer.maximum_concurrency is None else consumer.maximum_concurrency,
         ),
         ("backend table", outputs.table_name),
-    ]
+    ] + ([("signatures verified", outputs.signature_scheme)] if outputs.signature_scheme != "none" else [])
 
 
 def render_report(

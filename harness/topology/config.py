@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness.resources import bundled
 from harness.settings import SettingsGroup, option
+from harness.signing import SCHEMES, secret_problem
 
 FUNCTIONS_DIR = bundled("functions")
 """The reference functions (the checkout's, or the wheel's copy), so defaults hold from any working folder."""
@@ -19,6 +20,7 @@ _NAME_RULES = {
     "publisher_name": (re.compile(r"^[A-Za-z0-9_-]{1,64}$"), "Lambda function name (1-64 of A-Z a-z 0-9 _ -)"),
     "subscriber_name": (re.compile(r"^[A-Za-z0-9_-]{1,64}$"), "Lambda function name (1-64 of A-Z a-z 0-9 _ -)"),
     "api_name": (re.compile(r"^.{1,1024}$"), "REST API name"),
+    "signing_secret_name": (re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$"), "secret name (1-512 of A-Z a-z 0-9 /_+=.@-)"),
 }
 
 
@@ -90,6 +92,9 @@ class TopologySettings(SettingsGroup):
     )
     memory_mb: int = option(128, "memory size of both functions (MB)", low=128, high=10_240)
     api_name: str = option("webhook-api", "REST API name")
+    signing_secret_name: str = option(
+        "webhook-signing-secret", "Secrets Manager secret with the publisher's signing secret (when a scheme is set)"
+    )
     stage_name: str = option("prod", "REST API stage")
     idempotency_headers: str = option(
         "Idempotency-Key,X-GitHub-Delivery,X-Webhook-Id",
@@ -106,6 +111,20 @@ class TopologySettings(SettingsGroup):
     fail_path_marker: str = option(
         "", "fault injection, off when empty: records whose path contains it always fail (-> DLQ)"
     )
+    signature_scheme: str = option(
+        "none",
+        "webhook signatures our publisher verifies (401 and nothing queued otherwise): none, standard (Standard "
+        "Webhooks), github or stripe; the load generator signs with the same scheme",
+        choices=SCHEMES,
+    )
+    signing_secret: str = option(
+        "",
+        "the signing secret (Standard Webhooks: whsec_ + base64); empty: the stack's secret, generated at the "
+        "first deploy. Kept in Secrets Manager, never in a function's environment",
+    )
+    signature_tolerance_s: int = option(
+        300, "how far a signed timestamp may be from now before the publisher refuses it", low=1, high=86_400
+    )
 
     def problems(self) -> list[str]:
         """AWS's own rules across options, checked before anything is created."""
@@ -119,6 +138,9 @@ class TopologySettings(SettingsGroup):
                 f"subscriber_timeout_s={self.subscriber_timeout_s}: must not exceed visibility_timeout_s="
                 f"{self.visibility_timeout_s} (AWS rejects the event-source mapping)"
             )
+        secret = self.signing_secret
+        if self.signature_scheme != "none" and secret and (problem := secret_problem(self.signature_scheme, secret)):
+            problems.append(f"signing_secret: {problem}")
         for name, (rule, hint) in _NAME_RULES.items():
             resource = self.resource_name(name)
             if not rule.match(resource):

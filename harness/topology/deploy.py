@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness import aws
+from harness import aws, signing
 from harness.backend.config import BackendSettings
 from harness.exceptions import DeployError
 from harness.outputs import Outputs, outputs_path
@@ -125,13 +125,23 @@ class Deployer:
             },
         )
         role_arn = self.ensure_role()
+        secret_arn = self.ensure_signing_secret()
+        signing_environment = (
+            {
+                "SIGNATURE_SCHEME": s.signature_scheme,
+                "SIGNING_SECRET_ARN": secret_arn,
+                "SIGNATURE_TOLERANCE_S": str(s.signature_tolerance_s),
+            }
+            if secret_arn
+            else {}
+        )
         publisher = self.ensure_function(
             s.resource_name("publisher_name"),
             s.publisher_dir,
             s.publisher_handler,
             s.publisher_timeout_s,
             role_arn,
-            {"QUEUE_URL": queue_url, "IDEMPOTENCY_HEADERS": s.idempotency_headers},
+            {"QUEUE_URL": queue_url, "IDEMPOTENCY_HEADERS": s.idempotency_headers, **signing_environment},
             s.runtime("publisher"),
         )
         subscriber = self.ensure_function(
@@ -166,6 +176,9 @@ class Deployer:
             fail_path_marker=s.fail_path_marker,
             backend=self.backend.backend,
             backend_port=backend_port,
+            signature_scheme=s.signature_scheme,
+            signing_secret_arn=secret_arn,
+            signature_tolerance_s=s.signature_tolerance_s,
         )
         if record:
             outputs.save(outputs_path(stack))
@@ -243,6 +256,27 @@ class Deployer:
                 self._changed(f"updated queue {name}: {', '.join(sorted(differing))}")
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, arn
+
+    def ensure_signing_secret(self) -> str:
+        """The publisher's signing secret in Secrets Manager (its ARN), when a scheme is set: created with
+        HARNESS_SIGNING_SECRET or a new one; a different HARNESS_SIGNING_SECRET later starts a rotation (the
+        old one stays AWSPREVIOUS, valid until `harness rotate-secret --finish`)."""
+        s = self.settings
+        if s.signature_scheme == "none":
+            return ""
+        client, name = self._client("secretsmanager"), s.resource_name("signing_secret_name")
+        try:
+            arn = client.describe_secret(SecretId=name)["ARN"]
+        except client.exceptions.ResourceNotFoundException:
+            arn = client.create_secret(Name=name, SecretString=s.signing_secret or signing.new_secret())["ARN"]
+            self._changed(f"created signing secret {name} (Secrets Manager)")
+            return arn
+        if s.signing_secret and s.signing_secret != current_signing_secret(client, arn):
+            rotate_signing_secret(client, arn, s.signing_secret)
+            self._changed(
+                f"rotated signing secret {name}: the old one stays valid until `harness rotate-secret --finish`"
+            )
+        return arn
 
     def ensure_role(self) -> str:
         iam = self._client("iam")
@@ -407,6 +441,25 @@ class Deployer:
             if error.response["Error"]["Code"] != "ResourceConflictException":
                 raise
         return api_id
+
+
+def current_signing_secret(secretsmanager: Any, arn: str) -> str:
+    return secretsmanager.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
+
+
+def rotate_signing_secret(secretsmanager: Any, arn: str, secret: str) -> None:
+    """A new AWSCURRENT; the old secret becomes AWSPREVIOUS, which the publisher still accepts."""
+    secretsmanager.put_secret_value(SecretId=arn, SecretString=secret)
+
+
+def finish_rotation(secretsmanager: Any, arn: str) -> bool:
+    """Retire AWSPREVIOUS (the old secret stops verifying); whether there was one."""
+    versions = secretsmanager.list_secret_version_ids(SecretId=arn)["Versions"]
+    previous = next((v["VersionId"] for v in versions if "AWSPREVIOUS" in v.get("VersionStages", [])), None)
+    if previous is None:
+        return False
+    secretsmanager.update_secret_version_stage(SecretId=arn, VersionStage="AWSPREVIOUS", RemoveFromVersionId=previous)
+    return True
 
 
 def update_environment(lambda_client: Any, name: str, change: Callable[[dict[str, str]], dict[str, str]]) -> None:

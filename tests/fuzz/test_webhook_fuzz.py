@@ -77,3 +77,41 @@ def test_any_request_gets_a_documented_answer(webhook_url, method, path, body, c
 def test_the_stack_still_serves_after_the_fuzzing(webhook_url):
     status, payload = send(webhook_url, "POST", "/after-fuzz", b"{}", {"Content-Type": "application/json"})
     assert status == 202 and json.loads(payload)["status"] == "queued"
+
+
+@pytest.fixture(scope="module", params=("standard", "github", "stripe"))
+def signed_url(request, deploy_topology) -> str:
+    return deploy_topology(signature_scheme=request.param, backend_latency_ms=0).outputs.webhook_url
+
+
+printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=300)
+timestamps = st.one_of(st.integers(-(10**15), 10**15).map(str), printable)
+signature_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "webhook-id": printable,
+        "webhook-timestamp": timestamps,
+        "webhook-signature": st.lists(st.tuples(st.sampled_from(["v1", "v1a", ""]), printable), max_size=12).map(
+            lambda entries: " ".join(f"{version},{value}" for version, value in entries)
+        ),
+        "X-Hub-Signature-256": st.one_of(printable, printable.map(lambda value: f"sha256={value}")),
+        "X-GitHub-Delivery": printable,
+        "Stripe-Signature": st.lists(
+            st.tuples(st.sampled_from(["t", "v1", "v0", ""]), st.one_of(timestamps, printable)), max_size=12
+        ).map(lambda entries: ",".join(f"{key}={value}" for key, value in entries)),
+    },
+)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not RANDOM,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=bodies, headers=signature_headers)
+def test_no_made_up_signature_gets_in(signed_url, body, headers):
+    status, payload = send(signed_url, "POST", "/signed", body, {"Content-Type": "application/json", **headers})
+    answer = json.loads(payload)
+    assert status == 401, (status, payload[:300])
+    assert answer["error"] == "invalid signature" and answer["reason"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from harness.backend import BackendView
 from harness.evidence import Accepted, Consumer, Evidence
 from harness.observe import DeadLetter
@@ -205,3 +207,27 @@ def test_a_request_that_got_a_server_error_but_was_queued_is_neither_a_double_se
     assert (
         judge(twice).verdict == "FAIL" and "+ up to 1 for requests that got a server error" in judge(twice).reasons[0]
     )
+
+
+def signed_evidence(refused, refused_rows=0, replays=0) -> Evidence:
+    records = [record("a", "e1")] + [record("a", "e1", kind="replay") for _ in range(replays)]
+    base = evidence(records, rows=[row("a")], suppressed=replays)
+    return dataclasses.replace(base, accepted=Accepted(records, refused=list(refused)), refused_rows=refused_rows)
+
+
+def test_refused_signed_deliveries_pass_and_are_counted_and_replays_are_one_row():
+    refused = [{"id": "f1", "kind": "forged", "status": 401}, {"id": "s1", "kind": "stale", "status": 401}]
+    result = judge(signed_evidence(refused, replays=2))
+    assert result.verdict == "PASS", result.reasons
+    assert result.signed == {
+        "forged": 1, "forged_accepted": 0, "stale": 1, "stale_accepted": 0, "replays": 2, "refused_rows": 0
+    }  # fmt: skip
+    assert result.duplicates_injected == 2 and result.rows == 1
+
+
+def test_a_forged_delivery_accepted_or_written_fails_the_run():
+    refused = [{"id": "f1", "kind": "forged", "status": 202}, {"id": "s1", "kind": "stale", "status": 401}]
+    result = judge(signed_evidence(refused, refused_rows=1))
+    assert result.verdict == "FAIL"
+    assert "1 of 1 forged signed deliveries were accepted (expected 401)" in result.reasons[0]
+    assert "1 row(s) carry a forged or stale delivery" in result.reasons[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -14,6 +15,9 @@ FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
 
 
 def load(name: str) -> ModuleType:
+    """As Lambda loads it: the function's folder is on the import path (the publisher's signatures.py)."""
+    if str(FUNCTIONS / name) not in sys.path:
+        sys.path.insert(0, str(FUNCTIONS / name))
     spec = importlib.util.spec_from_file_location(f"{name}_app", FUNCTIONS / name / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
