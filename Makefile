@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit integration bench lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
+.PHONY: venv up down status test unit integration bench profile lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -55,6 +55,9 @@ integration: venv wheelhouse $(DOCKER_PREREQUISITES)
 
 bench: venv
 	$(BIN)/python -m harness.bench
+
+profile: venv
+	$(BIN)/python -m harness.bench.profile
 
 lint: venv
 	$(BIN)/ruff check harness functions tests locustfiles setup.py

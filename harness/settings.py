@@ -186,11 +186,12 @@ def _number(value: float) -> str:
 def all_groups() -> list[type[SettingsGroup]]:
     """Every settings group, in the order `harness config` and the README show them."""
     from harness.backend.config import BackendSettings
+    from harness.bench.config import BenchSettings
     from harness.load.config import LoadSettings
     from harness.stack.config import StackSettings
     from harness.topology.config import TemplateSettings, TopologySettings
 
-    return [StackSettings, TopologySettings, TemplateSettings, BackendSettings, LoadSettings]
+    return [StackSettings, TopologySettings, TemplateSettings, BackendSettings, LoadSettings, BenchSettings]
 
 
 def is_local_host(host: str) -> bool:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import psutil
@@ -86,6 +87,8 @@ class EmbeddedStack:
         self.state = settings.state_path
         self.record_file = record_path(settings)
         self.log_file = self.state / "localstack.log"
+        self.healthy_after_s: float | None = None
+        """How long the last start took until LocalStack's health endpoint answered (`make bench`)."""
 
     @property
     def endpoint(self) -> str:
@@ -106,6 +109,7 @@ class EmbeddedStack:
             )
         self._ensure_port_free()
         ensure_node_sdk(progress)
+        started = time.monotonic()
         for folder in ("filesystem", "tmp"):
             (self.state / folder).mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "wb") as log:
@@ -121,6 +125,7 @@ class EmbeddedStack:
         write_record(self.settings, kind=self.kind, pid=process.pid, endpoint=self.endpoint)
         try:
             self._wait_healthy(process, progress)
+            self.healthy_after_s = time.monotonic() - started
             self._warm_up(progress)
         except BaseException:
             self._terminate_group(process.pid)

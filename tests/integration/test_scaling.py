@@ -63,6 +63,19 @@ def test_a_backlog_runs_at_exactly_the_reserved_concurrency_and_throttles_are_co
     assert metric(aws_client, outputs, "Errors", "Sum") == 0
 
 
+def test_a_message_sent_right_after_a_mapping_update_is_processed_once_not_dead_lettered(deploy_topology, aws_client):
+    """The replaced pollers are still in their long poll when the first message comes: they hand it to the
+    updated mapping instead of releasing it, which would count a receive per stale poller (-> the DLQ)."""
+    outputs = deploy_topology(subscriber_dir=TIMED_SUBSCRIBER, max_receive_count=1, backend_latency_ms=0).outputs
+    warm = flood(aws_client("sqs"), outputs.queue_url, 10)
+    drain(aws_client, outputs)  # the pollers ran a batch and are back in their long polls
+    aws_client("lambda").update_event_source_mapping(UUID=outputs.event_source_mapping_uuid, BatchSize=5)
+    ids = flood(aws_client("sqs"), outputs.queue_url, 10)
+    drain(aws_client, outputs)
+    assert {row["id"] for row in rows(aws_client("dynamodb"), outputs.table_name)} == set(warm + ids)
+    assert peek_messages(aws_client("sqs"), outputs.dlq_url) == []
+
+
 def test_maximum_concurrency_caps_the_pollers_so_nothing_is_throttled(deploy_topology, aws_client):
     outputs = deploy_topology(
         subscriber_dir=TIMED_SUBSCRIBER, reserved_concurrency=4, maximum_concurrency=2, backend_latency_ms=300

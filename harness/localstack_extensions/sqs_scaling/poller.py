@@ -113,6 +113,9 @@ class ScalingSqsPoller(SqsPoller):
         self._function_errors = 0
         self._warned_ceiling_at = 0.0
         self._deleter = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"sqs-delete-{self.function[2]}")
+        self.successor: ScalingSqsPoller | None = None
+        """The poller of the mapping as updated (set when this one is replaced, not when the mapping is disabled
+        or deleted): what this one's threads receive after it closed is delivered through it."""
 
     # --- the scaler tick (LocalStack's EsmWorker loop) -------------------------------------------
 
@@ -176,7 +179,13 @@ class ScalingSqsPoller(SqsPoller):
             if not messages:
                 continue
             if self._stop.is_set():  # closed during the long poll: the mapping as it is now takes these
-                self._release(messages)
+                successor = self.successor
+                if successor is not None and not successor.stopped.is_set():
+                    # Delivered, not released: a release makes them visible to the next closed poller still in
+                    # its long poll, and each such receive counts towards maxReceiveCount (the DLQ).
+                    successor._deliver(messages, received_at=time.monotonic())
+                else:
+                    self._release(messages)
                 break
             self._deliver(messages, received_at=time.monotonic())
 

@@ -31,6 +31,9 @@ class _ScalingWorkers(dict):
     def __setitem__(self, uuid, worker) -> None:
         if isinstance(worker.poller, SqsPoller) and not isinstance(worker.poller, ScalingSqsPoller):
             worker.poller = ScalingSqsPoller.replacing(worker.poller, worker.esm_config, self.config)
+        previous = self.get(uuid)
+        if previous is not None and isinstance(previous.poller, ScalingSqsPoller) and worker.enabled:
+            previous.poller.successor = worker.poller  # an update: what the old pollers still receive goes on
         super().__setitem__(uuid, worker)
 
 

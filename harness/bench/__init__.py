@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from harness import aws
+from harness.bench.config import BenchSettings
 from harness.observe import queue_depth
 from harness.polling import poll
 from harness.settings import LOOPBACK_HOST
@@ -44,6 +45,9 @@ TARGETS = {
     "warm_invoke_p50_minus_gateway_rtt_ms": ("<=", 5.0),
     "drain_efficiency": (">=", 0.9),
     "ingest_ratio": (">=", 0.5),
+    "webhook_ingest_10_senders_rps": (">=", 151.0),
+    "start_to_healthy_s": ("<=", 0.5),
+    "node_over_python_warm_p50": ("<=", 1.2),
 }
 
 
@@ -99,35 +103,35 @@ DRAIN_HANDLER = (
 )
 
 
-def drain_efficiency(settings: StackSettings, messages: int = 400, batch: int = 10, hold_s: float = 0.2) -> float:
-    """Ideal / measured drain time of a backlog at concurrency 2, batch 10, 0.2 s per batch.
+def drain(
+    settings: StackSettings, concurrency: int = 2, messages: int = 400, batch: int = 10, hold_s: float = 0.2
+) -> tuple[float, float]:
+    """(efficiency, messages/s) of draining a backlog at ``concurrency``, batch 10, ``hold_s`` per batch (a
+    fixed backend latency): efficiency is the ideal drain time over the measured one.
 
     Measured from the first batch's start to the last batch's end, by the function's own clock (the
     embedded stack's functions run on this machine, so they can log to a local file).
     """
-    concurrency = 2
-    drain_log = settings.state_path / "drain.log"
-    drain_log.unlink(missing_ok=True)
+    tag = f"drain{concurrency}-{uuid.uuid4().hex[:6]}"
+    drain_log = settings.state_path / f"{tag}.log"
     lambda_client, sqs = aws.client("lambda", settings), aws.client("sqs", settings)
     name = create_function(
         lambda_client,
-        "drain",
+        tag,
         {"app.py": DRAIN_HANDLER},
         Timeout=30,
         Environment={"Variables": {"DRAIN_LOG": str(drain_log)}},
     )
     lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=concurrency)
-    queue_url = sqs.create_queue(QueueName="drain", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=tag, Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     for _ in range(0, messages, 10):
         entries = [{"Id": str(n), "MessageBody": str(hold_s)} for n in range(10)]
         sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-    lambda_client.create_event_source_mapping(
-        EventSourceArn=queue_arn,
-        FunctionName=name,
-        BatchSize=batch,
-        ScalingConfig={"MaximumConcurrency": concurrency},
-    )
+    scaling = {"ScalingConfig": {"MaximumConcurrency": concurrency}} if concurrency >= 2 else {}
+    mapping = lambda_client.create_event_source_mapping(
+        EventSourceArn=queue_arn, FunctionName=name, BatchSize=batch, **scaling
+    )["UUID"]
     poll(
         lambda: queue_depth(sqs, queue_url).total,
         lambda total: total == 0,
@@ -138,44 +142,50 @@ def drain_efficiency(settings: StackSettings, messages: int = 400, batch: int = 
     batches = [line.split() for line in drain_log.read_text().splitlines()]
     assert sum(int(count) for _, _, count in batches) == messages, "the drain lost messages"
     measured = max(float(end) for _, end, _ in batches) - min(float(start) for start, _, _ in batches)
-    return (messages * hold_s / (batch * concurrency)) / measured
+    lambda_client.delete_event_source_mapping(UUID=mapping)
+    lambda_client.delete_function(FunctionName=name)
+    sqs.delete_queue(QueueUrl=queue_url)
+    return (messages * hold_s / (batch * concurrency)) / measured, messages / measured
 
 
-def webhook_ingest(settings: StackSettings, requests: int = 400) -> tuple[float, float]:
-    """Accepted webhooks per second through API Gateway -> publisher -> SQS, the best of 2 and 10 senders.
-
-    The consumer's mapping is paused meanwhile, so this is the ingest path alone. Also the load
-    generator's own CPU (this process), to show it is not the bottleneck.
-    """
+def ingest_topology(settings: StackSettings) -> str:
+    """The harness's topology with its consumer paused, so ingest is measured alone; its webhook URL."""
     outputs = Deployer(settings, TopologySettings.from_env()).deploy()
-    lambda_client = aws.client("lambda", settings)
-    lambda_client.update_event_source_mapping(UUID=outputs.event_source_mapping_uuid, Enabled=False)
+    aws.client("lambda", settings).update_event_source_mapping(UUID=outputs.event_source_mapping_uuid, Enabled=False)
     for _ in range(3):
         post_webhook(outputs.webhook_url, "/warm")
+    return outputs.webhook_url
+
+
+def webhook_ingest(webhook_url: str, senders: int, requests: int) -> tuple[float, float]:
+    """(accepted webhooks/s through API Gateway -> publisher -> SQS, this process's CPU % meanwhile): the
+    load generator's own CPU shows whether it, not the stack, was the limit."""
     me = psutil.Process()
-    best, cpu = 0.0, 0.0
-    for threads in (2, 10):
-        me.cpu_percent(None)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            statuses = list(pool.map(lambda i: post_webhook(outputs.webhook_url, f"/bench/{i}")[0], range(requests)))
-        rate = statuses.count(202) / (time.perf_counter() - started)
-        if rate > best:
-            best, cpu = rate, me.cpu_percent(None)
-    return best, cpu
+    me.cpu_percent(None)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(senders) as pool:
+        statuses = list(pool.map(lambda i: post_webhook(webhook_url, f"/bench/{i}")[0], range(requests)))
+    rate = statuses.count(202) / (time.perf_counter() - started)
+    return rate, me.cpu_percent(None)
 
 
-def run(settings: StackSettings, invokes: int = 300, cold_runs: int = 5, sqs_messages: int = 2000) -> dict:
+def one_round(settings: StackSettings, bench: BenchSettings) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """One round on a stack of its own: (figures, curves). Ratios are taken within the round."""
     stack = EmbeddedStack(settings)
-    stack.start(progress=lambda message: print(message, file=sys.stderr))
+    started = time.perf_counter()
+    stack.start(progress=lambda message: print(f"  {message}", file=sys.stderr))
+    results: dict[str, float] = {
+        "start_to_healthy_s": stack.healthy_after_s,  # process start to the health endpoint answering
+        "start_to_ready_s": time.perf_counter() - started,  # and Lambda, SQS, DynamoDB loaded
+    }
+    curves: dict[str, dict[str, float]] = {}
     try:
         lambda_client = aws.client("lambda", settings)
-        results: dict[str, float] = {
-            "cold_start_ms": cold_start_ms(lambda_client, TRIVIAL, cold_runs),
-            "cold_start_boto3_ms": cold_start_ms(lambda_client, WITH_BOTO3, cold_runs),
-            "cold_start_node_ms": cold_start_ms(lambda_client, NODE_TRIVIAL, cold_runs, **NODE),
-            "cold_start_node_sdk_ms": cold_start_ms(lambda_client, NODE_WITH_SDK, cold_runs, **NODE),
-        }
+        runs = bench.cold_runs
+        results["cold_start_ms"] = cold_start_ms(lambda_client, TRIVIAL, runs)
+        results["cold_start_boto3_ms"] = cold_start_ms(lambda_client, WITH_BOTO3, runs)
+        results["cold_start_node_ms"] = cold_start_ms(lambda_client, NODE_TRIVIAL, runs, **NODE)
+        results["cold_start_node_sdk_ms"] = cold_start_ms(lambda_client, NODE_WITH_SDK, runs, **NODE)
         for suffix, files, function in (("", TRIVIAL, {}), ("_node", NODE_TRIVIAL, NODE)):
             name = create_function(lambda_client, f"warm{suffix}", files, **function)
             lambda_client.invoke(FunctionName=name, Payload=b"{}")
@@ -188,24 +198,59 @@ def run(settings: StackSettings, invokes: int = 300, cold_runs: int = 5, sqs_mes
             results[f"env_rss{suffix}_mb"] = environment.memory_info().rss / 2**20
             warm = [
                 timed_ms(lambda name=name: lambda_client.invoke(FunctionName=name, Payload=b"{}"))
-                for _ in range(invokes)
+                for _ in range(bench.invokes)
             ]
             results[f"warm_invoke{suffix}_p50_ms"] = percentile(warm, 0.5)
             results[f"warm_invoke{suffix}_p99_ms"] = percentile(warm, 0.99)
-            if not suffix:
-                results["invokes_per_s"] = 1000 * len(warm) / sum(warm)
-        results["raw_gateway_rtt_ms"] = percentile(gateway_rtt_ms(settings.port, invokes), 0.5)
+            results[f"invokes{suffix}_per_s"] = 1000 * len(warm) / sum(warm)
+        results["raw_gateway_rtt_ms"] = percentile(gateway_rtt_ms(settings.port, bench.invokes), 0.5)
         results["warm_invoke_p50_minus_gateway_rtt_ms"] = results["warm_invoke_p50_ms"] - results["raw_gateway_rtt_ms"]
-        results["raw_sqs_send_rps"] = sqs_send_rps(settings, sqs_messages)
-        results["drain_efficiency"] = drain_efficiency(settings)
-        ingest_rps, generator_cpu = webhook_ingest(settings)
-        results["webhook_ingest_rps"] = ingest_rps
-        results["ingest_ratio"] = ingest_rps / results["raw_sqs_send_rps"]
-        results["load_generator_cpu_percent"] = generator_cpu
+        results["node_over_python_warm_p50"] = results["warm_invoke_node_p50_ms"] / results["warm_invoke_p50_ms"]
+        results["raw_sqs_send_rps"] = sqs_send_rps(settings, bench.sqs_messages)
+        webhook_url = ingest_topology(settings)
         results["localstack_rss_mb"] = psutil.Process(stack.status().pid).memory_info().rss / 2**20
-        return {key: round(value, 2) for key, value in results.items()}
+        ingest, cpu = {}, {}
+        for senders in bench.sender_counts():
+            ingest[str(senders)], cpu[str(senders)] = webhook_ingest(webhook_url, senders, bench.ingest_requests)
+        curves["webhook_ingest_rps_by_senders"] = ingest
+        curves["load_generator_cpu_percent_by_senders"] = cpu
+        results["webhook_ingest_rps"] = max(ingest.values())
+        results["webhook_ingest_10_senders_rps"] = webhook_ingest(webhook_url, 10, bench.ingest_requests)[0]
+        results["ingest_ratio"] = results["webhook_ingest_rps"] / results["raw_sqs_send_rps"]
+        results["load_generator_cpu_percent"] = max(cpu.values())
+        efficiency, throughput = {}, {}
+        for concurrency in bench.consumer_counts():
+            efficiency[str(concurrency)], throughput[str(concurrency)] = drain(
+                settings, concurrency, hold_s=bench.drain_hold_s
+            )
+        curves["drain_efficiency_by_concurrency"] = efficiency
+        curves["drain_messages_per_s_by_concurrency"] = throughput
+        results["drain_efficiency"] = efficiency.get("2", min(efficiency.values()))
+        return results, curves
     finally:
         stack.stop()
+
+
+def run(settings: StackSettings, bench: BenchSettings) -> dict[str, Any]:
+    """``bench.rounds`` rounds, each on a fresh stack; every figure the median of the rounds with its range."""
+    rounds, curve_rounds = [], []
+    for number in range(1, bench.rounds + 1):
+        print(f"round {number} of {bench.rounds}", file=sys.stderr)
+        figures, curves = one_round(settings, bench)
+        rounds.append(figures)
+        curve_rounds.append(curves)
+    summary: dict[str, Any] = {"rounds": bench.rounds}
+    for key in rounds[0]:
+        values = [figures[key] for figures in rounds]
+        summary[key] = round(statistics.median(values), 2)
+        summary[f"{key}_range"] = [round(min(values), 2), round(max(values), 2)]
+    summary["curves"] = {
+        name: {
+            x: round(statistics.median(curves[name][x] for curves in curve_rounds), 2) for x in curve_rounds[0][name]
+        }
+        for name in curve_rounds[0]
+    }
+    return summary
 
 
 def write(results: dict, path: Path) -> None:
@@ -215,23 +260,29 @@ def write(results: dict, path: Path) -> None:
     path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
 
 
+def table(summary: dict[str, Any]) -> str:
+    """The figures (median and range of the rounds, with their targets) and the curves, as printed."""
+    lines = [f"{'key':<40} {'median':>10}  {'range (min-max)':<20} target"]
+    for key, value in summary.items():
+        if key in {"rounds", "curves"} or key.endswith("_range"):
+            continue
+        low, high = summary[f"{key}_range"]
+        target, verdict = TARGETS.get(key), ""
+        if target:
+            met = value <= target[1] if target[0] == "<=" else value >= target[1]
+            verdict = f"{target[0]} {target[1]:g}: {'met' if met else 'MISSED'}"
+        lines.append(f"{key:<40} {value:>10.2f}  {f'{low:g}-{high:g}':<20} {verdict}")
+    for name, curve in summary["curves"].items():
+        lines.append(f"{name}: " + ", ".join(f"{x}: {y:g}" for x, y in curve.items()))
+    return "\n".join(lines)
+
+
 def main() -> int:
     base = StackSettings.from_env()
     settings = StackSettings.from_env(port=free_port(), state_dir=base.state_dir / "bench")
-    results = run(settings)
+    summary = run(settings, BenchSettings.from_env())
     output = Path("reports/bench.json")
-    write(results, output)
-    width = max(map(len, results))
-    for key, value in results.items():
-        target = TARGETS.get(key)
-        verdict = ""
-        if target:
-            met = value <= target[1] if target[0] == "<=" else value >= target[1]
-            verdict = f"  target {target[0]} {target[1]:g}: {'met' if met else 'MISSED'}"
-        print(f"{key:<{width}}  {value:>10.2f}{verdict}")
-    print(f"written to {output}")
+    write(summary, output)
+    print(table(summary))
+    print(f"({summary['rounds']} rounds, each on a fresh stack; written to {output})")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

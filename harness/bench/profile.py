@@ -1,0 +1,142 @@
+"""`make profile`: where the LocalStack process spends its time under a webhook ingest load and under
+sequential warm invokes, sampled with py-spy (PyPI; installed by `make profile` into the venv).
+
+Prints, per phase, the share of the gateway's busy samples by concern (the frames' module paths) and
+the top frames by own time (only samples of the thread holding the GIL: the process's busy time, which
+one core bounds), and writes the raw samples to ``reports/profile-<phase>.txt`` (py-spy's
+collapsed stacks: ``flamegraph.pl`` or speedscope draw them).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from harness import aws
+from harness.bench import TRIVIAL, ingest_topology
+from harness.stack.config import StackSettings
+from harness.stack.embedded import EmbeddedStack, free_port
+from harness.testing.pytest_plugin import create_function, post_webhook
+
+CONCERNS = (
+    ("API Gateway (execute-api)", "services/apigateway/"),
+    ("Lambda service (invoke path)", "services/lambda_/"),
+    ("CloudWatch Logs (log shipping)", "services/logs/"),
+    ("CloudWatch (metric writes)", "services/cloudwatch/"),
+    ("LocalStack's per-request metric calls", "utils/cloudwatch/"),
+    ("SQS", "services/sqs/"),
+    ("protocol parse/serialize", "aws/protocol/"),
+    ("handler chain", "aws/handlers/"),
+    ("botocore (internal clients)", "botocore/"),
+    ("HTTP server (twisted)", "twisted/"),
+    ("harness extensions", "localstack_extensions/"),
+)
+"""Module paths as py-spy shortens them (relative to site-packages or the package)."""
+SAMPLE_RATE = 200
+
+
+def read_samples(path: Path) -> list[tuple[list[str], int]]:
+    """py-spy's raw (collapsed) output: one ``frame;frame;... count`` line per distinct stack."""
+    samples = []
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            samples.append((stack.split(";"), int(count)))
+    return samples
+
+
+def summarise(samples: Iterable[tuple[list[str], int]], top: int = 12) -> str:
+    samples = list(samples)
+    total = sum(count for _, count in samples) or 1
+    by_concern: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    for frames, count in samples:
+        joined = ";".join(frames)
+        for concern, marker in CONCERNS:
+            if marker in joined:
+                by_concern[concern] += count
+        own[_short(frames[-1])] += count
+    lines = [f"{total} busy samples; share of them by concern (a sample can count for several):"]
+    lines += [f"  {share / total:6.1%}  {concern}" for concern, share in by_concern.most_common()]
+    lines.append("top frames by own time:")
+    lines += [f"  {count / total:6.1%}  {frame}" for frame, count in own.most_common(top)]
+    return "\n".join(lines)
+
+
+def _short(frame: str) -> str:
+    """``function (path/to/module.py:line)`` -> ``function (module.py)``: lines apart, one function."""
+    function, _, where = frame.partition(" (")
+    return f"{function} ({where.rsplit('/', 1)[-1].split(':')[0]})" if where else function
+
+
+def profiled(pid: int, output: Path, work: Callable[[], None]) -> list[tuple[list[str], int]]:
+    """Sample ``pid`` (and its threads) with py-spy while ``work`` runs."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    recorder = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(SAMPLE_RATE),
+            "--gil",
+            "--format",
+            "raw",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        work()
+    finally:
+        recorder.send_signal(2)  # SIGINT: py-spy writes what it has and exits
+        _, error = recorder.communicate(timeout=60)
+    if not output.exists():
+        raise RuntimeError(f"py-spy wrote nothing: {error.decode(errors='replace')[-500:]}")
+    return read_samples(output)
+
+
+def main() -> int:
+    base = StackSettings.from_env()
+    settings = StackSettings.from_env(port=free_port(), state_dir=base.state_dir / "profile")
+    stack = EmbeddedStack(settings)
+    stack.start(progress=lambda message: print(f"  {message}", file=sys.stderr))
+    reports = Path("reports")
+    reports.mkdir(exist_ok=True)
+    try:
+        pid = stack.status().pid
+        webhook_url = ingest_topology(settings)
+
+        def ingest() -> None:
+            with ThreadPoolExecutor(10) as pool:
+                list(pool.map(lambda i: post_webhook(webhook_url, f"/profile/{i}"), range(1500)))
+
+        lambda_client = aws.client("lambda", settings)
+        name = create_function(lambda_client, f"profile-{uuid.uuid4().hex[:6]}", TRIVIAL)
+        lambda_client.invoke(FunctionName=name, Payload=b"{}")
+
+        def invokes() -> None:
+            for _ in range(1500):
+                lambda_client.invoke(FunctionName=name, Payload=b"{}")
+
+        for phase, work in (("ingest", ingest), ("invoke", invokes)):
+            samples = profiled(pid, reports / f"profile-{phase}.txt", work)
+            print(f"## {phase} (10 senders, 1,500 webhooks)" if phase == "ingest" else "## invoke (1,500 sequential)")
+            print(summarise(samples))
+            print(f"(raw samples: reports/profile-{phase}.txt)\n")
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

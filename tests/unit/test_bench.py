@@ -1,0 +1,46 @@
+"""`make bench`'s summary: medians with their range, targets judged, curves printed."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.bench import table
+from harness.bench.config import BenchSettings
+from harness.exceptions import SettingsError
+
+
+def test_the_table_shows_each_median_its_range_and_its_target():
+    summary = {
+        "rounds": 3,
+        "ingest_ratio": 0.4,
+        "ingest_ratio_range": [0.3, 0.45],
+        "cold_start_ms": 50.0,
+        "cold_start_ms_range": [48.0, 60.0],
+        "curves": {"webhook_ingest_rps_by_senders": {"1": 40.0, "2": 70.0}},
+    }
+    lines = table(summary).splitlines()
+    assert lines[1].split() == ["ingest_ratio", "0.40", "0.3-0.45", ">=", "0.5:", "MISSED"]
+    assert lines[2].split() == ["cold_start_ms", "50.00", "48-60", "<=", "150:", "met"]
+    assert lines[3] == "webhook_ingest_rps_by_senders: 1: 40, 2: 70"
+
+
+def test_curve_points_are_positive_whole_numbers():
+    assert BenchSettings.from_env({"HARNESS_BENCH_SENDERS": "1, 4,16"}).sender_counts() == [1, 4, 16]
+    with pytest.raises(SettingsError, match="consumers='0,2': expected positive whole numbers"):
+        BenchSettings.from_env({"HARNESS_BENCH_CONSUMERS": "0,2"})
+
+
+def test_a_profile_is_summarised_by_concern_and_by_own_time(tmp_path):
+    from harness.bench.profile import read_samples, summarise
+
+    raw = tmp_path / "profile.txt"
+    raw.write_text(
+        "run (threading.py:1);dispatch (services/logs/provider.py:10);put (sqlite.py:5) 3\n"
+        "run (threading.py:1);invoke (services/lambda_/api.py:20) 1\n"
+        "garbage line\n"
+    )
+    summary = summarise(read_samples(raw))
+    assert summary.splitlines()[0] == "4 busy samples; share of them by concern (a sample can count for several):"
+    assert "  75.0%  CloudWatch Logs (log shipping)" in summary
+    assert "  25.0%  Lambda service (invoke path)" in summary
+    assert "  75.0%  put (sqlite.py)" in summary
