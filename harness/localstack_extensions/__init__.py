@@ -7,4 +7,5 @@ modules import only LocalStack and the standard library:
 - ``dynamodb``: a DynamoDB provider served by moto (bundled with localstack-core), no Java.
 - ``cloudwatch``: CloudWatch that batches the metrics LocalStack writes per Lambda invocation.
 - ``lambda_executor``: a Lambda runtime executor running each environment as a local process.
+- ``providers``: the provider entry points; each imports its provider only when LocalStack loads it.
 """

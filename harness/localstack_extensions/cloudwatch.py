@@ -5,7 +5,9 @@ message, each with one PutMetricData and so one SQLite transaction: measured at 
 CPU under an invoke load, and again under a webhook ingest load. Here those
 datapoints are buffered and written once per ``FLUSH_INTERVAL_S``, identical datapoints (same metric,
 dimensions and second) merged into one Values/Counts entry. Every read flushes first, so a reader
-never misses a datapoint. Other namespaces are written at once, as stock. Selected with
+never misses a datapoint. Other namespaces are written at once, as stock. Providers of this process
+that record per-request datapoints in ``REQUEST_METRICS`` (no client call at all) are drained into
+the same buffer, before every read too. Selected with
 ``PROVIDER_OVERRIDE_CLOUDWATCH=buffered``.
 """
 
@@ -17,7 +19,8 @@ from localstack.services.cloudwatch.provider_v2 import (
     CloudwatchProvider,
     _validate_parameters_for_put_metric_data,
 )
-from localstack.services.plugins import Service, aws_provider
+
+from .metrics import REQUEST_METRICS
 
 BUFFERED_NAMESPACES = frozenset({"AWS/Lambda", "AWS/SQS"})
 FLUSH_INTERVAL_S = 1.0
@@ -66,11 +69,13 @@ class BufferedCloudwatchProvider(CloudwatchProvider):
 
     def on_after_init(self):
         super().on_after_init()
+        REQUEST_METRICS.writer = self._buffer_metrics
         self._flusher.start()
 
     def on_before_stop(self):
         self._stop.set()
         self.flush()
+        REQUEST_METRICS.writer = None
         super().on_before_stop()
 
     def put_metric_data(self, context, namespace, metric_data=None, **kwargs) -> None:
@@ -81,10 +86,14 @@ class BufferedCloudwatchProvider(CloudwatchProvider):
             metric if metric.get("Timestamp") else {**metric, "Timestamp": datetime.now(UTC)}
             for metric in metric_data or []
         ]
+        self._buffer_metrics(context.account_id, context.region, namespace, stamped)
+
+    def _buffer_metrics(self, account_id: str, region: str, namespace: str, metrics: list[dict]) -> None:
         with self._buffer_lock:
-            self._buffer[(context.account_id, context.region, namespace)].extend(stamped)
+            self._buffer[(account_id, region, namespace)].extend(metrics)
 
     def flush(self) -> None:
+        REQUEST_METRICS.flush()  # what other providers recorded in memory, then everything buffered
         with self._flush_lock:
             with self._buffer_lock:
                 pending, self._buffer = self._buffer, defaultdict(list)
@@ -107,8 +116,3 @@ class BufferedCloudwatchProvider(CloudwatchProvider):
     def list_metrics(self, *args, **kwargs):
         self.flush()
         return super().list_metrics(*args, **kwargs)
-
-
-@aws_provider(api="cloudwatch", name="buffered")
-def cloudwatch_buffered() -> Service:
-    return Service.for_provider(BufferedCloudwatchProvider())

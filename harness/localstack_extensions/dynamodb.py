@@ -37,7 +37,7 @@ from localstack.aws.api.dynamodb import DynamodbApi, InternalServerError, Provis
 from localstack.aws.forwarder import create_aws_request_context
 from localstack.aws.skeleton import DispatchTable
 from localstack.services.moto import MotoFallbackDispatcher, call_moto
-from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
+from localstack.services.plugins import ServiceLifecycleHook
 
 from .dynamodb_capacity import TableCapacity, item_size, read_units, write_units
 from .metrics import Batch, PerSecondPublisher, datum
@@ -305,8 +305,3 @@ def serialized_moto_dispatcher(provider: object) -> DispatchTable:
             handler = _track_fault_tags(operation, handler)
         dispatch[operation] = serialize(handler)
     return dispatch
-
-
-@aws_provider(api="dynamodb", name="moto")
-def dynamodb_moto() -> Service:
-    return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=serialized_moto_dispatcher)

@@ -1,17 +1,24 @@
-"""SQS that can be made unavailable to senders for a window, by a tag on the queue.
+"""SQS that can be made unavailable to senders for a window, by a tag on the queue, and that counts its
+per-message metrics in memory.
 
 A queue tagged ``harness:fault-send-outage-ms`` = ``"start,end"`` (epoch ms) answers ``SendMessage`` and
 ``SendMessageBatch`` with ``503 ServiceUnavailable`` inside that window, as SQS does when it cannot take a
 message: any publisher (the harness's, a user's Node or Python one, any SDK) sees the outage, and nothing
-is queued. Receiving, deleting and the Lambda pollers are untouched. Selected with
-``PROVIDER_OVERRIDE_SQS=faults``.
+is queued. Receiving, deleting and the Lambda pollers are untouched.
+
+The per-message metrics (``NumberOfMessagesSent``, ``SentMessageSize``, ``NumberOfMessagesReceived``,
+``NumberOfMessagesDeleted``, ``NumberOfEmptyReceives``) are the same datapoints as stock, but appended to
+``REQUEST_METRICS`` instead of each one a PutMetricData through LocalStack's internal client on a thread
+pool. Selected with ``PROVIDER_OVERRIDE_SQS=faults``.
 """
 
 import time
+from datetime import UTC, datetime
 
 from localstack.aws.api import CommonServiceException
-from localstack.services.plugins import Service, aws_provider
-from localstack.services.sqs.provider import SqsProvider
+from localstack.services.sqs.provider import CloudwatchDispatcher, SqsProvider
+
+from .metrics import REQUEST_METRICS, datum
 
 SEND_OUTAGE_TAG = "harness:fault-send-outage-ms"
 """As the harness sets it (harness/load/faults.py; extensions cannot import it)."""
@@ -26,7 +33,30 @@ def in_outage(tags: dict[str, str], now_ms: float) -> bool:
         return False
 
 
+class InProcessSqsMetrics(CloudwatchDispatcher):
+    """LocalStack's dispatcher, recording where it would have submitted a PutMetricData."""
+
+    def __init__(self) -> None:
+        self.running = True
+
+    def shutdown(self) -> None:
+        self.running = False
+
+    def dispatch_sqs_metric(self, account_id, region, queue_name, metric, value=1, unit="Count") -> None:
+        if self.running:
+            now = datetime.now(UTC)
+            REQUEST_METRICS.add(
+                account_id, region, "AWS/SQS", datum(metric, "QueueName", queue_name, value, now, unit, 60)
+            )
+
+
 class FaultySqsProvider(SqsProvider):
+    def _init_cloudwatch_metrics_reporting(self):
+        super()._init_cloudwatch_metrics_reporting()
+        if self._cloudwatch_dispatcher is not None:
+            self._cloudwatch_dispatcher.shutdown()
+            self._cloudwatch_dispatcher = InProcessSqsMetrics()
+
     def send_message(self, context, queue_url, *args, **kwargs):
         self._refuse_during_outage(context, queue_url)
         return super().send_message(context, queue_url, *args, **kwargs)
@@ -41,8 +71,3 @@ class FaultySqsProvider(SqsProvider):
             raise CommonServiceException(
                 "ServiceUnavailable", "Service is unavailable (injected SQS outage)", status_code=503
             )
-
-
-@aws_provider(api="sqs", name="faults")
-def sqs_faults() -> Service:
-    return Service.for_provider(FaultySqsProvider())

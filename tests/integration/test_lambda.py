@@ -152,25 +152,44 @@ def test_reserved_concurrency_throttles_invocations_beyond_it(aws_client, deploy
     assert 1 <= outcomes.count("ok") <= 2 * 2  # never more than 2 at once; 6 x 1.5 s overlapping
 
 
+def log_messages(logs, group: str) -> list[str]:
+    """Every stream's messages in the group, each stream in its own order."""
+    try:
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return [
+        event["message"]
+        for stream in streams
+        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+    ]
+
+
 def test_logs_reach_cloudwatch_logs(aws_client, deploy_function):
     name = deploy_function({"app.py": "def handler(e, c):\n    print('visible in cloudwatch')\n"})
     invoke(aws_client("lambda"), name)
     logs = aws_client("logs")
     group = f"/aws/lambda/{name}"
+    wait_until(lambda: any("visible in cloudwatch" in m for m in log_messages(logs, group)), 20, what="log events")
+    assert any(m.startswith("REPORT RequestId") for m in log_messages(logs, group))
 
-    def messages():
-        try:
-            streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
-        except logs.exceptions.ResourceNotFoundException:
-            return []
-        return [
-            event["message"]
-            for stream in streams
-            for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
-        ]
 
-    wait_until(lambda: any("visible in cloudwatch" in m for m in messages()), 20, what="log events")
-    assert any(m.startswith("REPORT RequestId") for m in messages())
+def test_logs_of_quick_invocations_arrive_in_order_within_seconds(aws_client, deploy_function):
+    """Shipped in batches, not one call per invocation: still every line, in order, and soon."""
+    name = deploy_function({"app.py": "def handler(e, c):\n    print(f\"line {e['n']}\")\n"})
+    lambda_client = aws_client("lambda")
+    for n in range(30):
+        invoke(lambda_client, name, {"n": n})
+    logs = aws_client("logs")
+    group = f"/aws/lambda/{name}"
+
+    def lines() -> list[str]:
+        return [m.strip() for m in log_messages(logs, group) if m.startswith("line ")]
+
+    wait_until(lambda: len(lines()) == 30, 5, what="30 invocations' lines in CloudWatch Logs")
+    assert lines() == [f"line {n}" for n in range(30)]  # sequential invokes run in one environment, one stream
+    reports = [m for m in log_messages(logs, group) if m.startswith("REPORT RequestId")]
+    assert len(reports) == 30
 
 
 def test_invocation_metrics_are_all_in_cloudwatch(aws_client, deploy_function):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from harness import observe
 from harness.polling import poll
 
 
@@ -70,3 +72,24 @@ def test_sqs_send_and_receive(aws_client):
 
     poll(receive, lambda got: len(got) >= 5, timeout_s=30, interval_s=0, what="5 messages")
     assert received == sent
+
+
+def test_sqs_per_message_metrics_are_readable_as_soon_as_the_messages_are_sent(aws_client):
+    """Counted in memory, not one PutMetricData each: a read right after the sends sees all of them."""
+    sqs, cloudwatch = aws_client("sqs"), aws_client("cloudwatch")
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    since = time.time()
+    for index in range(12):
+        sqs.send_message(QueueUrl=queue_url, MessageBody="x" * (index + 1))
+    assert sum(observe.sums(cloudwatch, "AWS/SQS", "QueueName", name, "NumberOfMessagesSent", since - 60)) == 12
+    sizes = {
+        statistic: [
+            value
+            for _, value in observe.per_second(
+                cloudwatch, "AWS/SQS", "QueueName", name, "SentMessageSize", statistic, since
+            )
+        ]
+        for statistic in ("Minimum", "Maximum")
+    }
+    assert (min(sizes["Minimum"]), max(sizes["Maximum"])) == (1, 12)

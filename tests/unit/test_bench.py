@@ -35,12 +35,13 @@ def test_a_profile_is_summarised_by_concern_and_by_own_time(tmp_path):
 
     raw = tmp_path / "profile.txt"
     raw.write_text(
-        "run (threading.py:1);dispatch (services/logs/provider.py:10);put (sqlite.py:5) 3\n"
+        "run (threading.py:1);run_log_loop (services/lambda_/invocation/logs.py:10);put (sqlite.py:5) 3\n"
         "run (threading.py:1);invoke (services/lambda_/api.py:20) 1\n"
         "garbage line\n"
     )
     summary = summarise(read_samples(raw))
     assert summary.splitlines()[0] == "4 busy samples; share of them by concern (a sample can count for several):"
-    assert "  75.0%  CloudWatch Logs (log shipping)" in summary
-    assert "  25.0%  Lambda service (invoke path)" in summary
+    assert " 100.0%  Lambda service" in summary
+    assert "  75.0%    of it, log shipping per invocation" in summary
+    assert "   0.0%  SQS" in summary  # every concern is listed, in a fixed order
     assert "  75.0%  put (sqlite.py)" in summary

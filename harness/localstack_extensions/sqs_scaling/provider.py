@@ -2,9 +2,10 @@
 
 The stock provider builds each event-source mapping's ``EsmWorker`` and stores it in
 ``provider.esm_workers`` before starting it (on create and on update). That store is the seam: an SQS
-worker's poller is replaced there by a ``ScalingSqsPoller`` before its first poll. It also applies
-AWS's runtime rules of today (``_validate_runtime``). Everything else — filters, update/disable/delete,
-state — stays LocalStack's.
+worker's poller is replaced there by a ``ScalingSqsPoller`` before its first poll. The same kind of
+seam, the Lambda service's store of starting versions, gives each function version a log handler that
+ships in batches (``lambda_logs``). It also applies AWS's runtime rules of today
+(``_validate_runtime``). Everything else — filters, update/disable/delete, state — stays LocalStack's.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import logging
 
 from localstack.aws.api.lambda_ import InvalidParameterValueException, PackageType
 from localstack.services.lambda_.event_source_mapping.pollers.sqs_poller import SqsPoller
+from localstack.services.lambda_.invocation.lambda_service import LambdaService
 from localstack.services.lambda_.provider import LambdaProvider
-from localstack.services.plugins import Service, aws_provider
 
 from ..lambda_executor import runtimes
+from ..lambda_logs import BatchedLogVersions
 from .config import ScalingConfig
 from .poller import ScalingSqsPoller
 
@@ -50,6 +52,16 @@ class ScalingLambdaProvider(LambdaProvider):
         )
         self.esm_workers = _ScalingWorkers(config)
 
+    @property
+    def lambda_service(self) -> LambdaService:
+        return self._lambda_service
+
+    @lambda_service.setter
+    def lambda_service(self, service: LambdaService) -> None:
+        """Every service the stock provider creates (at start, on state reset and load)."""
+        service.lambda_starting_versions = BatchedLogVersions(service.lambda_starting_versions)
+        self._lambda_service = service
+
     def _validate_runtime(self, package_type, runtime):
         """AWS's runtime rules of today: deprecated Node.js runtimes are refused at create and update, with
         AWS's message (LocalStack 4.8.1 still accepts them); nodejs24.x, missing from its list, is offered."""
@@ -58,8 +70,3 @@ class ScalingLambdaProvider(LambdaProvider):
         if runtime in runtimes.EXTRA_RUNTIMES:
             return
         super()._validate_runtime(package_type, runtime)
-
-
-@aws_provider(api="lambda", name="sqs_scaling")
-def lambda_sqs_scaling() -> Service:
-    return Service.for_provider(ScalingLambdaProvider())
