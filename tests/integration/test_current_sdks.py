@@ -113,6 +113,20 @@ def flooded(deploy_topology, aws_client):
     return topology
 
 
+def smoke_results(script: list[str], topology, *extra: str) -> dict:
+    """Run a smoke script (``script endpoint facts [extra...]``) with the newest client; its JSON answer."""
+    endpoint = topology.outputs.endpoint
+    answered = subprocess.run(
+        [*script, endpoint, _facts(topology), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=isolated_env(endpoint),
+        check=True,
+    )
+    return json.loads(answered.stdout)
+
+
 def _facts(topology) -> str:
     outputs = topology.outputs
     return json.dumps(
@@ -145,16 +159,7 @@ def assert_every_service_answered(results: dict, flooded) -> None:
 
 def test_the_newest_boto3_reads_the_harness_metrics_and_reaches_every_service(flooded, tmp_path_factory):
     python, version = newest_from_pypi(tmp_path_factory.mktemp("newest-boto3"), "boto3")
-    endpoint = flooded.outputs.endpoint
-    answered = subprocess.run(
-        [str(python), str(HERE / "smoke.py"), endpoint, _facts(flooded)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=isolated_env(endpoint),
-        check=True,
-    )
-    results = json.loads(answered.stdout)
+    results = smoke_results([str(python), str(HERE / "smoke.py")], flooded)
     assert results["sdk"] == f"boto3 {version}"
     assert_every_service_answered(results, flooded)
     assert len(results["cloudwatch"]["alarms"]) == 1, results["cloudwatch"]
@@ -215,14 +220,5 @@ def test_the_newest_javascript_sdk_reads_the_harness_metrics_and_reaches_every_s
         "AWS SDK for JavaScript v3 clients",
         cwd=folder,
     )
-    endpoint = flooded.outputs.endpoint
-    answered = subprocess.run(
-        ["node", str(HERE / "smoke.mjs"), endpoint, _facts(flooded), str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=isolated_env(endpoint),
-        check=True,
-    )
-    results = json.loads(answered.stdout)
+    results = smoke_results(["node", str(HERE / "smoke.mjs")], flooded, str(folder))
     assert_every_service_answered(results, flooded)
