@@ -26,7 +26,15 @@ class BenchSettings(SettingsGroup):
         2000, "SendMessage calls of the raw SQS figure", low=100, env="HARNESS_BENCH_SQS_MESSAGES"
     )
     ingest_requests: int = option(
-        300, "webhooks per point of the ingest curve", low=20, env="HARNESS_BENCH_INGEST_REQUESTS"
+        500, "webhooks per point of the ingest curve", low=20, env="HARNESS_BENCH_INGEST_REQUESTS"
+    )
+    ingest_warmup: int = option(
+        10,
+        "webhooks per sender sent before each ingest point is timed, not counted: the publisher environments "
+        "that many senders keep busy are started first (cold starts are figures of their own)",
+        low=0,
+        high=1000,
+        env="HARNESS_BENCH_INGEST_WARMUP",
     )
     senders: str = option(
         "1,2,4,8,16", "the ingest curve: concurrent senders at each point", env="HARNESS_BENCH_SENDERS"

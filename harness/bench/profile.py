@@ -129,6 +129,8 @@ def main() -> int:
         pid = stack.status().pid
         webhook_url = ingest_topology(settings)
 
+        webhook_ingest(webhook_url, senders=10, requests=200)  # not sampled: the publisher environments start
+
         def ingest() -> None:
             webhook_ingest(webhook_url, senders=10, requests=1500)
 

@@ -192,6 +192,48 @@ def test_logs_of_quick_invocations_arrive_in_order_within_seconds(aws_client, de
     assert len(reports) == 30
 
 
+def metric_sum(cloudwatch, namespace: str, metric: str, dimensions: list[dict] | None = None) -> float:
+    """The metric's Sum over the last minutes, every datapoint."""
+    now = datetime.now(UTC)
+    datapoints = cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=dimensions or [],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(point["Sum"] for point in datapoints)
+
+
+def test_a_metric_filter_on_a_functions_log_group_still_makes_its_metric(aws_client, deploy_function):
+    """Lines are written into the Logs state directly, except while metric filters exist: LocalStack's Logs
+    provider applies those, so then they go through it."""
+    name = deploy_function({"app.py": "def handler(e, c):\n    print('ERROR: went wrong')\n"})
+    logs, cloudwatch = aws_client("logs"), aws_client("cloudwatch")
+    group, namespace = f"/aws/lambda/{name}", f"Test/{name}"
+    logs.create_log_group(logGroupName=group)
+    logs.put_metric_filter(
+        logGroupName=group,
+        filterName="errors",
+        filterPattern="ERROR",
+        metricTransformations=[{"metricName": "Errors", "metricNamespace": namespace, "metricValue": "1"}],
+    )
+    try:
+        for _ in range(3):
+            invoke(aws_client("lambda"), name)
+
+        def error_lines() -> list[str]:
+            return [m for m in log_messages(logs, group) if "ERROR: went wrong" in m]
+
+        wait_until(lambda: len(error_lines()) == 3, 20, what="the 3 invocations' error lines")
+        wait_until(lambda: metric_sum(cloudwatch, namespace, "Errors") >= 3, 20, what="the metric filter's datapoints")
+        assert error_lines() == ["ERROR: went wrong\n"] * 3
+    finally:
+        logs.delete_metric_filter(logGroupName=group, filterName="errors")
+
+
 def test_invocation_metrics_are_all_in_cloudwatch(aws_client, deploy_function):
     """The buffered CloudWatch provider loses no datapoint: reads flush the buffer first."""
     name = deploy_function({"app.py": "def handler(e, c):\n    if e.get('fail'):\n        raise ValueError()\n"})
@@ -201,17 +243,7 @@ def test_invocation_metrics_are_all_in_cloudwatch(aws_client, deploy_function):
     cloudwatch = aws_client("cloudwatch")
 
     def total(metric: str) -> float:
-        now = datetime.now(UTC)
-        datapoints = cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda",
-            MetricName=metric,
-            Dimensions=[{"Name": "FunctionName", "Value": name}],
-            StartTime=now - timedelta(minutes=5),
-            EndTime=now + timedelta(minutes=1),
-            Period=60,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        return sum(point["Sum"] for point in datapoints)
+        return metric_sum(cloudwatch, "AWS/Lambda", metric, [{"Name": "FunctionName", "Value": name}])
 
     # Metrics are recorded on a thread after each response: poll, never sleep blindly.
     wait_until(lambda: total("Invocations") == 7, 10, what="7 Invocations in CloudWatch")

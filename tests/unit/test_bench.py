@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
-from harness.bench import table
+from harness.bench import table, webhook_ingest
 from harness.bench.config import BenchSettings
 from harness.exceptions import SettingsError
 
@@ -45,3 +48,43 @@ def test_a_profile_is_summarised_by_concern_and_by_own_time(tmp_path):
     assert "  75.0%    of it, log shipping per invocation" in summary
     assert "   0.0%  SQS" in summary  # every concern is listed, in a fixed order
     assert "  75.0%  put (sqlite.py)" in summary
+
+
+class _Accepting(BaseHTTPRequestHandler):
+    """A webhook that accepts everything, on kept-alive connections, and notes who sent what."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[int, str]] = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append((self.client_address[1], self.path))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def accepting_webhook():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+    server.daemon_threads = True
+    _Accepting.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/prod", _Accepting.seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_ingest_warms_up_untimed_on_the_same_connections_then_times_the_rest(accepting_webhook):
+    url, seen = accepting_webhook
+    rate, _ = webhook_ingest(url, senders=3, requests=30, warmup_per_sender=4)
+    assert rate > 0
+    assert len(seen) == 3 * 4 + 30
+    indexes = [int(path.rsplit("/", 1)[1]) for _, path in seen]
+    assert sorted(indexes) == list(range(42))
+    assert sorted(indexes[:12]) == list(range(12))  # the warm-up is done before the timed part starts
+    assert len({port for port, _ in seen}) == 3  # one kept-alive connection per sender, warm-up and timed alike

@@ -1,10 +1,20 @@
 import threading
+import time
+import uuid
 
 import pytest
 from localstack.services.lambda_.invocation.logs import LogHandler, LogItem
+from localstack.services.logs.models import get_moto_logs_backend
 
 from harness.localstack_extensions import lambda_logs
-from harness.localstack_extensions.lambda_logs import BatchedLogVersions, BatchingLogHandler, chunks, log_events
+from harness.localstack_extensions.lambda_logs import (
+    BatchedLogVersions,
+    BatchingLogHandler,
+    ServiceWriter,
+    StateWriter,
+    chunks,
+    log_events,
+)
 
 
 class NotFound(Exception):
@@ -72,7 +82,7 @@ def test_invocations_handed_over_together_are_shipped_in_one_call_per_stream(mon
     for index in range(50):
         handler.add_logs(LogItem("/aws/lambda/f", f"stream-{index % 2}", f"line {index}\n"))
     handler.log_queue.put(lambda_logs.QUEUE_SHUTDOWN)
-    handler.ship_until_stopped(logs)
+    handler.ship_until_stopped(ServiceWriter(logs))
     assert logs.puts == 2  # one per stream, the group and streams created on the way
     even = [e["message"] for e in logs.streams[("/aws/lambda/f", "stream-0")]]
     assert even == [f"line {index}\n" for index in range(0, 50, 2)]
@@ -82,13 +92,48 @@ def test_lines_waiting_when_the_handler_stops_are_still_shipped(monkeypatch):
     monkeypatch.setattr(lambda_logs, "is_api_enabled", lambda service: True)
     handler = BatchingLogHandler("arn:aws:iam::000000000000:role/r", "us-east-1")
     logs = FakeLogs()
-    shipping = threading.Thread(target=handler.ship_until_stopped, args=(logs,))
+    shipping = threading.Thread(target=handler.ship_until_stopped, args=(ServiceWriter(logs),))
     shipping.start()
     handler.add_logs(LogItem("g", "s", "last words\n"))
     handler.log_queue.put(lambda_logs.QUEUE_SHUTDOWN)
     shipping.join(timeout=5)
     assert not shipping.is_alive()
     assert [e["message"] for e in logs.streams[("g", "s")]] == ["last words\n"]
+
+
+class Unused:
+    def put(self, group, stream, events):
+        raise AssertionError("went through the service although no metric filter asks for it")
+
+
+def events(*messages: str) -> list[dict]:
+    now = int(time.time() * 1000)
+    return [{"timestamp": now, "message": message} for message in messages]
+
+
+def test_lines_are_written_into_the_logs_backend_creating_group_and_stream():
+    account = f"{uuid.uuid4().int % 10**12:012d}"
+    writer = StateWriter(account, "eu-west-1", Unused)
+    writer.put("/aws/lambda/f", "2026/11/25/[$LATEST]abc", events("START\n", "hello\n"))
+    writer.put("/aws/lambda/f", "2026/11/25/[$LATEST]abc", events("END\n"))
+    writer.put("/aws/lambda/f", "2026/11/25/[$LATEST]def", events("other\n"))
+    group = get_moto_logs_backend(account, "eu-west-1").groups["/aws/lambda/f"]
+    stream = group.streams["2026/11/25/[$LATEST]abc"]
+    assert [event.message for event in stream.events] == ["START\n", "hello\n", "END\n"]
+    assert set(group.streams) == {"2026/11/25/[$LATEST]abc", "2026/11/25/[$LATEST]def"}
+    assert "/aws/lambda/f" not in get_moto_logs_backend(account, "us-east-1").groups
+
+
+def test_an_account_with_metric_filters_gets_its_lines_through_the_service_which_applies_them():
+    account = f"{uuid.uuid4().int % 10**12:012d}"
+    backend = get_moto_logs_backend(account, "us-east-1")
+    backend.create_log_group("/aws/lambda/f", tags={})
+    backend.put_metric_filter("errors", "ERROR", "/aws/lambda/f", [{"metricName": "E", "metricNamespace": "N"}])
+    service = FakeLogs()
+    writer = StateWriter(account, "us-east-1", lambda: ServiceWriter(service))
+    writer.put("/aws/lambda/f", "s", events("ERROR boom\n"))
+    assert service.streams[("/aws/lambda/f", "s")][0]["message"] == "ERROR boom\n"
+    assert backend.groups["/aws/lambda/f"].streams == {}  # nothing written behind the service's back
 
 
 class VersionManager:
