@@ -212,14 +212,16 @@ def reverify(
     poison_fixed: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Verdict:
-    """Judge a finished run again (e.g. after `harness redrive` or a fix): drain, collect, judge, report."""
+    """Judge a finished run again (e.g. after `harness redrive` or a fix): drain, collect, judge, report. The
+    drain reported stays the run's own, measured after its load: waiting now times what a redrive put back,
+    or nothing at all, not how the stack drained the flood."""
     try:
         times = json.loads((run_dir / RUN_FILE).read_text())
     except OSError:
         raise HarnessError(f"no run recorded in {run_dir}; run `make load` first or pass --run DIR") from None
     outputs = load_outputs(stack)
     client = lambda service: aws.client(service, stack)  # noqa: E731
-    drain_seconds = wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
+    wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
     accepted = Accepted.load(run_dir)
     previous = _previous_evidence(run_dir)
     evidence = collect(
@@ -229,7 +231,7 @@ def reverify(
         run_id=times.get("run_id", run_dir.resolve().name),
         load_started=times["load_started"],
         load_ended=times["load_ended"],
-        drain_seconds=drain_seconds,
+        drain_seconds=previous.drain_seconds if previous else None,
         samples=previous.samples if previous else (),
         faults=previous.faults if previous else (),
         before=times.get("before"),

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from harness import observe
 from harness.evidence import Accepted
+from harness.load.config import LoadSettings
+from harness.load.run import reverify
 from harness.polling import wait_until
 from harness.redrive import redrive
 
@@ -110,3 +112,8 @@ def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(
     wait_until(
         lambda: poisoned <= {r["id"] for r in observe.rows(aws_client("dynamodb"), table)}, 30, what="redriven rows"
     )
+    # Judged again (`harness verify --poison-fixed`): it still passes, and the drain is still the run's own.
+    again = reverify(topology.stack, LoadSettings.from_env(), run_dir, poison_fixed=True)
+    assert again.verdict == "PASS", again.reasons
+    assert again.lost == 0 and not again.dlq_messages
+    assert again.drain_seconds == verdict.drain_seconds and verdict.drain_seconds > 0
