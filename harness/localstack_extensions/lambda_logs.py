@@ -7,9 +7,10 @@ order they came, each stamped with the time the invocation handed them over (sto
 shipping). Lines still reach CloudWatch Logs well within a second.
 
 Even batched, a PutLogEvents per stream through the internal client (serialised, signed, sent through
-the handler chain, parsed again by moto) took ~11 % of the gateway's busy time with 10 environments, one
-stream each. ``StateWriter`` ends where that request ends, in LocalStack's CloudWatch Logs backend (the
-same validation, and LocalStack's subscription-filter delivery), without the round trip. Only when the
+the handler chain, parsed again by moto) was 11 % of the gateway's busy samples with 10 environments,
+one stream each (with the gateway's access log gone too, 2-8 % less CPU per webhook, measured side by
+side). ``StateWriter`` ends where that request ends, in LocalStack's CloudWatch Logs backend (the same
+validation, and LocalStack's subscription-filter delivery), without the round trip. Only when the
 account has metric filters, which LocalStack's Logs provider applies on its PutLogEvents, do the lines
 still go through the service (``ServiceWriter``).
 """
@@ -17,6 +18,7 @@ still go through the service (``ServiceWriter``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -102,14 +104,15 @@ class StateWriter:
     def __init__(self, account_id: str, region: str, service: Callable[[], LogWriter]) -> None:
         self.account_id, self.region = account_id, region
         self._service = service
-        self._service_writer: LogWriter | None = None
+
+    @functools.cached_property
+    def _through_service(self) -> LogWriter:
+        return self._service()  # made on first need: it assumes the function's role
 
     def put(self, group: str, stream: str, events: list[dict]) -> None:
         backend = get_moto_logs_backend(self.account_id, self.region)
         if backend.filters.metric_filters:
-            if self._service_writer is None:
-                self._service_writer = self._service()
-            self._service_writer.put(group, stream, events)
+            self._through_service.put(group, stream, events)
             return
         with _creating:
             if group not in backend.groups:
