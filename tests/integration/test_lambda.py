@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
+from harness import observe
 from harness.polling import wait_until
 
 SLEEPER = """
@@ -192,21 +193,6 @@ def test_logs_of_quick_invocations_arrive_in_order_within_seconds(aws_client, de
     assert len(reports) == 30
 
 
-def metric_sum(cloudwatch, namespace: str, metric: str, dimensions: list[dict] | None = None) -> float:
-    """The metric's Sum over the last minutes, every datapoint."""
-    now = datetime.now(UTC)
-    datapoints = cloudwatch.get_metric_statistics(
-        Namespace=namespace,
-        MetricName=metric,
-        Dimensions=dimensions or [],
-        StartTime=now - timedelta(minutes=5),
-        EndTime=now + timedelta(minutes=1),
-        Period=60,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return sum(point["Sum"] for point in datapoints)
-
-
 def test_a_metric_filter_on_a_functions_log_group_still_makes_its_metric(aws_client, deploy_function):
     """Lines are written into the Logs state directly, except while metric filters exist: LocalStack's Logs
     provider applies those, so then they go through it."""
@@ -228,7 +214,20 @@ def test_a_metric_filter_on_a_functions_log_group_still_makes_its_metric(aws_cli
             return [m for m in log_messages(logs, group) if "ERROR: went wrong" in m]
 
         wait_until(lambda: len(error_lines()) == 3, 20, what="the 3 invocations' error lines")
-        wait_until(lambda: metric_sum(cloudwatch, namespace, "Errors") >= 3, 20, what="the metric filter's datapoints")
+
+        def errors() -> float:  # the metric filter's metric carries no dimension
+            now = datetime.now(UTC)
+            datapoints = cloudwatch.get_metric_statistics(
+                Namespace=namespace,
+                MetricName="Errors",
+                StartTime=now - timedelta(minutes=5),
+                EndTime=now + timedelta(minutes=1),
+                Period=60,
+                Statistics=["Sum"],
+            )["Datapoints"]
+            return sum(point["Sum"] for point in datapoints)
+
+        wait_until(lambda: errors() >= 3, 20, what="the metric filter's datapoints")
         assert error_lines() == ["ERROR: went wrong\n"] * 3
     finally:
         logs.delete_metric_filter(logGroupName=group, filterName="errors")
@@ -242,8 +241,8 @@ def test_invocation_metrics_are_all_in_cloudwatch(aws_client, deploy_function):
         invoke(lambda_client, name, {"fail": index < 2})
     cloudwatch = aws_client("cloudwatch")
 
-    def total(metric: str) -> float:
-        return metric_sum(cloudwatch, "AWS/Lambda", metric, [{"Name": "FunctionName", "Value": name}])
+    def total(metric: str) -> float | None:
+        return observe.lambda_metric(cloudwatch, name, metric, "Sum")
 
     # Metrics are recorded on a thread after each response: poll, never sleep blindly.
     wait_until(lambda: total("Invocations") == 7, 10, what="7 Invocations in CloudWatch")
