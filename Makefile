@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit integration bench profile lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
+.PHONY: venv up down status test unit quick integration bench profile lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -47,8 +47,13 @@ DOCKER_PREREQUISITES = $(if $(shell docker info >/dev/null 2>&1 && echo yes),whe
 test: venv wheelhouse $(DOCKER_PREREQUISITES)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The tiers (markers in pyproject.toml): `make unit` needs nothing running; `make quick` adds the integration
+# tests against a LocalStack of their own but leaves out the slow ones and those that need Docker or a registry.
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+quick: venv
+	$(BIN)/python -m pytest -m "not slow and not docker and not registry" $(PYTEST_ARGS)
 
 integration: venv wheelhouse $(DOCKER_PREREQUISITES)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)

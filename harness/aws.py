@@ -15,7 +15,8 @@ import botocore.config
 import botocore.session
 
 from harness.exceptions import StackError, UnsafeEndpointError
-from harness.settings import is_local_host
+from harness.localstack_extensions.contract import OBSERVER_HEADER
+from harness.network import is_local_host
 from harness.stack.config import StackSettings
 
 DUMMY_ACCESS_KEY_ID = "test"
@@ -50,10 +51,6 @@ def session(settings: StackSettings) -> boto3.session.Session:
     )
 
 
-OBSERVER_HEADER = "X-Harness-Observer"
-"""Marks the harness's own DynamoDB requests: the stack does not count them against a table's capacity."""
-
-
 def _mark_observer(request: Any, **_: Any) -> None:
     request.headers[OBSERVER_HEADER] = "1"
 
@@ -65,8 +62,8 @@ def client(service: str, settings: StackSettings, **config: Any) -> Any:
         endpoint_url=ensure_local_endpoint(settings.endpoint_url),
         config=botocore.config.Config(**{"retries": {"mode": "standard", "max_attempts": 3}, **config}),
     )
-    if service == "dynamodb":  # reading the evidence must not spend the capacity it measures
-        built.meta.events.register("before-sign.dynamodb", _mark_observer)
+    # The harness's own requests: reading the evidence must not spend the capacity it measures.
+    built.meta.events.register("before-sign", _mark_observer)
     return built
 
 

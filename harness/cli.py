@@ -1,42 +1,77 @@
-"""`harness` command line. Every flag has a HARNESS_* environment variable of the same name."""
+"""`harness` command line: a subcommand per concern, each taking the settings it uses as flags."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError
 
-from harness.backend.config import POSTGRES_RESERVED_CONNECTIONS, BackendSettings
+from harness.backend import Backend
+from harness.backend.config import BackendSettings
+from harness.bench.config import BenchSettings
+from harness.compare.config import CompareSettings
 from harness.exceptions import AlreadyRunningError, HarnessError, SettingsError
-from harness.load.config import LoadSettings
+from harness.load.config import LoadSettings, WebUISettings
+from harness.settings import SettingsGroup
+from harness.settings.flags import add_flags, given
 from harness.stack.config import StackSettings
 from harness.topology.config import TemplateSettings, TopologySettings
 
+G = TypeVar("G", bound=SettingsGroup)
 
-def _stack(args: argparse.Namespace) -> StackSettings:
-    return StackSettings.from_env(port=getattr(args, "port", None), state_dir=getattr(args, "state_dir", None))
+DESCRIPTION = """The Scalable Webhook harness: a local stack, the webhook topology on it, loads and their verdicts.
+
+Every setting a command uses is a flag of that command, made from its declaration: --users is
+HARNESS_USERS (the same name), with Locust's short forms where Locust has them (-u, -r, -t). A flag
+wins over the variable, the variable over the config file (harness.toml). `harness COMMAND --help`
+lists a command's settings with their variables and defaults."""
+
+REACH = ("stack", "compose_project", "port", "endpoint_host", "region", "state_dir")
+"""The stack settings every command needs to find and reach the stack that runs."""
+SIGNING = ("signature_scheme", "signing_secret", "signature_tolerance_s")
+"""Topology settings a load uses: a publisher of your own verifies these, so the load signs with them."""
 
 
-def _topology(args: argparse.Namespace) -> TopologySettings:
-    return TopologySettings.from_env(
-        publisher_dir=getattr(args, "publisher", None), subscriber_dir=getattr(args, "subscriber", None)
-    )
+class Options:
+    """The parsed command line: each settings group with its flags applied."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def settings(self, group: type[G], validate: bool = True, **overrides: Any) -> G:
+        return group.from_env(validate=validate, **{**given(self.args, group), **overrides})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.args, name)
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from harness.backend import deployed_settings
+def _clients(stack: StackSettings) -> Callable[[str], Any]:
+    from harness.deployment import clients
+
+    return clients(stack)
+
+
+# --- the stack ------------------------------------------------------------------------------------------
+
+
+def cmd_up(o: Options) -> int:
+    from harness.backend import backend_for, deployed_settings
+    from harness.deployment import target
     from harness.stack import stack_for, started_stack
 
-    settings = _stack(args)
-    backend = deployed_settings(settings)
-    if not args.no_deploy and not _template(args).template:
-        _topology(args)  # validated before anything starts
+    settings = o.settings(StackSettings)
+    topology = o.settings(TopologySettings, validate=False)
+    chosen = target(settings, o.settings(TemplateSettings), topology, o.settings(BackendSettings), restore=True)
+    if not o.no_deploy and chosen.ours:
+        topology.validate()  # before anything starts
     running = started_stack(settings)
     if running.kind != settings.stack and running.status().running:
         raise HarnessError(
@@ -56,58 +91,100 @@ def cmd_up(args: argparse.Namespace) -> int:
         pid = f" (pid {status.pid})" if status.pid else ""
         _say(f"LocalStack is already running{pid}; no second copy started, deploying to it")
         endpoint = settings.endpoint_url
-    if backend.backend == "postgres":
-        from harness.backend.postgres import server_for
-
-        connection = server_for(settings, backend).start(progress=_say)
-        _say(f"PostgreSQL is ready: {connection.url} (capacity {backend.backend_max_connections} connections)")
-    if args.no_deploy:
+    client, hosting = _clients(settings), stack.hosting()
+    backend = backend_for(deployed_settings(chosen.backend, chosen.own_record, hosting, client), hosting, client)
+    if chosen.ours and (started := backend.start(progress=_say)):
+        _say(started)
+    if o.no_deploy:
         print(f"endpoint: {endpoint}")
         return 0
-    return cmd_deploy(args)
+    _say(chosen.describe(settings, backend))
+    return _deploy(settings, chosen.template, topology, backend)
 
 
-def _template(args: argparse.Namespace) -> TemplateSettings:
-    picks = ("template", "stack_name", "publisher_function", "subscriber_function", "table", "stage")
-    overrides = {name: getattr(args, name, None) for name in picks}
-    pairs = getattr(args, "parameter_overrides", None)
-    return TemplateSettings.from_env(**overrides, parameter_overrides=" ".join(pairs) if pairs else None)
+def cmd_down(o: Options) -> int:
+    from harness.backend import stop_servers
+    from harness.stack import started_stack
+
+    stack = started_stack(o.settings(StackSettings))
+    hosting = stack.hosting()  # its servers stop beside it, before it stops
+    ended = stack.stop()
+    _say(f"stopped the {stack.kind} stack: {ended} process(es) or container(s)" if ended else "nothing was running")
+    for line in stop_servers(hosting):
+        _say(line)
+    return 0
 
 
-def _recorded_template(stack: StackSettings, settings: TemplateSettings) -> TemplateSettings:
-    """With no template given, the one the recorded deployment came from (`make down && make up` restores it)."""
-    from harness.outputs import Outputs, outputs_path
+def cmd_status(o: Options) -> int:
+    from harness.backend import running_servers
+    from harness.deployment import recorded
+    from harness.outputs import outputs_path
+    from harness.stack import is_healthy, started_stack
 
-    if settings.template or not outputs_path(stack).is_file():
-        return settings
-    recorded = Outputs.read(outputs_path(stack))
-    if not recorded.template:
-        return settings
-    return settings.replace(template=recorded.template, stack_name=settings.stack_name or recorded.stack_name)
+    settings = o.settings(StackSettings)
+    stack = started_stack(settings)
+    status = stack.status()
+    if not status.running:
+        print(f"stopped ({status.kind})")
+        if is_healthy(settings.host_endpoint_url):
+            _say(
+                f"but a LocalStack answers at {settings.host_endpoint_url}, started from another state folder than "
+                f"{settings.state_path}: run `harness status` where you ran `make up`, or set HARNESS_STATE_DIR"
+            )
+        return 1
+    health = "healthy" if status.healthy else "NOT healthy"
+    pid = f" (pid {status.pid})" if status.pid else ""
+    processes = "" if status.function_processes is None else f", {status.function_processes} function process(es)"
+    print(f"{status.kind} stack running{pid} at {status.endpoint}, {health}{processes}")
+    for note in status.notes:
+        print(f"  {note}")
+    for line in running_servers(stack.hosting()):
+        print(f"  {line}")
+    record = recorded(settings)
+    if record is None:
+        print("  deployed: nothing yet (`harness deploy`, or `make up`)")
+    elif record.ours:
+        print(f"  deployed: the harness's topology, backend {record.backend} ({outputs_path(settings)})")
+    else:
+        print(
+            f"  deployed: your stack {record.stack_name} from {record.template} ({outputs_path(settings)}); "
+            "`make up` restores it, `harness destroy` returns to the harness's topology"
+        )
+    return 0 if status.healthy else 1
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
-    from harness.topology.deploy import Deployer
+# --- deploying ---------------------------------------------------------------------------------------
 
-    stack = _stack(args)
-    template = _template(args)
-    if args.command == "up":
-        template = _recorded_template(stack, template)
+
+def cmd_deploy(o: Options) -> int:
+    from harness.deployment import resolved_backend
+    from harness.stack import started_stack
+
+    stack = o.settings(StackSettings)
+    template = o.settings(TemplateSettings)
+    topology = o.settings(TopologySettings, validate=False)
+    backend = None
+    if not template.template:
+        topology.validate()
+        backend = resolved_backend(stack, o.settings(BackendSettings), started_stack(stack).hosting(), _clients(stack))
+    return _deploy(stack, template, topology, backend)
+
+
+def _deploy(
+    stack: StackSettings, template: TemplateSettings, topology: TopologySettings, backend: Backend | None
+) -> int:
+    """Your own stack from its template, else the harness's topology (validated already) onto ``backend``."""
     if template.template:
-        from harness import aws
         from harness.topology import template as own_stack
 
-        outputs = own_stack.deploy(stack, template, lambda service: aws.client(service, stack), say=_say)
-        _print_outputs(outputs)
+        _print_outputs(own_stack.deploy(stack, template, _clients(stack), say=_say))
         return 0
-    topology = _topology(args)
+    from harness.topology.deploy import Deployer
+
     for warning in topology.warnings():
         _say(f"warning: {warning}")
     _say(f"deploying the webhook topology to {stack.endpoint_url} ...")
-    from harness.backend import deployed_settings
-
-    backend = deployed_settings(stack)
-    deployer = Deployer(stack, topology, say=_say, backend=backend)
+    deployer = Deployer(stack, topology, client=_clients(stack), say=_say, backend=backend)
     outputs = deployer.deploy()
     if not deployer.changes:
         _say("  everything was up to date")
@@ -115,81 +192,103 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_outputs(args: argparse.Namespace) -> int:
+def cmd_destroy(o: Options) -> int:
+    from harness.deployment import recorded
+    from harness.topology import template as own_stack
+
+    stack = o.settings(StackSettings)
+    record = recorded(stack)
+    name = o.settings(TemplateSettings).stack_name or (record.stack_name if record else "")
+    if not name:
+        raise HarnessError(
+            "the recorded deployment is the harness's own topology, not a CloudFormation stack; `make down` stops "
+            "it, or pass --stack-name NAME"
+        )
+    if own_stack.destroy(stack, _clients(stack), name):
+        print(f"deleted stack {name}; `make up` deploys the harness's topology again")
+    else:
+        print(f"no stack {name} on {stack.endpoint_url}")
+    return 0
+
+
+def cmd_outputs(o: Options) -> int:
     import dataclasses
     import json
 
     from harness.outputs import load_outputs
 
-    outputs = load_outputs(_stack(args))
-    if args.json:
+    outputs = load_outputs(o.settings(StackSettings))
+    if o.json:
         print(json.dumps(dataclasses.asdict(outputs), indent=2))
     else:
         _print_outputs(outputs)
     return 0
 
 
-def cmd_rows(args: argparse.Namespace) -> int:
-    import json
-
-    from harness import aws, backend
+def cmd_rotate_secret(o: Options) -> int:
+    from harness import signing
     from harness.outputs import load_outputs
+    from harness.secrets import finish_rotation, rotate_signing_secret
 
-    settings = _stack(args)
+    settings = o.settings(StackSettings)
     outputs = load_outputs(settings)
-    found = backend.rows(outputs, lambda service: aws.client(service, settings))
-    if args.id:
-        found = [row for row in found if row.get("id") == args.id]
-    found.sort(key=lambda row: row.get("written_at_ms") or 0)
-    for row in found[-args.limit :]:
-        print(f"{row['id']}  {row.get('message')}" if "id" in row and outputs.ours else json.dumps(row, default=str))
-    _say(f"{len(found)} row(s) in {outputs.table_name} ({outputs.backend})")
-    return 0 if found or not args.id else 1
-
-
-def cmd_dlq(args: argparse.Namespace) -> int:
-    from harness import aws, observe
-    from harness.outputs import load_outputs
-
-    settings = _stack(args)
-    outputs = load_outputs(settings)
-    messages = observe.peek_messages(aws.client("sqs", settings), outputs.dlq_url)
-    for message in messages:
-        print(f"{message.item_id}  receives={message.receive_count}  {message.body[:120]}")
-    _say(f"{len(messages)} message(s) in the DLQ {outputs.dlq_url}")
+    if not outputs.signing_secret_arn:
+        raise SettingsError(
+            "the deployed publisher verifies no signatures; deploy with HARNESS_SIGNATURE_SCHEME=standard, github "
+            "or stripe first"
+        )
+    client = _clients(settings)("secretsmanager")
+    if o.finish:
+        retired = finish_rotation(client, outputs.signing_secret_arn)
+        print("the old secret is retired: only the current one verifies" if retired else "no rotation under way")
+        return 0
+    secret = o.secret or signing.new_secret()
+    if problem := signing.secret_problem(outputs.signature_scheme, secret):
+        raise SettingsError(f"--secret: {problem}")
+    rotate_signing_secret(client, outputs.signing_secret_arn, secret)
+    print(f"new signing secret: {secret}")
+    print("the old one verifies too until `harness rotate-secret --finish`; give the new one to your senders")
     return 0
 
 
-def cmd_load(args: argparse.Namespace) -> int:
+# --- load, compare, verify ---------------------------------------------------------------------------
+
+
+def cmd_load(o: Options) -> int:
     from harness.load import run
 
-    load = LoadSettings.from_env()
-    verdict, run_dir = run.run(_stack(args), load, progress=_say)
+    load = o.settings(LoadSettings)
+    topology = o.settings(TopologySettings, validate=False)
+    verdict, run_dir = run.run(o.settings(StackSettings), load, progress=_say, topology=topology)
     _print_verdict(verdict)
     print(f"report: {run_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")
     return 0 if verdict.passed else 1
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
+def cmd_compare(o: Options) -> int:
     """The same load against variants of the throttle; exit 1 when a throttled variant fails."""
-    from harness import aws
-    from harness.backend import deployed_settings
-    from harness.load import compare
-    from harness.outputs import load_outputs, outputs_path
+    from harness import compare
+    from harness.backend import deployed_backend
+    from harness.deployment import acting_on_own_stack, recorded, resolved_backend
+    from harness.stack import started_stack
 
-    stack = _stack(args)
-    topology, load = _topology(args), LoadSettings.from_env(variants=args.variants)
-    deployed = load_outputs(stack) if outputs_path(stack).is_file() else None
-    if deployed is not None and not deployed.ours:
-        limit = compare.stack_limit(aws.client("lambda", stack), deployed)
-        _say(f"your stack {deployed.stack_name}: its throttle is changed per variant and restored afterwards")
+    stack = o.settings(StackSettings)
+    topology, load = o.settings(TopologySettings), o.settings(LoadSettings)
+    backend_settings = o.settings(BackendSettings)
+    client, hosting = _clients(stack), started_stack(stack).hosting()
+    record = recorded(stack)
+    if acting_on_own_stack(record, topology, backend_settings):
+        assert record is not None
+        limit = compare.stack_limit(client("lambda"), record)
+        backend = deployed_backend(record, hosting, client)
+        _say(f"your stack {record.stack_name}: its throttle is changed per variant and restored afterwards")
     else:
-        deployed, limit = None, topology.reserved_concurrency or topology.maximum_concurrency or 2
-    variants = compare.parse_variants(load.variants, limit)
+        record, limit = None, topology.reserved_concurrency or topology.maximum_concurrency or 2
+        backend = resolved_backend(stack, backend_settings, hosting, client)
+    variants = compare.parse_variants(o.settings(CompareSettings).variants, limit)
     _say(f"comparing {len(variants)} variant(s): {', '.join(v.name for v in variants)}")
-    backend = deployed_settings(stack)
-    _say(f"backend: {backend.backend}" + (f" on port {backend.postgres_port}" if backend.backend == "postgres" else ""))
-    results, compare_dir = compare.run(stack, topology, backend, load, variants, progress=_say, deployed=deployed)
+    _say(f"backend: {backend.describe()}")
+    results, compare_dir = compare.run(stack, topology, backend, load, variants, client, progress=_say, deployed=record)
     for result in results:
         print(result.sentence())
     print(f"report: {compare_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")
@@ -197,73 +296,110 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if compare.failed_throttled(results) else 0
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def cmd_verify(o: Options) -> int:
     """Judge a finished run again (e.g. after `harness redrive` or a fix), from its records."""
     from pathlib import Path
 
     from harness.load.run import reverify
 
-    load = LoadSettings.from_env()
-    run_dir = Path(args.run) if args.run else load.reports_dir / "latest"
-    verdict = reverify(_stack(args), load, run_dir, poison_fixed=args.poison_fixed, progress=_say)
+    load = o.settings(LoadSettings)
+    run_dir = Path(o.run) if o.run else load.reports_dir / "latest"
+    verdict = reverify(o.settings(StackSettings), load, run_dir, poison_fixed=o.poison_fixed, progress=_say)
     _print_verdict(verdict)
     return 0 if verdict.passed else 1
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
+def cmd_ui(o: Options) -> int:
     import os
     import subprocess
 
-    from harness.load.run import LOCUSTFILE
+    from harness.load.run import LOCUSTFILE, signing_environment
     from harness.outputs import load_outputs
 
-    stack, load = _stack(args), LoadSettings.from_env()
+    stack, load, ui = o.settings(StackSettings), o.settings(LoadSettings), o.settings(WebUISettings)
     outputs = load_outputs(stack)
-    url = f"http://127.0.0.1:{load.ui_port}"
+    signing = signing_environment(load, outputs, _clients(stack), o.settings(TopologySettings, validate=False))
+    url = f"http://127.0.0.1:{ui.ui_port}"
     _say(f"Locust web UI: {url}  (its Harness tab and {url}/harness show the topology live); Ctrl-C stops it")
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", outputs.webhook_url,
-        "--web-host", "127.0.0.1", "--web-port", str(load.ui_port),
+        "--web-host", "127.0.0.1", "--web-port", str(ui.ui_port),
     ]  # fmt: skip
-    return subprocess.call(command, env={**os.environ, **stack.to_environment(), **load.to_environment()})
+    return subprocess.call(command, env={**os.environ, **stack.to_environment(), **load.to_environment(), **signing})
 
 
-def cmd_redrive(args: argparse.Namespace) -> int:
-    from harness import aws
+# --- what the topology holds ---------------------------------------------------------------------
+
+
+def cmd_rows(o: Options) -> int:
+    import json
+
+    from harness.deployment import recorded_backend
+    from harness.outputs import load_outputs
+
+    settings = o.settings(StackSettings)
+    outputs = load_outputs(settings)
+    backend = recorded_backend(settings, outputs, _clients(settings))
+    found = backend.rows(outputs.table_name)
+    if o.id:
+        found = [row for row in found if row.get("id") == o.id]
+    found.sort(key=lambda row: row.get("written_at_ms") or 0)
+    for row in found[-o.limit :]:
+        print(f"{row['id']}  {row.get('message')}" if "id" in row and outputs.ours else json.dumps(row, default=str))
+    _say(f"{len(found)} row(s) in {outputs.table_name} ({backend.kind})")
+    return 0 if found or not o.id else 1
+
+
+def cmd_dlq(o: Options) -> int:
+    from harness import observe
+    from harness.outputs import load_outputs
+
+    settings = o.settings(StackSettings)
+    outputs = load_outputs(settings)
+    messages = observe.peek_messages(_clients(settings)("sqs"), outputs.dlq_url)
+    for message in messages:
+        print(f"{message.item_id}  receives={message.receive_count}  {message.body[:120]}")
+    _say(f"{len(messages)} message(s) in the DLQ {outputs.dlq_url}")
+    return 0
+
+
+def cmd_redrive(o: Options) -> int:
     from harness.outputs import load_outputs
     from harness.redrive import redrive
 
-    settings = _stack(args)
+    settings = o.settings(StackSettings)
     outputs = load_outputs(settings)
-    moved = redrive(aws.client("sqs", settings), outputs, progress=_say)
+    moved = redrive(_clients(settings)("sqs"), outputs, progress=_say)
     print(f"moved {moved} message(s) from {outputs.dlq_url} back to {outputs.queue_url}")
     return 0
 
 
-def cmd_rotate_secret(args: argparse.Namespace) -> int:
-    from harness import aws, signing
-    from harness.outputs import load_outputs
-    from harness.topology.deploy import finish_rotation, rotate_signing_secret
+def cmd_config(o: Options) -> int:
+    """Every setting, by the component that owns it; problems are listed, not raised, so all of it shows."""
+    from harness.settings.registry import all_groups, markdown_tables
 
-    settings = _stack(args)
-    outputs = load_outputs(settings)
-    if not outputs.signing_secret_arn:
-        raise SettingsError(
-            "the deployed publisher verifies no signatures; deploy with HARNESS_SIGNATURE_SCHEME=standard, github "
-            "or stripe first"
-        )
-    client = aws.client("secretsmanager", settings)
-    if args.finish:
-        retired = finish_rotation(client, outputs.signing_secret_arn)
-        print("the old secret is retired: only the current one verifies" if retired else "no rotation under way")
+    if o.markdown:
+        print(markdown_tables())
         return 0
-    secret = args.secret or signing.new_secret()
-    if problem := signing.secret_problem(outputs.signature_scheme, secret):
-        raise SettingsError(f"--secret: {problem}")
-    rotate_signing_secret(client, outputs.signing_secret_arn, secret)
-    print(f"new signing secret: {secret}")
-    print("the old one verifies too until `harness rotate-secret --finish`; give the new one to your senders")
-    return 0
+    problems = []
+    for group in all_groups():
+        settings = o.settings(group, validate=False)
+        rows = settings.describe()
+        width = max(len(env) for _, _, env, _ in rows)
+        print(f"# {group.title}")
+        for _name, value, env, help_text in rows:
+            print(f"{env:<{width}}  {value!s:<12}  {help_text}")
+        print()
+        try:
+            settings.validate()
+        except HarnessError as error:
+            problems.append(str(error))
+    for problem in problems:
+        _say(f"error: {problem}")
+    return 2 if problems else 0
+
+
+# --- printing ----------------------------------------------------------------------------------------
 
 
 def _print_verdict(verdict) -> None:
@@ -304,25 +440,6 @@ def _print_verdict(verdict) -> None:
         print(f"  not proven: {gap}")
 
 
-def cmd_destroy(args: argparse.Namespace) -> int:
-    from harness import aws
-    from harness.outputs import load_outputs
-    from harness.topology import template as own_stack
-
-    stack = _stack(args)
-    name = args.stack_name or TemplateSettings.from_env().stack_name or load_outputs(stack).stack_name
-    if not name:
-        raise HarnessError(
-            "the recorded deployment is the harness's own topology, not a CloudFormation stack; `make down` stops "
-            "it, or pass --stack-name NAME"
-        )
-    if own_stack.destroy(stack, lambda service: aws.client(service, stack), name):
-        print(f"deleted stack {name}")
-    else:
-        print(f"no stack {name} on {stack.endpoint_url}")
-    return 0
-
-
 def _print_outputs(outputs) -> None:
     if outputs.stack_name:
         print(f"stack:        {outputs.stack_name} (from {outputs.template})")
@@ -338,170 +455,96 @@ def _print_outputs(outputs) -> None:
     print(f"try:          curl -X POST{host} {outputs.webhook_url}/hello{unsigned}")
 
 
-def cmd_down(args: argparse.Namespace) -> int:
-    from harness.backend.postgres import server_for
-    from harness.stack import started_stack
+# --- the parser --------------------------------------------------------------------------------------
 
-    settings = _stack(args)
-    stack = started_stack(settings)
-    postgres = server_for(settings, BackendSettings.from_env(validate=False))  # beside the stack, before it stops
-    ended = stack.stop()
-    _say(f"stopped the {stack.kind} stack: {ended} process(es) or container(s)" if ended else "nothing was running")
-    if postgres.running_record():
-        _say(f"stopped PostgreSQL: {postgres.stop()} process(es)")
-    return 0
+Settings = tuple[tuple[type[SettingsGroup], Sequence[str] | None], ...]
+"""The settings a command uses: (group, names), None for every setting of the group."""
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from harness.stack import is_healthy, started_stack
-
-    settings = _stack(args)
-    status = started_stack(settings).status()
-    if not status.running:
-        print(f"stopped ({status.kind})")
-        if is_healthy(settings.host_endpoint_url):
-            _say(
-                f"but a LocalStack answers at {settings.host_endpoint_url}, started from another state folder than "
-                f"{settings.state_path}: run `harness status` where you ran `make up`, or set HARNESS_STATE_DIR"
-            )
-        return 1
-    health = "healthy" if status.healthy else "NOT healthy"
-    pid = f" (pid {status.pid})" if status.pid else ""
-    processes = "" if status.function_processes is None else f", {status.function_processes} function process(es)"
-    print(f"{status.kind} stack running{pid} at {status.endpoint}, {health}{processes}")
-    for note in status.notes:
-        print(f"  {note}")
-    from harness.backend.postgres import server_for
-
-    postgres = server_for(settings, BackendSettings.from_env(validate=False)).running_record()
-    if postgres:
-        where = f"pid {postgres['pid']}" if postgres.get("pid") else "Compose service postgres"
-        print(
-            f"  PostgreSQL running ({where}) on 127.0.0.1:{postgres['port']}, capacity "
-            f"{postgres['max_connections'] - POSTGRES_RESERVED_CONNECTIONS} connections"
-        )
-    return 0 if status.healthy else 1
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Callable[[Options], int]
+    help: str
+    settings: Settings
+    arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = field(default=())
+    """Arguments that are no settings: (flags, argparse keywords)."""
 
 
-def cmd_config(args: argparse.Namespace) -> int:
-    """Every setting, by the component that owns it; problems are listed, not raised, so all of it shows."""
-    from harness.settings import all_groups
+_ALL_STACK: Settings = ((StackSettings, None),)
+_REACH: Settings = ((StackSettings, REACH),)
+_DEPLOYING: Settings = ((TopologySettings, None), (TemplateSettings, None), (BackendSettings, None))
+_LOADING: Settings = ((LoadSettings, None), (TopologySettings, SIGNING))
 
-    if args.markdown:
-        print("\n\n".join(group.markdown_table() for group in all_groups()))
-        return 0
-    overrides = {"port": args.port, "state_dir": args.state_dir}  # the flags every command takes
-    problems = []
-    for group in all_groups():
-        settings = group.from_env(validate=False, **{k: v for k, v in overrides.items() if k in group.names()})
-        rows = settings.describe()
-        width = max(len(env) for _, _, env, _ in rows)
-        print(f"# {group.title}")
-        for _name, value, env, help_text in rows:
-            print(f"{env:<{width}}  {value!s:<12}  {help_text}")
-        print()
-        try:
-            settings.validate()
-        except HarnessError as error:
-            problems.append(str(error))
-    for problem in problems:
-        _say(f"error: {problem}")
-    return 2 if problems else 0
+COMMANDS = (
+    Command("up", cmd_up, "start the stack (embedded; --stack docker: Compose), deploy the topology or restore the "
+            "recorded stack", _ALL_STACK + _DEPLOYING,
+            ((("--no-deploy",), {"action": "store_true", "help": "start the stack only"}),)),
+    Command("deploy", cmd_deploy, "create or update the topology (idempotent), or your own stack with --template",
+            _REACH + _DEPLOYING),
+    Command("destroy", cmd_destroy, "delete your own stack (deployed with --template) from the stack",
+            (*_REACH, (TemplateSettings, ("stack_name",)))),
+    Command("outputs", cmd_outputs, "webhook URL, queue URLs, table and function names", _REACH,
+            ((("--json",), {"action": "store_true", "help": "machine-readable output"}),)),
+    Command("load", cmd_load, "flood the webhook (Locust, headless), verify, write a report", _REACH + _LOADING),
+    Command("compare", cmd_compare, "the same load against throttle variants, one report side by side",
+            (*_REACH, (TopologySettings, None), (BackendSettings, None), (LoadSettings, None),
+             (CompareSettings, None))),
+    Command("verify", cmd_verify, "judge a finished load run again (default: reports/latest)",
+            (*_REACH, (LoadSettings, ("drain_timeout_s", "reports_dir"))),
+            ((("--run",), {"help": "the run folder (default: reports/latest)"}),
+             (("--poison-fixed",), {"action": "store_true",
+                                    "help": "after a fix and `harness redrive`: poison must be rows"}))),
+    Command("ui", cmd_ui, "the Locust web UI on 127.0.0.1 against the webhook, with a Harness tab",
+            (*_REACH, *_LOADING, (WebUISettings, None))),
+    Command("redrive", cmd_redrive, "move the DLQ's messages back to the queue (after a fix)", _REACH),
+    Command("rotate-secret", cmd_rotate_secret,
+            "a new signing secret for the publisher (the old one verifies until --finish)", _REACH,
+            ((("--secret",), {"help": "the new secret (default: a new random whsec_ secret)"}),
+             (("--finish",), {"action": "store_true", "help": "retire the old secret (AWSPREVIOUS)"}))),
+    Command("rows", cmd_rows, "rows in the backend table (newest last)", _REACH,
+            ((("--id",), {"help": "only the row with this id (exit 1 when absent)"}),
+             (("--limit",), {"type": int, "default": 20, "help": "how many rows to print (default 20)"}))),
+    Command("dlq", cmd_dlq, "messages in the dead-letter queue (left in place)", _REACH),
+    Command("down", cmd_down, "stop the stack that was started (embedded or Compose) and all it started",
+            (*_REACH, (StackSettings, ("stop_timeout_s",)))),
+    Command("status", cmd_status, "which stack runs, is it healthy, what is deployed on it", _REACH),
+    Command("config", cmd_config, "show the effective settings and their environment variables",
+            tuple((group, None) for group in (StackSettings, TopologySettings, TemplateSettings, BackendSettings,
+                                              LoadSettings, CompareSettings, WebUISettings, BenchSettings)),
+            ((("--markdown",), {"action": "store_true", "help": "the tables of the README, from the declarations"}),)),
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--port", type=int, help="LocalStack port on 127.0.0.1 (HARNESS_PORT, default 4566)")
-    common.add_argument("--state-dir", help="state folder (HARNESS_STATE_DIR, default .harness)")
-    functions = argparse.ArgumentParser(add_help=False)
-    functions.add_argument("--publisher", help="folder with your own publisher handler (HARNESS_PUBLISHER_DIR)")
-    functions.add_argument("--subscriber", help="folder with your own subscriber handler (HARNESS_SUBSCRIBER_DIR)")
-    own = argparse.ArgumentParser(add_help=False)
-    own.add_argument(
-        "--template", help="your own stack: CloudFormation/SAM template or cdk.out folder (HARNESS_TEMPLATE)"
-    )
-    own.add_argument("--stack-name", help="CloudFormation stack name (HARNESS_STACK_NAME)")
-    own.add_argument(
-        "--parameter-overrides",
-        nargs="+",
-        metavar="KEY=VALUE",
-        help="template parameters (HARNESS_PARAMETER_OVERRIDES)",
-    )
-    own.add_argument("--publisher-function", help="picks the publisher among several (HARNESS_PUBLISHER_FUNCTION)")
-    own.add_argument("--subscriber-function", help="picks the subscriber among several (HARNESS_SUBSCRIBER_FUNCTION)")
-    own.add_argument("--table", help="picks the backend table among several (HARNESS_TABLE)")
-    own.add_argument("--stage", help="the REST API stage to send to (HARNESS_STAGE)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, handler, help_text, parents in (
-        (
-            "up",
-            cmd_up,
-            "start the stack (embedded; HARNESS_STACK=docker: Compose), deploy the topology",
-            [common, functions, own],
-        ),
-        (
-            "deploy",
-            cmd_deploy,
-            "create or update the topology (idempotent), or your own stack with --template",
-            [common, functions, own],
-        ),
-        ("destroy", cmd_destroy, "delete your own stack (deployed with --template) from the stack", [common]),
-        ("outputs", cmd_outputs, "webhook URL, queue URLs, table and function names", [common]),
-        ("load", cmd_load, "flood the webhook (Locust, headless), verify, write a report", [common]),
-        (
-            "compare",
-            cmd_compare,
-            "the same load against throttle variants, one report side by side",
-            [common, functions],
-        ),
-        ("verify", cmd_verify, "judge a finished load run again (default: reports/latest)", [common]),
-        ("ui", cmd_ui, "the Locust web UI on 127.0.0.1 against the webhook, with a Harness tab", [common]),
-        ("redrive", cmd_redrive, "move the DLQ's messages back to the queue (after a fix)", [common]),
-        (
-            "rotate-secret",
-            cmd_rotate_secret,
-            "a new signing secret for the publisher (the old one verifies until --finish)",
-            [common],
-        ),
-        ("rows", cmd_rows, "rows in the backend table (newest last)", [common]),
-        ("dlq", cmd_dlq, "messages in the dead-letter queue (left in place)", [common]),
-        ("down", cmd_down, "stop the stack that was started (embedded or Compose) and all it started", [common]),
-        ("status", cmd_status, "which stack runs, is it healthy, what are its limits", [common]),
-        ("config", cmd_config, "show the effective settings and their environment variables", [common]),
-    ):
-        sub = commands.add_parser(name, parents=parents, help=help_text)
-        sub.set_defaults(handler=handler)
-        if name == "up":
-            sub.add_argument("--no-deploy", action="store_true", help="start the stack only")
-        if name == "destroy":
-            sub.add_argument("--stack-name", help="the stack to delete (default: the recorded deployment's)")
-        if name == "outputs":
-            sub.add_argument("--json", action="store_true", help="machine-readable output")
-        if name == "compare":
-            sub.add_argument(
-                "--variants", help="e.g. reserved=1,reserved=2,maximum=2,none (HARNESS_VARIANTS; default: the three)"
-            )
-        if name == "config":
-            sub.add_argument("--markdown", action="store_true", help="the tables of the README, from the declarations")
-        if name == "verify":
-            sub.add_argument("--run", help="the run folder (default: reports/latest)")
-            sub.add_argument(
-                "--poison-fixed", action="store_true", help="after a fix and `harness redrive`: poison must be rows"
-            )
-        if name == "rotate-secret":
-            sub.add_argument("--secret", help="the new secret (default: a new random whsec_ secret)")
-            sub.add_argument("--finish", action="store_true", help="retire the old secret (AWSPREVIOUS)")
-        if name == "rows":
-            sub.add_argument("--id", help="only the row with this id (exit 1 when absent)")
-            sub.add_argument("--limit", type=int, default=20, help="how many rows to print (default 20)")
+    parser = argparse.ArgumentParser(prog="harness", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        sub.set_defaults(handler=command.handler)
+        for flags, options in command.arguments:
+            sub.add_argument(*flags, **options)
+        for group, names in _merged(command.settings):
+            add_flags(sub, group, names)
     return parser
+
+
+def _merged(settings: Settings) -> list[tuple[type[SettingsGroup], list[str]]]:
+    """One section per group, its settings in declaration order."""
+    wanted: dict[type[SettingsGroup], set[str]] = {}
+    for group, names in settings:
+        wanted.setdefault(group, set()).update(group.names() if names is None else names)
+    return [(group, [name for name in group.names() if name in names]) for group, names in wanted.items()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        from harness.settings.registry import check_config_file
+
+        check_config_file()
+        return args.handler(Options(args))
     except HarnessError as exc:
         _say(f"error: {exc}")
         return 2

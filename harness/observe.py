@@ -10,11 +10,13 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from harness.evidence import DeadLetter
+
 _deserialize = TypeDeserializer().deserialize
 
 
 def rows(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    """Every item of ``table`` as plain Python values (a paginated scan)."""
+    """Every item of a DynamoDB ``table`` as plain Python values (a paginated scan)."""
     return [
         {key: _deserialize(value) for key, value in item.items()}
         for page in dynamodb.get_paginator("scan").paginate(TableName=table)
@@ -47,14 +49,6 @@ def queue_depth(sqs: Any, queue_url: str) -> QueueDepth:
         in_flight=int(attributes["ApproximateNumberOfMessagesNotVisible"]),
         delayed=int(attributes["ApproximateNumberOfMessagesDelayed"]),
     )
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    message_id: str
-    item_id: str | None
-    receive_count: int
-    body: str
 
 
 def peek_messages(sqs: Any, queue_url: str, hold_s: int = 30) -> list[DeadLetter]:

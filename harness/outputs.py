@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.backend.config import BACKENDS
 from harness.exceptions import DeployError
 from harness.stack.config import StackSettings
 
@@ -28,10 +29,10 @@ class Outputs:
     event_source_mapping_uuid: str
     fail_path_marker: str = ""
     """The subscriber's poison marker as deployed, so a load can send poison without topology settings."""
-    backend: str = "dynamodb"
-    """Where the rows are: ``dynamodb`` (table ``table_name``) or ``postgres`` (table ``table_name``)."""
+    backend: str = BACKENDS[0]
+    """The kind of backend that holds the rows (table ``table_name``): ``harness.backend.config.BACKENDS``."""
     backend_port: int = 0
-    """postgres: the server's port on 127.0.0.1."""
+    """The backend server's port on 127.0.0.1 (0: it runs none of its own)."""
     stack_name: str = ""
     """The CloudFormation stack the topology was found in (`harness deploy --template`); empty: our own."""
     template: str = ""

@@ -231,11 +231,10 @@ def backend_never_refused_work(evidence: Evidence, _: Findings) -> str | None:
     """The pattern's purpose: the scale-limited backend is never overloaded."""
     view = evidence.backend
     if view is not None and view.errors:
-        what = "throttled" if view.kind == "dynamodb" else "refused connections"
         capacity = "on demand" if view.capacity is None else f"{view.capacity:g} {view.capacity_unit}"
         return (
-            f"the backend ({view.kind}, capacity {capacity}) {what} {view.errors} time(s) for capacity, peaking at "
-            f"{view.peak:g} {view.capacity_unit}: the consumer's throttle does not protect it"
+            f"the backend ({view.kind}, capacity {capacity}) {view.refusal} {view.errors} time(s) for capacity, "
+            f"peaking at {view.peak:g} {view.capacity_unit}: the consumer's throttle does not protect it"
         )
     return None
 

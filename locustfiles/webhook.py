@@ -33,6 +33,8 @@ from harness.signing import Signer, new_secret
 from harness.stack.config import StackSettings
 from harness.topology.config import TopologySettings
 
+from _live_view import register as register_live_view
+
 STACK = StackSettings.from_env()
 SETTINGS = LoadSettings.from_env()
 if SETTINGS.seed:
@@ -206,6 +208,4 @@ def add_harness_view(environment: Environment, **_kwargs) -> None:
     """The topology beside Locust's own charts: a Harness tab, and the live page /harness linked from the UI."""
     if environment.web_ui is None:
         return
-    from harness.report.live import register
-
-    register(environment.web_ui, STACK)
+    register_live_view(environment.web_ui, STACK)

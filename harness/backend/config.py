@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from harness.settings import SettingsGroup, option
 
 BACKENDS = ("dynamodb", "postgres")
+"""Every kind (``harness.backend.kinds`` maps each to its module); the first is the default."""
 POSTGRES_RESERVED_CONNECTIONS = 3
 """Kept for superusers (the harness's own sampling), as RDS keeps some for rdsadmin: not the app's capacity."""
 
@@ -16,7 +17,7 @@ class BackendSettings(SettingsGroup):
     title = "backend"
 
     backend: str = option(
-        "dynamodb",
+        BACKENDS[0],
         "the scale-limited backend: dynamodb (the reference stack's table) or postgres (the RDS of the original "
         "pattern, a real PostgreSQL 16 server on 127.0.0.1)",
         choices=BACKENDS,

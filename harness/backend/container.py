@@ -12,19 +12,24 @@ import sys
 from pathlib import Path
 
 from harness.backend.config import BackendSettings
-from harness.backend.postgres import ComposePostgres, PostgresServer
-from harness.settings import LOOPBACK_HOST
-from harness.stack.config import StackSettings
-from harness.stack.container import own_addresses
+from harness.backend.postgres_server import ContainerPostgres, PostgresServer
+from harness.network import LOOPBACK_HOST, own_addresses
 
+HOME = Path("/var/lib/harness/postgres")
+"""The container's own data folder (its file system: data goes when the container does)."""
 LOG_DIR = Path("/var/log/harness-postgres")
+"""Bind-mounted from the host's state folder (docker-compose.yml), where the harness counts refusals."""
+STARTUP_TIMEOUT_S = 60.0
 
 
 def main() -> None:
-    stack = StackSettings.from_env()
-    backend = BackendSettings.from_env().replace(postgres_port=ComposePostgres.CONTAINER_PORT)
+    backend = BackendSettings.from_env().replace(postgres_port=ContainerPostgres.CONTAINER_PORT)
     server = PostgresServer(
-        stack, backend, listen_hosts=[LOOPBACK_HOST, *own_addresses()], log_file=LOG_DIR / "postgres.log"
+        HOME,
+        backend,
+        STARTUP_TIMEOUT_S,
+        listen_hosts=[LOOPBACK_HOST, *own_addresses()],
+        log_file=LOG_DIR / "postgres.log",
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # SystemExit: the finally below stops the server
     try:

@@ -1,5 +1,5 @@
 import sys
 
-from harness.bench import main
+from harness.bench.benchmark import main
 
 sys.exit(main())

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from harness import aws
-from harness.bench import TRIVIAL, ingest_topology, webhook_ingest
+from harness.bench.benchmark import TRIVIAL, ingest_topology, webhook_ingest
+from harness.lambda_admin import create_function
+from harness.network import free_port
 from harness.stack.config import StackSettings
-from harness.stack.embedded import EmbeddedStack, free_port
-from harness.testing.pytest_plugin import create_function
+from harness.stack.embedded import EmbeddedStack
 
 CONCERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("HTTP server (twisted): requests in and out", ("twisted/",)),

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.backend import BackendView
-from harness.load.faults import Fault
-from harness.observe import DeadLetter
 from harness.outputs import Outputs
 
 DUPLICATE_KINDS = ("redelivery", "sender-retry", "replay")
@@ -27,6 +24,65 @@ REFUSED_KINDS = (FORGED, STALE)
 PUBLISHED_KINDS = ("new", "sender-retry", "replay")
 """Requests the publisher itself queues (an injected redelivery bypasses it)."""
 EVIDENCE_FILE = "evidence.json"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault injected during the run, in seconds since the load started (None: for the whole load)."""
+
+    what: str
+    function: str
+    from_s: float | None
+    to_s: float | None
+
+    def describe(self) -> str:
+        when = "for the whole load" if self.from_s is None else f"at {self.from_s:g}s"
+        if self.to_s is not None:
+            when = f"from {self.from_s:g}s to {self.to_s:g}s"
+        return f"{self.what} ({self.function}) {when}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message in the dead-letter queue, as read (and left in place)."""
+
+    message_id: str
+    item_id: str | None
+    receive_count: int
+    body: str
+
+
+@dataclass(frozen=True)
+class BackendView:
+    """The backend's side of a run, in the unit of its capacity (made by the backend, whichever it is)."""
+
+    kind: str
+    capacity: float | None
+    """What it can take: provisioned write units per second, or connections; None: on demand, no limit."""
+    capacity_unit: str
+    peak: float
+    """The highest load it saw, in the capacity's unit."""
+    errors: int
+    """Requests it refused for capacity: throttle events, or connections refused (SQLSTATE 53300)."""
+    load: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the load started, load in the capacity's unit), once a second."""
+    refused: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the load started, refusals in that second)."""
+    throughput: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the load started, writes or commits in that second)."""
+    throughput_unit: str = "writes / s"
+    refusal: str = "refused work"
+    """What refusing for capacity is called on this backend: "throttled", "refused connections"."""
+
+    def describe(self) -> str:
+        unit = self.capacity_unit
+        if self.capacity is None:
+            return f"peaked at {self.peak:g} {unit} (on demand: no capacity to exceed)"
+        refused = f", refused {self.errors} for capacity" if self.errors else ", refused nothing"
+        return f"peaked at {self.peak:g} of {self.capacity:g} {unit}{refused}"
 
 
 @dataclass

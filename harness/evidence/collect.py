@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness import backend, observe
-from harness.evidence import Accepted, Consumer, Evidence
+from harness import observe
+from harness.backend import Backend
+from harness.evidence import Accepted, Consumer, Evidence, Fault
 from harness.evidence.tokens import tokens_in
-from harness.load.faults import Fault
 from harness.outputs import Outputs
 from harness.polling import DeadlineExceeded, poll
 
@@ -80,7 +80,7 @@ METRICS_WINDOW_S = 6 * 3600
 """The queue's NumberOfMessagesSent is read as a total over this window, before the load and after it."""
 
 
-def baseline(client: Callable[[str], Any], outputs: Outputs) -> dict[str, Any]:
+def baseline(client: Callable[[str], Any], outputs: Outputs, backend: Backend) -> dict[str, Any]:
     """What the table, the DLQ and the queue's sent-messages metric hold before a load: verification by
     counting, and the messages enqueued per request, compare against it. Messages already queued (a request
     just before the load) are written first, so their rows are not counted as the run's."""
@@ -89,7 +89,7 @@ def baseline(client: Callable[[str], Any], outputs: Outputs) -> dict[str, Any]:
     dlq = observe.queue_depth(client("sqs"), outputs.dlq_url).total if outputs.dlq_url else 0
     window_start = time.time() - METRICS_WINDOW_S
     return {
-        "table_rows": len(backend.rows(outputs, client)),
+        "table_rows": len(backend.rows(outputs.table_name)),
         "dlq_depth": dlq,
         "metrics_from": window_start,
         "messages_sent": settled_messages_sent(client("cloudwatch"), outputs, window_start),
@@ -116,6 +116,7 @@ def settled_messages_sent(cloudwatch: Any, outputs: Outputs, window_start: float
 def collect(
     client: Callable[[str], Any],
     outputs: Outputs,
+    backend: Backend,
     accepted: Accepted,
     *,
     run_id: str,
@@ -126,13 +127,14 @@ def collect(
     faults: Sequence[Fault] = (),
     before: dict[str, int] | None = None,
 ) -> Evidence:
-    """Everything the rules and the report need about a run; ``client(service)`` builds AWS clients.
+    """Everything the rules and the report need about a run; ``client(service)`` builds AWS clients, and
+    ``backend`` reads the rows and its own side of the run.
 
     Requests are found by the ids our publisher answered, else by their tokens in the rows' attributes,
     else (the stack keeps no token) counted: ``before`` holds the table's and the DLQ's counts from
     before the load.
     """
-    every_row = backend.rows(outputs, client)
+    every_row = backend.rows(outputs.table_name)
     every_letter = observe.peek_messages(client("sqs"), outputs.dlq_url) if outputs.dlq_url else []
     if accepted.by_id:
         correlation, ids = "id", accepted.ids
@@ -183,7 +185,7 @@ def collect(
         drain_seconds=drain_seconds,
         samples=list(samples),
         faults=list(faults),
-        backend=backend.view(outputs, client, samples, load_started),
+        backend=backend.view(outputs.table_name, samples, load_started),
         pending=observe.queue_depth(client("sqs"), outputs.queue_url).total,
         correlation=correlation,
         table_rows=(before["table_rows"], len(every_row)) if before else None,

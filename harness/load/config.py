@@ -1,4 +1,4 @@
-"""Settings of a load run (`make load`, `make ui`, `make compare`), fault injection included."""
+"""Settings of a load run (`make load`, `make ui`, `make compare`), fault injection included, and of the web UI."""
 
 from __future__ import annotations
 
@@ -18,11 +18,15 @@ class LoadSettings(SettingsGroup):
     title = "load"
 
     shape: str = option("burst", "load shape: steady, burst (quiet, spike, quiet) or soak", choices=SHAPES)
-    users: int = option(20, "peak concurrent Locust users", low=1)
+    users: int = option(20, "peak concurrent Locust users", low=1, flags=("-u",))
     user_rps: float = option(2.0, "webhooks per second each user sends (Locust constant_throughput)", low=0.001)
-    spawn_rate: float = option(10.0, "users started per second", low=0.001)
+    spawn_rate: float = option(10.0, "users started per second", low=0.001, flags=("-r",))
     duration_s: int = option(
-        60, "length of the load, e.g. 90, 30s, 5m, 1h30m (the queue then drains)", low=1, duration=True
+        60,
+        "length of the load, e.g. 90, 30s, 5m, 1h30m (the queue then drains)",
+        low=1,
+        duration=True,
+        flags=("-t", "--run-time", "--duration"),
     )
     workers: int = option(0, "Locust worker processes (0: one process); the master coordinates them", low=0, high=64)
     duplicate_share: float = option(
@@ -74,11 +78,6 @@ class LoadSettings(SettingsGroup):
         None, "publisher-side: SQS unavailable (503s) from this many seconds into the load", low=0, duration=True
     )
     fault_queue_outage_duration_s: int = option(5, "publisher-side: how long SQS is unavailable", low=1, duration=True)
-    variants: str = option(
-        "",
-        "harness compare: the consumer variants, e.g. reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none "
-        "(empty: reserved and MaximumConcurrency at the topology's limit, and no throttle)",
-    )
     seed: int = option(
         0, "random seed of the load's choices (paths, shares, redeliveries); 0: a new one each run", low=0
     )
@@ -86,7 +85,6 @@ class LoadSettings(SettingsGroup):
         True, "a queue that does not drain within drain_timeout_s ends the run (false: judged as it stands)"
     )
     reports_dir: Path = option(Path("reports"), "where runs are written (reports/<run-id>/, reports/latest)")
-    ui_port: int = option(8089, "Locust web UI port on 127.0.0.1", low=1, high=65535)
 
     def problems(self) -> list[str]:
         places = self.places()
@@ -97,3 +95,12 @@ class LoadSettings(SettingsGroup):
 
     def places(self) -> set[str]:
         return {place.strip() for place in self.token_places.split(",") if place.strip()}
+
+
+@dataclass(frozen=True)
+class WebUISettings(SettingsGroup):
+    """`harness ui` (`make ui`): the load's settings, and where Locust's web UI listens."""
+
+    title = "web UI"
+
+    ui_port: int = option(8089, "Locust web UI port on 127.0.0.1", low=1, high=65535)

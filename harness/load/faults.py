@@ -2,45 +2,25 @@
 
 Backend faults (an outage, a share of failing writes) are injected in the backend itself — the DynamoDB
 table answers errors, PostgreSQL refuses and drops connections — so they judge any subscriber, a user's
-own included. A process crash is done by the embedded stack's Lambda executor, SQS failing the publisher by its SQS
-(the queue's tag): neither needs the functions' cooperation, so they apply to a user's own stack too.
-Times in the settings are seconds into the load; everything receives absolute windows, so every
-execution environment agrees on when the outage is. Each fault is recorded for the report.
+own included. A process crash is done by the embedded stack's Lambda executor, SQS failing the publisher by
+its SQS (the queue's tag; both sides read the names in ``harness.localstack_extensions.contract``):
+neither needs the functions' cooperation, so they apply to a user's own stack too. Times in the settings
+are seconds into the load; everything receives absolute windows, so every execution environment agrees
+on when the outage is. Each fault is recorded for the report.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness import backend
+from harness.backend import Backend
+from harness.evidence import Fault
+from harness.lambda_admin import update_environment
 from harness.load.config import LoadSettings
+from harness.localstack_extensions.contract import CRASH_VARIABLES, SEND_OUTAGE_TAG
 from harness.outputs import Outputs
-from harness.topology.deploy import update_environment
-
-CRASH_VARIABLES = ("HARNESS_FAULT_CRASH_AT_MS", "HARNESS_FAULT_CRASH_DELAY_MS")
-"""Read by the embedded stack's Lambda executor (harness/localstack_extensions/lambda_executor)."""
-SEND_OUTAGE_TAG = "harness:fault-send-outage-ms"
-"""Read by the embedded stack's SQS (harness/localstack_extensions/sqs.py)."""
-
-
-@dataclass(frozen=True)
-class Fault:
-    what: str
-    function: str
-    from_s: float | None
-    to_s: float | None
-
-    def describe(self) -> str:
-        when = "for the whole load" if self.from_s is None else f"at {self.from_s:g}s"
-        if self.to_s is not None:
-            when = f"from {self.from_s:g}s to {self.to_s:g}s"
-        return f"{self.what} ({self.function}) {when}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def planned(settings: LoadSettings, outputs: Outputs) -> list[Fault]:
@@ -69,7 +49,9 @@ def planned(settings: LoadSettings, outputs: Outputs) -> list[Fault]:
 
 
 @contextlib.contextmanager
-def injected(settings: LoadSettings, outputs: Outputs, client: Callable[[str], Any], origin: float) -> Iterator[None]:
+def injected(
+    settings: LoadSettings, outputs: Outputs, client: Callable[[str], Any], backend: Backend, origin: float
+) -> Iterator[None]:
     """Faults on for the block (the load and its drain), then the backend, the queue and the subscriber as they
     were. Each is injected outside the functions' code, so it applies to any publisher and subscriber."""
     outage = None
@@ -77,7 +59,7 @@ def injected(settings: LoadSettings, outputs: Outputs, client: Callable[[str], A
         start = origin + settings.fault_outage_after_s
         outage = (start, start + settings.fault_outage_duration_s)
     with (
-        backend.faults(outputs, client, outage, settings.fault_error_rate),
+        backend.faults(outputs.table_name, outage, settings.fault_error_rate),
         _queue_outage(settings, outputs, client("sqs"), origin),
         _crash(settings, outputs, client("lambda"), origin),
     ):

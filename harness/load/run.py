@@ -18,23 +18,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import aws, backend, signing
+from harness import aws, signing
+from harness.backend import Backend
+from harness.deployment import recorded_backend
 from harness.evidence import Accepted, Evidence
 from harness.evidence.collect import baseline, collect, wait_for_drain
 from harness.evidence.sampler import Sampler
 from harness.exceptions import HarnessError, SettingsError
 from harness.load.config import LoadSettings
 from harness.load.faults import injected, planned
+from harness.network import LOOPBACK_HOST, free_port
 from harness.outputs import Outputs, load_outputs
 from harness.polling import DeadlineExceeded, poll
 from harness.report import render_report
 from harness.resources import bundled
 from harness.rules import Verdict, judge
-from harness.settings import LOOPBACK_HOST
+from harness.secrets import current_signing_secret
 from harness.stack.config import StackSettings
-from harness.stack.embedded import free_port
 from harness.topology.config import TopologySettings
-from harness.topology.deploy import current_signing_secret
 
 LOCUSTFILE = bundled("locustfiles") / "webhook.py"
 RUN_FILE = "run.json"
@@ -65,10 +66,16 @@ def locust_commands(load: LoadSettings, outputs: Outputs, run_dir: Path) -> list
     return [master] + [worker] * load.workers
 
 
-def signing_environment(load: LoadSettings, outputs: Outputs, client: Callable[[str], Any]) -> dict[str, str]:
+SIGNING = ("signature_scheme", "signing_secret", "signature_tolerance_s")
+"""The topology's settings a load uses: what a publisher of your own verifies, so the load signs with it."""
+
+
+def signing_environment(
+    load: LoadSettings, outputs: Outputs, client: Callable[[str], Any], topology: TopologySettings | None = None
+) -> dict[str, str]:
     """What the load generator signs with: our publisher's scheme and its current secret (read from Secrets
     Manager), or, for a publisher of your own, HARNESS_SIGNATURE_SCHEME and HARNESS_SIGNING_SECRET."""
-    topology = TopologySettings.from_env(validate=False)
+    topology = topology or TopologySettings.from_env(validate=False)
     scheme = outputs.signature_scheme if outputs.ours else topology.signature_scheme
     tolerance = outputs.signature_tolerance_s if outputs.ours else topology.signature_tolerance_s
     shares = {name: getattr(load, name) for name in ("forged_share", "replay_share", "stale_share")}
@@ -106,8 +113,11 @@ def run(
     progress: Callable[[str], None] = lambda _: None,
     outputs: Outputs | None = None,
     run_dir: Path | None = None,
+    topology: TopologySettings | None = None,
+    backend: Backend | None = None,
 ) -> tuple[Verdict, Path]:
-    """One load run against ``outputs`` (default: the deployment recorded in the state folder)."""
+    """One load run against ``outputs`` (default: the deployment recorded in the state folder); ``topology``
+    gives the signing settings for a publisher of your own, ``backend`` the backend ``outputs`` writes to."""
     outputs = outputs or load_outputs(stack)
     if load.poison_share and not outputs.ours:
         raise SettingsError(
@@ -133,17 +143,19 @@ def run(
     for fault in faults:
         progress(f"fault injected: {fault.describe()}")
     client = lambda service: aws.client(service, stack)  # noqa: E731
+    backend = backend or recorded_backend(stack, outputs, client)
     load_started = time.time() + (2.0 if faults else 0.0)  # the faults are set up first
-    sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl", probe=backend.probe(stack, outputs))
+    probe = backend.probe(outputs.table_name)
+    sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl", probe=probe)
     env = {
         **os.environ,
         **stack.to_environment(),
         **load.to_environment(),
-        **signing_environment(load, outputs, client),
+        **signing_environment(load, outputs, client, topology),
         "HARNESS_RUN_DIR": str(run_dir.resolve()),
     }
-    before = baseline(client, outputs)
-    with injected(load, outputs, client, load_started):
+    before = baseline(client, outputs, backend)
+    with injected(load, outputs, client, backend, load_started):
         time.sleep(max(0.0, load_started - time.time()))  # faults are scheduled from this moment on
         sampler.start()
         try:
@@ -173,6 +185,7 @@ def run(
     evidence = collect(
         client,
         outputs,
+        backend,
         Accepted.load(run_dir),
         run_id=run_id,
         load_started=load_started,
@@ -221,12 +234,14 @@ def reverify(
         raise HarnessError(f"no run recorded in {run_dir}; run `make load` first or pass --run DIR") from None
     outputs = load_outputs(stack)
     client = lambda service: aws.client(service, stack)  # noqa: E731
+    backend = recorded_backend(stack, outputs, client)
     wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
     accepted = Accepted.load(run_dir)
     previous = _previous_evidence(run_dir)
     evidence = collect(
         client,
         outputs,
+        backend,
         accepted.with_poison_fixed() if poison_fixed else accepted,
         run_id=times.get("run_id", run_dir.resolve().name),
         load_started=times["load_started"],

@@ -1,14 +1,13 @@
 """CloudWatch with buffered writes for the metrics LocalStack itself publishes per request.
 
 LocalStack records ``AWS/Lambda`` ``Invocations``/``Errors`` per invocation and ``AWS/SQS`` metrics per
-message, each with one PutMetricData and so one SQLite transaction: measured at ~40 % of the gateway's
-CPU under an invoke load, and again under a webhook ingest load. Here those
-datapoints are buffered and written once per ``FLUSH_INTERVAL_S``, identical datapoints (same metric,
-dimensions and second) merged into one Values/Counts entry. Every read flushes first, so a reader
-never misses a datapoint. Other namespaces are written at once, as stock. Providers of this process
-that record per-request datapoints in ``REQUEST_METRICS`` (no client call at all) are drained into
-the same buffer, before every read too. Selected with
-``PROVIDER_OVERRIDE_CLOUDWATCH=buffered``.
+message, each with one PutMetricData and so one SQLite transaction: a large share of the gateway's CPU
+under an invoke load and under a webhook load (the README's "Benchmark"). Here those datapoints are
+buffered and written once per ``FLUSH_INTERVAL_S``, identical datapoints (same metric, dimensions and
+second) merged into one Values/Counts entry. Every read flushes first, so a reader never misses a
+datapoint. Other namespaces are written at once, as stock. Providers of this process that record
+per-request datapoints in ``REQUEST_METRICS`` (no client call at all) are drained into the same
+buffer, before every read too. Selected with ``PROVIDER_OVERRIDE_CLOUDWATCH=buffered``.
 """
 
 import threading

@@ -39,19 +39,15 @@ from localstack.aws.skeleton import DispatchTable
 from localstack.services.moto import MotoFallbackDispatcher, call_moto
 from localstack.services.plugins import ServiceLifecycleHook
 
+from .contract import CAPACITY_RESET_TAG, OBSERVER_HEADER, TABLE_ERROR_RATE_TAG, TABLE_OUTAGE_TAG
 from .dynamodb_capacity import TableCapacity, item_size, read_units, write_units
 from .metrics import Batch, PerSecondPublisher, datum
 
-OBSERVER_HEADER = "X-Harness-Observer"
 THROTTLED = (
     "The level of configured provisioned throughput for the table was exceeded. "
     "Consider increasing your provisioning level with the UpdateTable API."
 )
 Handler = Callable[[RequestContext, dict], Any]
-OUTAGE_TAG = "harness:fault-outage-ms"
-ERROR_RATE_TAG = "harness:fault-error-rate"
-CAPACITY_RESET_TAG = "harness:capacity-reset"
-"""Fault and reset tags, as the harness sets them (harness/backend/__init__.py; extensions cannot import it)."""
 
 
 class MotoDynamoDBProvider(DynamodbApi, ServiceLifecycleHook):
@@ -116,17 +112,17 @@ class Faults:
 
     def tagged(self, context: RequestContext, arn: str, tags: dict[str, str]) -> None:
         key = (context.account_id, context.region, arn.rpartition("/")[2])
-        if OUTAGE_TAG in tags:
-            start, _, end = tags[OUTAGE_TAG].partition(",")
+        if TABLE_OUTAGE_TAG in tags:
+            start, _, end = tags[TABLE_OUTAGE_TAG].partition(",")
             self.outage[key] = (float(start), float(end))
-        if ERROR_RATE_TAG in tags:
-            self.error_rate[key] = float(tags[ERROR_RATE_TAG])
+        if TABLE_ERROR_RATE_TAG in tags:
+            self.error_rate[key] = float(tags[TABLE_ERROR_RATE_TAG])
 
     def untagged(self, context: RequestContext, arn: str, keys: list[str]) -> None:
         key = (context.account_id, context.region, arn.rpartition("/")[2])
-        if OUTAGE_TAG in keys:
+        if TABLE_OUTAGE_TAG in keys:
             self.outage.pop(key, None)
-        if ERROR_RATE_TAG in keys:
+        if TABLE_ERROR_RATE_TAG in keys:
             self.error_rate.pop(key, None)
 
     def check(self, context: RequestContext, table: str) -> None:

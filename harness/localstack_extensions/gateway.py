@@ -5,10 +5,9 @@ host?") and so listens on 0.0.0.0: anyone on the network could run code through 
 ``GATEWAY_SERVER=twisted-loopback``.
 
 Its requests also skip twisted's form parsing: twisted parses the content type of every POST with the
-``email`` package to fill ``request.args`` from form bodies (~6 % of the gateway's busy time under a
-webhook load), which nothing reads: LocalStack's WSGI application reads the body itself. Nor does the
-site format an access-log line per request (4 % of the busy samples): twisted's log file is not one
-LocalStack writes out, and LocalStack logs each request itself (``localstack.request.aws``).
+``email`` package to fill ``request.args`` from form bodies, which nothing reads: LocalStack's WSGI
+application reads the body itself. Nor does the site format an access-log line per request: twisted's
+log file is not one LocalStack writes out, and LocalStack logs each request itself (``localstack.request.aws``).
 """
 
 from localstack.aws.serving.twisted import TLSMultiplexerFactory

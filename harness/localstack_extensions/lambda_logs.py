@@ -1,18 +1,17 @@
 """Lambda's log shipping in batches, written straight into CloudWatch Logs' state in this process.
 
 LocalStack's ``LogHandler`` ships each invocation's lines with a PutLogEvents of their own through its
-internal client: ~20 % of the gateway's busy time under a webhook ingest load. This one waits up to
-``BATCH_WINDOW_S`` after an invocation's lines arrive for more, then writes each stream's lines in the
-order they came, each stamped with the time the invocation handed them over (stock stamps the time of
-shipping). Lines still reach CloudWatch Logs well within a second.
+internal client, a large share of the gateway's busy time under a webhook load (the README's
+"Benchmark" has the profile). This one waits up to ``BATCH_WINDOW_S`` after an invocation's lines
+arrive for more, then writes each stream's lines in the order they came, each stamped with the time
+the invocation handed them over (stock stamps the time of shipping). Lines still reach CloudWatch Logs
+well within a second.
 
-Even batched, a PutLogEvents per stream through the internal client (serialised, signed, sent through
-the handler chain, parsed again by moto) was 11 % of the gateway's busy samples with 10 environments,
-one stream each (with the gateway's access log gone too, 2-8 % less CPU per webhook, measured side by
-side). ``StateWriter`` ends where that request ends, in LocalStack's CloudWatch Logs backend (the same
-validation, and LocalStack's subscription-filter delivery), without the round trip. Only when the
-account has metric filters, which LocalStack's Logs provider applies on its PutLogEvents, do the lines
-still go through the service (``ServiceWriter``).
+Even batched, a PutLogEvents per stream through the internal client is serialised, signed, sent through
+the handler chain and parsed again by moto. ``StateWriter`` ends where that request ends, in
+LocalStack's CloudWatch Logs backend (the same validation, and LocalStack's subscription-filter
+delivery), without the round trip. Only when the account has metric filters, which LocalStack's Logs
+provider applies on its PutLogEvents, do the lines still go through the service (``ServiceWriter``).
 """
 
 from __future__ import annotations

@@ -18,10 +18,8 @@ from datetime import UTC, datetime
 from localstack.aws.api import CommonServiceException
 from localstack.services.sqs.provider import CloudwatchDispatcher, SqsProvider
 
+from .contract import SEND_OUTAGE_TAG
 from .metrics import REQUEST_METRICS, datum
-
-SEND_OUTAGE_TAG = "harness:fault-send-outage-ms"
-"""As the harness sets it (harness/load/faults.py; extensions cannot import it)."""
 
 
 def in_outage(tags: dict[str, str], now_ms: float) -> bool:

@@ -1,4 +1,4 @@
-"""report.html and the live view: pages drawn from the evidence, from Jinja2 templates sharing one stylesheet.
+"""report.html, the comparison and the live view: pages drawn from Jinja2 templates sharing one stylesheet.
 
 The report is one self-contained page (inline SVG and CSS, no scripts, nothing downloaded). Nothing here
 reads AWS: the report is a function of the evidence and the verdict.
@@ -13,8 +13,7 @@ from typing import Any
 
 import jinja2
 
-from harness.backend import BackendView
-from harness.evidence import Accepted, Evidence
+from harness.evidence import Accepted, BackendView, Evidence
 from harness.report.charts import Chart, Series, histogram, limit_line, line_chart
 from harness.rules import Verdict, latencies_ms
 from harness.stats import per_second

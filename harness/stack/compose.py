@@ -3,22 +3,31 @@
 `HARNESS_STACK=docker harness up` builds the project image (docker/Dockerfile), starts the `localstack`
 service (and `postgres` with HARNESS_BACKEND=postgres), waits for its health check, then deploys from
 this machine, as in the embedded mode; `harness down` removes the project's containers, network and
-volumes. Load, tests and verification only need the published endpoint, 127.0.0.1:PORT. Works with
-Compose v2 (`docker compose`) or v1 (`docker-compose`, Debian's package).
+volumes. Load, tests and verification only need the published endpoint, 127.0.0.1:PORT.
+
+Compose itself builds, starts and removes (`up`, `down`, `build`, `rm`: v2's `docker compose` or v1's
+`docker-compose`, Debian's package); what the engine knows (is it up, the project's containers, their
+health and logs, what is left after `down`) is asked of it through the Docker SDK for Python.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from docker.errors import DockerException
+
+import docker
+from harness.backend.base import Hosting
 from harness.exceptions import AlreadyRunningError, StackError, StartupError
 from harness.polling import DeadlineExceeded, poll
 from harness.processes import log_tail
-from harness.stack import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
+from harness.stack.base import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
 from harness.stack.config import StackSettings
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -45,11 +54,22 @@ def compose_command() -> list[str]:
     )
 
 
-def engine_answers() -> bool:
+def engine() -> docker.DockerClient | None:
+    """The Docker engine DOCKER_HOST (default: the local socket) names, when it answers."""
     try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        client = docker.from_env(timeout=30)
+        client.ping()
+        return client
+    except DockerException:
+        return None
+
+
+def engine_answers() -> bool:
+    return engine() is not None
+
+
+PROJECT_LABEL, SERVICE_LABEL = "com.docker.compose.project", "com.docker.compose.service"
+"""The labels Compose (v1 and v2) puts on what it creates."""
 
 
 class ComposeStack:
@@ -161,18 +181,40 @@ class ComposeStack:
         return is_healthy(self.settings.host_endpoint_url)
 
     def logs(self, lines: int = 30, service: str = "localstack") -> str:
-        result = self.compose("logs", "--no-color", "--tail", str(lines), service, timeout_s=60)
-        return (result.stdout or result.stderr).strip() or "(no log)"
+        """The last ``lines`` of ``service``'s containers' logs."""
+        found = [
+            container.logs(tail=lines).decode(errors="replace").strip()
+            for container in self._containers(all_states=True, service=service)
+        ]
+        return "\n".join(log for log in found if log) or "(no log)"
+
+    def _labels(self, service: str | None = None) -> list[str]:
+        return [f"{PROJECT_LABEL}={self.project}", *([f"{SERVICE_LABEL}={service}"] if service else [])]
+
+    def _containers(self, all_states: bool = False, service: str | None = None) -> list[Any]:
+        client = engine()
+        if client is None:
+            return []
+        with contextlib.closing(client):
+            return client.containers.list(all=all_states, filters={"label": self._labels(service)})
 
     def containers(self, all_states: bool = False, service: str | None = None) -> list[str]:
         """Ids of the project's containers (running ones, or all with ``all_states``; of one ``service``)."""
-        if not shutil.which("docker"):
-            return []
-        command = ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}"]
-        if service:
-            command += ["--filter", f"label=com.docker.compose.service={service}"]
-        result = subprocess.run([*command, *(["-a"] if all_states else [])], capture_output=True, text=True)
-        return result.stdout.split() if result.returncode == 0 else []
+        return [container.id for container in self._containers(all_states, service)]
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """The project's containers, networks and volumes the engine still has (none after `down`)."""
+        client = engine()
+        if client is None:
+            return {}
+        label = {"label": self._labels()}
+        with contextlib.closing(client):
+            found = {
+                "containers": [c.name for c in client.containers.list(all=True, filters=label)],
+                "networks": [n.name for n in client.networks.list(filters=label)],
+                "volumes": [v.name for v in client.volumes.list(filters=label)],
+            }
+        return {kind: names for kind, names in found.items() if names}
 
     def stop(self) -> int:
         containers = self.containers(all_states=True)
@@ -180,23 +222,58 @@ class ComposeStack:
             result = self.compose("down", "--remove-orphans", "--volumes", "--timeout", "10")
             if result.returncode != 0:
                 raise StackError(f"docker compose down failed:\n{result.stderr[-2000:]}")
+            left = self.leftovers()
+            if left:
+                listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in left.items())
+                raise StackError(
+                    f"`docker compose down` left parts of the project {self.project} behind ({listed}); remove them "
+                    "with `docker rm -f`, `docker network rm` and `docker volume rm`, then run `make down` again"
+                )
         if read_record(self.settings).get("kind") == self.kind:
             record_path(self.settings).unlink(missing_ok=True)
         return len(containers)
 
     def function_processes(self) -> int:
         """Execution environments (function processes) running inside the LocalStack container."""
-        result = self.compose("top", "localstack", timeout_s=60)
-        return sum(FUNCTION_PROCESS_MARK in line for line in result.stdout.splitlines())
+        processes = 0
+        for container in self._containers(service="localstack"):
+            with contextlib.suppress(DockerException):
+                processes += sum(FUNCTION_PROCESS_MARK in " ".join(row) for row in container.top()["Processes"] or [])
+        return processes
 
     def status(self) -> StackStatus:
-        containers = self.containers()
+        containers = self._containers()
         running = bool(containers)
+        health = [
+            f"{container.labels.get(SERVICE_LABEL, container.name)}: {container.status}"
+            + (f" ({state})" if (state := (container.attrs["State"].get("Health") or {}).get("Status")) else "")
+            for container in containers
+        ]
         return StackStatus(
             kind=self.kind,
             running=running,
             healthy=running and self.is_healthy(),
             endpoint=self.settings.host_endpoint_url,
             function_processes=self.function_processes() if running else 0,
-            notes=[f"{len(containers)} running container(s) of the Compose project {self.project}"],
-        )
+            notes=[f"{len(containers)} running container(s) of the Compose project {self.project}: "
+                   + (", ".join(health) or "none")],
+        )  # fmt: skip
+
+    # --- where a backend's server runs: a service of this project (harness.backend.base.Services) -------
+
+    def hosting(self) -> Hosting:
+        return Hosting(self.settings.state_path, self.settings.startup_timeout_s, self.settings.endpoint_host, self)
+
+    def start_service(self, service: str, environment: dict[str, str], progress: Callable[[str], None]) -> None:
+        self.start_services([service], progress, environment)
+
+    def service_running(self, service: str) -> bool:
+        return bool(self.containers(service=service))
+
+    def remove_service(self, service: str, timeout_s: float) -> int:
+        running = len(self.containers(service=service))
+        self.compose("rm", "--stop", "--force", service, timeout_s=timeout_s + 60)
+        return running
+
+    def service_logs(self, service: str, lines: int = 30) -> str:
+        return self.logs(lines, service=service)

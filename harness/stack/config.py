@@ -13,7 +13,8 @@ from harness.localstack_extensions.sqs_scaling.config import (
     SCALE_UP_VARIABLE,
     ScalingConfig,
 )
-from harness.settings import LOOPBACK_HOST, SettingsGroup, is_local_host, option
+from harness.network import LOOPBACK_HOST, is_local_host
+from harness.settings import SettingsGroup, option
 
 STACK_KINDS = ("embedded", "docker")
 LOG_LEVELS = ("trace", "trace-internal", "debug", "info", "warn", "error")

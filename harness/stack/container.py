@@ -9,18 +9,11 @@ Run as ``python -m harness.stack.container``; it replaces itself with LocalStack
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
-from harness.settings import LOOPBACK_HOST
+from harness.network import LOOPBACK_HOST, own_addresses
 from harness.stack.config import StackSettings
 from harness.stack.embedded import localstack_environment
-
-
-def own_addresses() -> list[str]:
-    """The container's IPv4 addresses on its networks (what its hostname resolves to), loopback excluded."""
-    _, _, addresses = socket.gethostbyname_ex(socket.gethostname())
-    return [address for address in addresses if not address.startswith("127.")]
 
 
 def main() -> None:

@@ -18,14 +18,15 @@ from collections.abc import Callable, Iterator, Sequence
 
 import psutil
 
+from harness.backend.base import Hosting
 from harness.exceptions import AlreadyRunningError, PortInUseError, StartupError
 from harness.localstack_extensions.lambda_executor import runtimes
 from harness.localstack_extensions.lambda_executor.runtime import PARENT_PID_VARIABLE
 from harness.localstack_extensions.sqs_scaling.config import default_host_ceiling
+from harness.network import LOOPBACK_HOST
 from harness.processes import group_members, log_tail, signal_and_wait
 from harness.resources import ensure_node_sdk
-from harness.settings import LOOPBACK_HOST
-from harness.stack import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
+from harness.stack.base import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
 from harness.stack.config import StackSettings
 
 # Ambient variables that must not leak into LocalStack (or, through it, into functions).
@@ -98,6 +99,10 @@ class EmbeddedStack:
     def log_location(self) -> str:
         return str(self.log_file)
 
+    def hosting(self) -> Hosting:
+        """Servers run as processes of this machine, beside LocalStack, as the functions do."""
+        return Hosting(self.settings.state_path, self.settings.startup_timeout_s, self.settings.endpoint_host)
+
     # --- start -----------------------------------------------------------------------------------
 
     def start(self, progress: Callable[[str], None] = lambda _: None) -> str:
@@ -161,10 +166,8 @@ class EmbeddedStack:
         wait_until_healthy(healthy_or_exited, self.settings, "LocalStack", self.logs, progress, interval_s=0.05)
 
     def _warm_up(self, progress: Callable[[str], None]) -> None:
-        """Load the services the topology uses now, so the user's first call is not the slow one.
-
-        A fresh state folder also makes LocalStack build its service-catalog cache (~5 s, once).
-        """
+        """Load the services the topology uses now, so the user's first call is not the slow one (a fresh
+        state folder also makes LocalStack build its service-catalog cache, once)."""
         from harness import aws
 
         progress("loading Lambda, SQS and DynamoDB ...")
@@ -267,10 +270,3 @@ def node_note() -> str:
         return "no `node` on the PATH: Node.js functions fail to create (install Node.js 20 or later)"
     offered = ", ".join(runtimes.NODE_RUNTIMES)
     return f"Node.js functions ({offered}) run on this machine's Node.js {major}, whatever major their runtime names"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now, on 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK_HOST, 0))
-        return probe.getsockname()[1]

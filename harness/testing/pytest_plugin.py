@@ -23,9 +23,6 @@ Fixtures:
 from __future__ import annotations
 
 import dataclasses
-import json
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -34,42 +31,31 @@ from typing import Any
 import pytest
 
 from harness import aws
-from harness.backend import rows as backend_rows
+from harness.backend import backend_for, deployed_backend
 from harness.backend.config import BackendSettings
+from harness.evidence import DeadLetter
+from harness.lambda_admin import create_function
 from harness.load.config import LoadSettings
-from harness.observe import DeadLetter, peek_messages
+from harness.network import free_port
+from harness.observe import peek_messages
 from harness.outputs import Outputs
+from harness.settings.registry import check_config_file
 from harness.stack.config import StackSettings
-from harness.stack.embedded import EmbeddedStack, free_port
+from harness.stack.embedded import EmbeddedStack
 from harness.topology.config import TemplateSettings, TopologySettings
 from harness.topology.deploy import Deployer
-from harness.topology.packaging import zip_sources
 from harness.topology.template import deploy as deploy_template
+from harness.webhook import post_webhook
 
-LAMBDA_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A key of harness.toml that no setting has is an error here too, not a setting silently ignored."""
+    from harness.exceptions import SettingsError
 
-def create_function(
-    lambda_client: Any,
-    name: str,
-    files: Mapping[str, str],
-    handler: str = "app.handler",
-    runtime: str = "python3.11",
-    **kwargs: Any,
-) -> str:
-    """Create a function from inline sources and wait (polling) until it is active."""
-    lambda_client.create_function(
-        FunctionName=name,
-        Runtime=runtime,
-        Role=LAMBDA_ROLE,
-        Handler=handler,
-        Code={"ZipFile": zip_sources(files)},
-        **kwargs,
-    )
-    lambda_client.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
-    )
-    return name
+    try:
+        check_config_file()
+    except SettingsError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 @pytest.fixture(scope="session")
@@ -137,13 +123,14 @@ class Topology:
             deploy_template(self.stack, self.template.replace(**changes), _clients(self.stack), say=said.append)
             return [line.strip() for line in said[1:] if line.startswith("  ") and "up to date" not in line]
         topology, backend = _split(changes)
-        deployer = Deployer(self.stack, self.settings.replace(**topology), backend=self.backend.replace(**backend))
+        deployer = _deployer(self.stack, self.settings.replace(**topology), self.backend.replace(**backend))
         deployer.deploy()
         return deployer.changes
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every row of the topology's backend table (DynamoDB or PostgreSQL)."""
-        return backend_rows(self.outputs, _clients(self.stack))
+        """Every row of the topology's backend table, whichever backend it is."""
+        client = _clients(self.stack)
+        return deployed_backend(self.outputs, EmbeddedStack(self.stack).hosting(), client).rows(self.outputs.table_name)
 
     def dead_letters(self) -> list[DeadLetter]:
         """The DLQ's messages, left in place (none when the stack has no DLQ)."""
@@ -163,6 +150,11 @@ def _clients(stack: StackSettings) -> Callable[[str], Any]:
     return lambda service: aws.client(service, stack)
 
 
+def _deployer(stack: StackSettings, settings: TopologySettings, backend: BackendSettings) -> Deployer:
+    client = _clients(stack)
+    return Deployer(stack, settings, client, backend=backend_for(backend, EmbeddedStack(stack).hosting(), client))
+
+
 def _split(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Settings for the topology and for the backend, from one set of keyword arguments."""
     backend_names = set(BackendSettings.names())
@@ -179,7 +171,7 @@ def deploy_topology(localstack: EmbeddedStack) -> Callable[..., Topology]:
         topology, backend = _split(overrides)
         settings = TopologySettings.from_env().replace(**topology)
         backend_settings = BackendSettings.from_env().replace(**backend)
-        outputs = Deployer(localstack.settings, settings, backend=backend_settings).deploy()
+        outputs = _deployer(localstack.settings, settings, backend_settings).deploy()
         return Topology(localstack.settings, settings, outputs, backend_settings)
 
     return deploy
@@ -204,10 +196,11 @@ def deploy_stack(localstack: EmbeddedStack) -> Callable[..., Topology]:
 
 @pytest.fixture(scope="session")
 def postgres(localstack: EmbeddedStack) -> Iterator[Any]:
-    from harness.backend.postgres import PostgresServer
+    from harness.backend.postgres import PostgresBackend
+    from harness.backend.postgres_server import server_for
 
-    backend = BackendSettings.from_env().replace(backend="postgres", postgres_port=free_port())
-    server = PostgresServer(localstack.settings, backend)
+    backend = BackendSettings.from_env().replace(backend=PostgresBackend.kind, postgres_port=free_port())
+    server = server_for(localstack.hosting(), backend)
     connection = server.start()
     try:
         yield connection
@@ -218,32 +211,6 @@ def postgres(localstack: EmbeddedStack) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def webhook_topology(deploy_topology: Callable[..., Topology]) -> Topology:
     return deploy_topology(name_prefix="")
-
-
-def post_webhook(
-    url: str, path: str = "/hello", body: bytes | str | None = b"{}", headers: Mapping[str, str] | None = None
-) -> tuple[int, Any]:
-    """POST to the webhook; (status, parsed JSON body). Error statuses are returned, not raised."""
-    data = body.encode() if isinstance(body, str) else body
-    request = urllib.request.Request(
-        url.rstrip("/") + path,
-        data=data,
-        method="POST",
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, _parsed(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, _parsed(error.read())
-
-
-def _parsed(data: bytes) -> Any:
-    """JSON where the webhook answers JSON (ours does), else the text (a publisher of your own may not)."""
-    try:
-        return json.loads(data or b"null")
-    except ValueError:
-        return data.decode(errors="replace")
 
 
 @pytest.fixture

@@ -73,10 +73,16 @@ class TopologySettings(SettingsGroup):
     publisher_name: str = option("webhook-publisher", "publisher function name")
     subscriber_name: str = option("webhook-subscriber", "subscriber function name")
     publisher_dir: Path = option(
-        FUNCTIONS_DIR / "publisher", "folder with the publisher's code", shown_default="functions/publisher"
+        FUNCTIONS_DIR / "publisher",
+        "folder with the publisher's code",
+        shown_default="functions/publisher",
+        flags=("--publisher",),
     )
     subscriber_dir: Path = option(
-        FUNCTIONS_DIR / "subscriber", "folder with the subscriber's code", shown_default="functions/subscriber"
+        FUNCTIONS_DIR / "subscriber",
+        "folder with the subscriber's code",
+        shown_default="functions/subscriber",
+        flags=("--subscriber",),
     )
     publisher_handler: str = option("app.handler", "publisher handler (module.function)")
     subscriber_handler: str = option("app.handler", "subscriber handler (module.function)")
@@ -201,7 +207,7 @@ class TemplateSettings(SettingsGroup):
         "cdk.out folder, relative to the working folder",
     )
     stack_name: str = option("", "CloudFormation stack name (empty: the cdk.out stack's, or the template file's name)")
-    parameter_overrides: str = option("", "template parameters, space-separated Key=Value pairs")
+    parameter_overrides: str = option("", "template parameters, space-separated Key=Value pairs", separator=" ")
     publisher_function: str = option("", "the publisher, where the stack's webhook entries invoke several functions")
     subscriber_function: str = option("", "the subscriber, where several functions have SQS event-source mappings")
     table: str = option("", "the backend table, where the stack holds several DynamoDB tables")

@@ -6,13 +6,8 @@ second run changes nothing and a run after editing a handler updates just that f
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,13 +15,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness import aws, signing
+from harness.backend import Backend, backend_for
 from harness.backend.config import BackendSettings
-from harness.exceptions import DeployError
+from harness.lambda_admin import ensure_reserved_concurrency
 from harness.outputs import Outputs, outputs_path
 from harness.polling import poll
+from harness.secrets import current_signing_secret, rotate_signing_secret
+from harness.stack import started_stack
 from harness.stack.config import StackSettings
 from harness.topology.config import TopologySettings
-from harness.topology.packaging import zip_directory
+from harness.topology.packaging import code_sha256, function_package
 
 ACCOUNT_ID = "000000000000"
 ROLE_NAME = "webhook-lambda-role"
@@ -37,68 +35,27 @@ ASSUME_ROLE_POLICY = {
 DLQ_RETENTION_S = 14 * 24 * 3600  # the maximum: a DLQ must outlive its source queue's retention
 INVOKE_PERMISSION_ID = "apigateway-invoke"
 ON_DEMAND_STAND_IN_LATENCY_MS = 100
-"""Per write, when an on-demand table (nothing to exceed) stands in for a scale-limited backend."""
-
-
-def function_package(folder: Path, cache_dir: Path) -> bytes:
-    """The zip of ``folder`` with the packages of its requirements.txt vendored in (cached by content)."""
-    requirements = folder / "requirements.txt"
-    lines = (
-        [line for line in requirements.read_text().splitlines() if line.strip() and not line.startswith("#")]
-        if requirements.is_file()
-        else []
-    )
-    if not lines:
-        return zip_directory(folder)
-    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
-    vendored = cache_dir / f"vendored-{digest}"
-    if not vendored.is_dir():
-        staging = cache_dir / f".staging-{digest}"
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-                str(staging),
-                "-r",
-                str(requirements),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise DeployError(
-                f"installing {requirements} failed (pip exit {result.returncode}):\n{result.stderr[-2000:]}"
-            )
-        staging.rename(vendored)
-    merged = cache_dir / f"build-{folder.name}"
-    shutil.rmtree(merged, ignore_errors=True)
-    shutil.copytree(vendored, merged)
-    shutil.copytree(folder, merged, dirs_exist_ok=True)  # the function's own files win
-    return zip_directory(merged)
-
-
-def code_sha256(package: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(package).digest()).decode()
+"""Per write, when a backend with no capacity of its own (an on-demand table) stands in for a scale-limited one."""
 
 
 class Deployer:
+    """Deploys ``settings`` onto the stack, its rows into ``backend`` (default: HARNESS_BACKEND's, beside the
+    stack that runs); ``client(service)`` builds the AWS clients, ``say`` hears of every change."""
+
     def __init__(
         self,
         stack: StackSettings,
         settings: TopologySettings,
         client: Callable[[str], Any] | None = None,
         say: Callable[[str], None] = lambda _: None,
-        backend: BackendSettings | None = None,
+        backend: Backend | None = None,
     ) -> None:
         self.stack = stack
         self.settings = settings
-        self.backend = backend or BackendSettings.from_env()
         self._client = client or (lambda service: aws.client(service, stack))
+        if backend is None:
+            backend = backend_for(BackendSettings.from_env(), started_stack(stack).hosting(), self._client)
+        self.backend = backend
         self.say = say
         self.changes: list[str] = []
 
@@ -113,7 +70,7 @@ class Deployer:
         s, stack = self.settings, self.stack
         self._require_stack()
         table = s.resource_name("table_name")
-        backend_port, backend_environment = self.ensure_backend(table)
+        backend_environment = self.backend.ensure_table(table, self._changed)
         dlq_url, dlq_arn = self.ensure_queue(
             s.resource_name("dlq_name"), {"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
         )
@@ -174,8 +131,8 @@ class Deployer:
             subscriber_name=subscriber,
             event_source_mapping_uuid=mapping_uuid,
             fail_path_marker=s.fail_path_marker,
-            backend=self.backend.backend,
-            backend_port=backend_port,
+            backend=self.backend.kind,
+            backend_port=self.backend.port,
             signature_scheme=s.signature_scheme,
             signing_secret_arn=secret_arn,
             signature_tolerance_s=s.signature_tolerance_s,
@@ -193,53 +150,7 @@ class Deployer:
         """The explicit setting, else a stand-in only where the backend has no capacity of its own."""
         if self.settings.backend_latency_ms is not None:
             return self.settings.backend_latency_ms
-        on_demand = self.backend.backend == "dynamodb" and self.backend.table_billing_mode == "PAY_PER_REQUEST"
-        return ON_DEMAND_STAND_IN_LATENCY_MS if on_demand else 0
-
-    def ensure_backend(self, table: str) -> tuple[int, dict[str, str]]:
-        """The backend's table; (postgres port or 0, what the subscriber needs to reach it)."""
-        if self.backend.backend != "postgres":
-            self.ensure_table(table)
-            return 0, {}
-        from harness.backend import postgres
-
-        server = postgres.server_for(self.stack, self.backend)
-        port = postgres.require(server)["port"]
-        if postgres.ensure_table(port, table):
-            self._changed(f"created PostgreSQL table {table}")
-        connection = server.function_connection(port)
-        return port, {
-            "PGHOST": connection.host,
-            "PGPORT": str(connection.port),
-            "PGDATABASE": connection.database,
-            "PGUSER": connection.user,
-            "PGPASSWORD": connection.password,
-        }
-
-    def ensure_table(self, name: str) -> str:
-        dynamodb, s = self._client("dynamodb"), self.backend
-        capacity: dict[str, Any] = {"BillingMode": s.table_billing_mode}
-        if s.table_billing_mode == "PROVISIONED":
-            capacity["ProvisionedThroughput"] = {
-                "ReadCapacityUnits": s.table_read_capacity,
-                "WriteCapacityUnits": s.table_write_capacity,
-            }
-        try:
-            table = dynamodb.describe_table(TableName=name)["Table"]
-        except dynamodb.exceptions.ResourceNotFoundException:
-            dynamodb.create_table(
-                TableName=name,
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                **capacity,
-            )
-            dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-            self._changed(f"created table {name} ({describe_capacity(s)})")
-            return name
-        if table_capacity(table) != table_capacity_wanted(s):
-            dynamodb.update_table(TableName=name, **capacity)
-            self._changed(f"updated capacity of table {name} to {describe_capacity(s)}")
-        return name
+        return ON_DEMAND_STAND_IN_LATENCY_MS if self.backend.on_demand else 0
 
     def ensure_queue(self, name: str, attributes: dict[str, str]) -> tuple[str, str]:
         sqs = self._client("sqs")
@@ -441,68 +352,6 @@ class Deployer:
             if error.response["Error"]["Code"] != "ResourceConflictException":
                 raise
         return api_id
-
-
-def current_signing_secret(secretsmanager: Any, arn: str) -> str:
-    return secretsmanager.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
-
-
-def rotate_signing_secret(secretsmanager: Any, arn: str, secret: str) -> None:
-    """A new AWSCURRENT; the old secret becomes AWSPREVIOUS, which the publisher still accepts."""
-    secretsmanager.put_secret_value(SecretId=arn, SecretString=secret)
-
-
-def finish_rotation(secretsmanager: Any, arn: str) -> bool:
-    """Retire AWSPREVIOUS (the old secret stops verifying); whether there was one."""
-    versions = secretsmanager.list_secret_version_ids(SecretId=arn)["Versions"]
-    previous = next((v["VersionId"] for v in versions if "AWSPREVIOUS" in v.get("VersionStages", [])), None)
-    if previous is None:
-        return False
-    secretsmanager.update_secret_version_stage(SecretId=arn, VersionStage="AWSPREVIOUS", RemoveFromVersionId=previous)
-    return True
-
-
-def update_environment(lambda_client: Any, name: str, change: Callable[[dict[str, str]], dict[str, str]]) -> None:
-    """Set ``name``'s environment variables to ``change(current)`` and wait until the update is done (a
-    configuration change: the function's execution environments start afresh)."""
-    current = lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
-    lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": change(current)})
-    lambda_client.get_waiter("function_updated_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
-    )
-
-
-def ensure_reserved_concurrency(lambda_client: Any, name: str, reserved: int | None, label: str = "") -> str | None:
-    """Set (or remove, for None) ``name``'s reserved concurrency where it differs; the change made, if any,
-    described with ``label`` (default: the function's name)."""
-    current = lambda_client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
-    if current == reserved:
-        return None
-    if reserved is None:
-        lambda_client.delete_function_concurrency(FunctionName=name)
-        return f"removed reserved concurrency of {label or name}"
-    lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
-    return f"set reserved concurrency of {label or name} to {reserved}"
-
-
-def table_capacity(table: dict[str, Any]) -> tuple[str, int, int]:
-    mode = (table.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
-    if mode == "PAY_PER_REQUEST":
-        return mode, 0, 0
-    throughput = table.get("ProvisionedThroughput") or {}
-    return mode, int(throughput.get("ReadCapacityUnits") or 0), int(throughput.get("WriteCapacityUnits") or 0)
-
-
-def table_capacity_wanted(settings: BackendSettings) -> tuple[str, int, int]:
-    if settings.table_billing_mode == "PAY_PER_REQUEST":
-        return "PAY_PER_REQUEST", 0, 0
-    return "PROVISIONED", settings.table_read_capacity, settings.table_write_capacity
-
-
-def describe_capacity(settings: BackendSettings) -> str:
-    if settings.table_billing_mode == "PAY_PER_REQUEST":
-        return "on demand"
-    return f"PROVISIONED {settings.table_read_capacity} RCU / {settings.table_write_capacity} WCU"
 
 
 def differing_keys(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:

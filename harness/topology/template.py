@@ -23,10 +23,12 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from harness.exceptions import DeployError
+from harness.lambda_admin import ensure_reserved_concurrency
 from harness.outputs import Outputs, outputs_path
 from harness.stack.config import StackSettings
 from harness.topology.config import TemplateSettings
-from harness.topology.packaging import zip_directory
+from harness.topology.discover import Picks, discover
+from harness.topology.packaging import function_package, zip_directory
 
 ACCOUNT_ID = "000000000000"
 ARTIFACT_BUCKET = "harness-artifacts-{account}-{region}"
@@ -398,9 +400,6 @@ def deploy(
     record: bool = True,
 ) -> Outputs:
     """Package, deploy through a change set, find the topology in the stack and record it (outputs.json)."""
-    from harness.topology.deploy import function_package
-    from harness.topology.discover import Picks, discover
-
     path = settings.template_path()
     if path is None:
         raise DeployError("no template given: pass --template PATH (or set HARNESS_TEMPLATE)")
@@ -473,8 +472,6 @@ def apply_reserved_concurrency(cloudformation: Any, lambda_client: Any, stack_na
         for r in page["StackResourceSummaries"]
         if r["ResourceType"] == "AWS::Lambda::Function"
     }
-    from harness.topology.deploy import ensure_reserved_concurrency
-
     changes = [
         ensure_reserved_concurrency(lambda_client, functions[logical_id], reserved, label=logical_id)
         for logical_id, reserved in wanted.items()

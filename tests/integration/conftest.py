@@ -1,6 +1,6 @@
 import pytest
 
-from harness.topology.deploy import update_environment
+from harness.lambda_admin import update_environment
 
 
 def pytest_collection_modifyitems(items):

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-from urllib.parse import urlparse
 
 import pytest
 
 from harness.observe import queue_depth, rows
 from harness.polling import wait_until
+from tests.integration.helpers import send
 
 
 @pytest.fixture(scope="module")
 def topology(deploy_topology):
     return deploy_topology(backend_latency_ms=0)
-
-
-def send(url: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-    target = urlparse(url)
-    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-    connection.request(method, target.path + path, body=body, headers=headers or {})
-    response = connection.getresponse()
-    payload = response.read()
-    connection.close()
-    return response.status, payload
 
 
 CASES = [

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from harness import compare
+from harness.backend import backend_for
 from harness.backend.config import BackendSettings
-from harness.load import compare
 from harness.load.config import LoadSettings
 from harness.topology.config import TopologySettings
 
 
-def test_the_throttled_variants_stay_within_capacity_and_the_unthrottled_one_does_not(localstack, postgres, tmp_path):
-    backend = BackendSettings.from_env().replace(backend="postgres", postgres_port=postgres.port)
+@pytest.mark.slow
+def test_the_throttled_variants_stay_within_capacity_and_the_unthrottled_one_does_not(
+    localstack, postgres, aws_client, tmp_path
+):
+    settings = BackendSettings.from_env().replace(backend="postgres", postgres_port=postgres.port)
+    backend = backend_for(settings, localstack.hosting(), aws_client)
     already_held = _app_connections(postgres.port)  # by other tests' environments on this shared server
     topology = TopologySettings.from_env().replace(
         name_prefix="cmp-test-",
@@ -25,7 +32,7 @@ def test_the_throttled_variants_stay_within_capacity_and_the_unthrottled_one_doe
         reports_dir=tmp_path / "reports",
     )  # fmt: skip
     variants = compare.parse_variants("reserved=2,maximum=2,none", 2)
-    results, compare_dir = compare.run(localstack.settings, topology, backend, load, variants)
+    results, compare_dir = compare.run(localstack.settings, topology, backend, load, variants, aws_client)
     summary = {v["name"]: v for v in json.loads((compare_dir / "compare.json").read_text())["variants"]}
     for throttled in ("reserved concurrency 2", "MaximumConcurrency 2"):
         assert summary[throttled]["backend_peak"] <= 2 + already_held and summary[throttled]["backend_errors"] == 0
@@ -41,7 +48,7 @@ def test_the_throttled_variants_stay_within_capacity_and_the_unthrottled_one_doe
 
 
 def _app_connections(port: int) -> int:
-    from harness.backend.postgres import APP_USER, connect
+    from harness.backend.postgres_server import APP_USER, connect
 
     admin = connect(port)
     try:

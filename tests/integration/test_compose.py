@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.network import free_port
 from harness.polling import poll
 from harness.stack.compose import COMPOSE_FILE, compose_command, engine_answers
-from harness.stack.embedded import free_port
-from harness.testing.pytest_plugin import post_webhook
+from harness.webhook import post_webhook
 
 REPO = COMPOSE_FILE.parent
 
@@ -37,7 +37,7 @@ except Exception as error:  # StackError: says which CLI to install
     pytest.skip(str(error), allow_module_level=True)
 
 # The first run builds the project image (about a minute); later runs reuse Docker's layer cache.
-pytestmark = pytest.mark.timeout(1500)
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def docker(*args: str) -> list[str]:
@@ -125,6 +125,7 @@ def test_up_webhook_row_load_verify_down_in_containers(compose_harness, tmp_path
 
     status_output = compose_harness("status").stdout
     assert f"docker stack running at http://127.0.0.1:{port}, healthy" in status_output
+    assert "localstack: running (healthy)" in status_output  # each container as the engine reports it
 
 
 def test_postgres_runs_as_a_compose_service_and_takes_the_rows(compose_harness, tmp_path):

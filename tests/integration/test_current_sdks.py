@@ -19,7 +19,9 @@ from packaging.version import Version
 
 from harness.observe import lambda_metric, queue_depth
 from harness.polling import wait_until
-from tests.integration.test_scaling import TIMED_SUBSCRIBER, flood
+from tests.integration.helpers import TIMED_SUBSCRIBER, flood
+
+pytestmark = [pytest.mark.registry, pytest.mark.slow]
 
 HERE = Path(__file__).parent / "current_sdks"
 CONSTRAINTS = Path(__file__).parents[2] / "constraints.txt"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.registry, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[2]
 WHEELHOUSE = REPO / "docker" / "wheelhouse"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -13,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from harness import observe
 from harness.polling import wait_until
+from tests.integration.helpers import NODE_SLEEPER, create_queue_and_table, invoke
 
 SLEEPER = """
 import time
@@ -20,15 +19,6 @@ def handler(event, context):
     started = time.time()
     time.sleep(event.get("sleep", 0))
     return {"started": started, "ended": time.time()}
-"""
-
-
-NODE_SLEEPER = """
-exports.handler = async (event) => {
-  const started = Date.now() / 1000;
-  await new Promise((resolve) => setTimeout(resolve, (event.sleep || 0) * 1000));
-  return { started, ended: Date.now() / 1000 };
-};
 """
 
 
@@ -44,23 +34,6 @@ def deploy_sleeper(request, deploy_function):
         return deploy_function({"app.py": SLEEPER}, **kwargs)
 
     return deploy
-
-
-def invoke(lambda_client, name, event=None, **kwargs):
-    response = lambda_client.invoke(FunctionName=name, Payload=json.dumps(event or {}), LogType="Tail", **kwargs)
-    payload = json.loads(response["Payload"].read() or b"null")
-    return response, payload, base64.b64decode(response.get("LogResult", "")).decode()
-
-
-def create_queue_and_table(aws_client, queue: str, table: str) -> str:
-    """A queue and an on-demand table (key ``id``) for a function to write to; the queue's URL."""
-    aws_client("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return aws_client("sqs").create_queue(QueueName=queue)["QueueUrl"]
 
 
 def test_function_calls_sqs_and_dynamodb_through_localstack(aws_client, deploy_function):

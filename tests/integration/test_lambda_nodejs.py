@@ -8,12 +8,12 @@ import shutil
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.lambda_admin import LAMBDA_ROLE
 from harness.localstack_extensions.lambda_executor import runtimes
 from harness.polling import wait_until
-from harness.testing.pytest_plugin import LAMBDA_ROLE
 from harness.topology.config import FUNCTIONS_DIR as FUNCTIONS
 from harness.topology.packaging import zip_sources
-from tests.integration.test_lambda import NODE_SLEEPER, create_queue_and_table, invoke
+from tests.integration.helpers import NODE_SLEEPER, create_queue_and_table, invoke
 
 if shutil.which("node") is None:
     pytest.skip("no `node` on this machine: Node.js functions cannot run here", allow_module_level=True)
@@ -255,6 +255,7 @@ def test_logs_reach_cloudwatch_logs_as_the_node_runtime_writes_them(aws_client, 
     assert invoke(aws_client("lambda"), name)[1] is None  # a handler returning undefined answers null
 
 
+@pytest.mark.slow
 def test_the_topology_runs_with_the_node_subscriber(deploy_topology, run_load, aws_client):
     """The Node.js example subscriber in the pattern: a burst with duplicates, one row each, nothing lost."""
     topology = deploy_topology(subscriber_dir=FUNCTIONS / "subscriber-node")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness import observe
 from harness.evidence import Accepted
 from harness.load.config import LoadSettings
@@ -16,6 +18,7 @@ COLLIDING_PUBLISHER = Path(__file__).parent / "functions" / "colliding_publisher
 SHORT = {"shape": "burst", "users": 8, "spawn_rate": 8.0, "duration_s": 12, "user_rps": 5.0}
 
 
+@pytest.mark.slow
 def test_a_burst_with_duplicates_ends_as_one_row_per_request(deploy_topology, run_load, aws_client):
     topology = deploy_topology()
     verdict, run_dir = run_load(topology, duplicate_share=0.2, idempotency_share=0.5, retry_share=0.5, **SHORT)
@@ -38,6 +41,7 @@ def test_a_burst_with_duplicates_ends_as_one_row_per_request(deploy_topology, ru
     assert (run_dir / "locust.html").is_file() and (run_dir / "locust_stats.csv").is_file()
 
 
+@pytest.mark.slow
 def test_poisoned_requests_are_exactly_the_dlq(deploy_topology, run_load, aws_client):
     # MaximumConcurrency = reserved concurrency, as AWS advises: with a short visibility timeout and a
     # small maxReceiveCount, a burst would otherwise overpull healthy messages into the DLQ too.
@@ -58,6 +62,7 @@ def test_poisoned_requests_are_exactly_the_dlq(deploy_topology, run_load, aws_cl
     assert verdict.dlq >= len(poisoned) and verdict.lost == 0
 
 
+@pytest.mark.slow
 def test_the_verifier_catches_a_publisher_whose_ids_collide(deploy_topology, run_load):
     topology = deploy_topology(publisher_dir=COLLIDING_PUBLISHER)
     # Its ids are path + time: the token stays out of the path, so the paths repeat as a sender's would.
@@ -67,6 +72,7 @@ def test_the_verifier_catches_a_publisher_whose_ids_collide(deploy_topology, run
     assert any("ids collide" in reason for reason in verdict.reasons)
 
 
+@pytest.mark.slow
 def test_faults_lose_nothing_and_the_dlq_is_exactly_the_poison(
     deploy_topology, run_load, aws_client, publisher_without_retries
 ):

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.backend.config import BackendSettings
+from harness import compare
+from harness.backend import deployed_backend
+from harness.compare.benches import VARIANT_VARIABLE
 from harness.evidence.tokens import new_token, tokens_in
 from harness.exceptions import DeployError, SettingsError
-from harness.load import compare
 from harness.load.config import LoadSettings
 from harness.polling import poll
 from harness.topology import template as own_stack
@@ -28,6 +29,7 @@ WITHIN_5_WCU = {"shape": "steady", "users": 2, "spawn_rate": 2.0, "duration_s": 
 the batch fail and wait out the 300 s visibility timeout, as on AWS)."""
 
 
+@pytest.mark.slow
 def test_a_cdk_app_written_like_the_reference_deploys_unchanged_and_is_verified_by_token(
     deploy_stack, run_load, aws_client
 ):
@@ -61,6 +63,7 @@ def test_a_cdk_app_written_like_the_reference_deploys_unchanged_and_is_verified_
     assert json.loads((run_dir / "evidence.json").read_text())["samples"]  # sampled each second, with no DLQ
 
 
+@pytest.mark.slow
 def test_a_publisher_that_does_not_collapse_sender_retries_is_caught(deploy_stack, run_load):
     topology = deploy_stack(STACKS / "cdk-webhook" / "cdk.out")
     verdict, _ = run_load(topology, idempotency_share=1.0, retry_share=1.0, **WITHIN_5_WCU)
@@ -68,6 +71,7 @@ def test_a_publisher_that_does_not_collapse_sender_retries_is_caught(deploy_stac
     assert any("sender retries" in reason for reason in verdict.reasons), verdict.reasons
 
 
+@pytest.mark.slow
 def test_a_sam_stack_with_a_dlq_deploys_updates_through_a_change_set_and_passes(deploy_stack, run_load, aws_client):
     topology = deploy_stack(STACKS / "sam-webhook" / "template.yaml")
     outputs = topology.outputs
@@ -91,6 +95,7 @@ def test_a_sam_stack_with_a_dlq_deploys_updates_through_a_change_set_and_passes(
     assert topology.dead_letters() == []
 
 
+@pytest.mark.slow
 def test_a_stack_that_keeps_no_token_is_verified_by_counting(deploy_stack, run_load):
     topology = deploy_stack(STACKS / "cfn-webhook" / "template.yaml")
     outputs = topology.outputs
@@ -106,7 +111,10 @@ def test_a_stack_that_keeps_no_token_is_verified_by_counting(deploy_stack, run_l
     assert any("verified by counting" in gap for gap in verdict.unproven)
 
 
-def test_compare_runs_the_variants_on_your_stack_and_gives_its_throttle_back(deploy_stack, aws_client, tmp_path):
+@pytest.mark.slow
+def test_compare_runs_the_variants_on_your_stack_and_gives_its_throttle_back(
+    deploy_stack, localstack, aws_client, tmp_path
+):
     topology = deploy_stack(STACKS / "sam-webhook" / "template.yaml")  # reserved 2, its table keyed by pk
     outputs, lambda_client = topology.outputs, aws_client("lambda")
     topology.post("/before", "{}")  # a row from before: each variant starts from an empty table
@@ -114,8 +122,9 @@ def test_compare_runs_the_variants_on_your_stack_and_gives_its_throttle_back(dep
     assert compare.stack_limit(lambda_client, outputs) == 2
     load = LoadSettings.from_env().replace(idempotency_share=0.0, reports_dir=tmp_path / "reports", **SHORT)
     variants = compare.parse_variants("reserved=1+maximum=2,none", 2)
+    backend = deployed_backend(outputs, localstack.hosting(), aws_client)
     results, compare_dir = compare.run(
-        topology.stack, TopologySettings.from_env(), BackendSettings.from_env(), load, variants, deployed=outputs
+        topology.stack, TopologySettings.from_env(), backend, load, variants, aws_client, deployed=outputs
     )
     summary = {v["name"]: v for v in json.loads((compare_dir / "compare.json").read_text())["variants"]}
     assert summary["reserved concurrency 1 + MaximumConcurrency 2"]["max_consumer_concurrency"] == 1
@@ -130,10 +139,11 @@ def test_compare_runs_the_variants_on_your_stack_and_gives_its_throttle_back(dep
     mapping = lambda_client.get_event_source_mapping(UUID=outputs.event_source_mapping_uuid)
     assert not mapping.get("ScalingConfig")
     variables = lambda_client.get_function_configuration(FunctionName=outputs.subscriber_name)["Environment"]
-    assert compare.VARIANT_VARIABLE not in variables["Variables"]
+    assert VARIANT_VARIABLE not in variables["Variables"]
     assert "Throttle comparison" in (compare_dir / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_faults_on_your_stack_come_from_outside_its_code_and_lose_nothing(
     deploy_stack, run_load, aws_client, publisher_without_retries
 ):

@@ -11,10 +11,11 @@ import time
 import psutil
 import pytest
 
-from harness.backend.postgres import REFUSED_LOG_LINES, PostgresServer, connect
+from harness.backend.postgres import ServerFaults, ensure_table
+from harness.backend.postgres_server import REFUSED_LOG_LINES, connect, server_for
+from harness.network import free_port
 from harness.polling import wait_until
-from harness.stack.embedded import free_port
-from harness.testing.pytest_plugin import post_webhook
+from harness.webhook import post_webhook
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +46,10 @@ def test_a_webhook_becomes_one_postgres_row_even_when_delivered_twice(pg_topolog
     assert len(rows) == 1 and rows[0]["message"] == "hello from /orders"
 
 
-def test_connections_beyond_the_capacity_are_refused_and_counted_by_the_server(postgres, stack_settings):
+def test_connections_beyond_the_capacity_are_refused_and_counted_by_the_server(postgres, localstack):
     from harness.backend.config import BackendSettings
 
-    server = PostgresServer(stack_settings, BackendSettings.from_env().replace(postgres_port=postgres.port))
+    server = server_for(localstack.hosting(), BackendSettings.from_env().replace(postgres_port=postgres.port))
     capacity = BackendSettings.from_env().backend_max_connections
     refused_before, in_use_before = server.refused_so_far(), _app_connections_in_use(postgres.port)
     held = []
@@ -74,6 +75,7 @@ def _app_connections_in_use(port: int) -> int:
         admin.close()
 
 
+@pytest.mark.slow
 def test_a_load_on_postgres_reports_the_backends_view_and_passes(pg_topology, run_load):
     verdict, run_dir = run_load(pg_topology, shape="burst", users=6, spawn_rate=6.0, duration_s=8, user_rps=4.0)
     assert verdict.verdict == "PASS", verdict.reasons
@@ -120,34 +122,24 @@ def _postgres_processes(data_dir: str) -> list[psutil.Process]:
 
 
 def test_faults_live_in_the_server_an_outage_refuses_and_drops_connections(postgres):
-    from harness.backend.postgres import Faults, ensure_table
-
     ensure_table(postgres.port, "FaultTable")
     held = connect(postgres.port, superuser=False)
-    faults = Faults(postgres.port, "FaultTable")
     now = time.time()
-    faults.start(outage=(now, now + 60), error_rate=0.0)
-    try:
+    with ServerFaults(postgres.port, "FaultTable", outage=(now, now + 60), error_rate=0.0):
         wait_until(lambda: _refused(postgres.port), 10, what="the outage to refuse the application's connections")
         # The open session is ended too (pg_terminate_backend signals it; it ends a moment later).
         wait_until(lambda: _ended(held), 10, what="the outage to end the application's open session")
-    finally:
-        faults.stop()
     connect(postgres.port, superuser=False).close()  # the outage is over
 
 
 def test_an_error_rate_fails_inserts_with_a_transient_error(postgres):
-    from harness.backend.postgres import Faults, ensure_table
-
     ensure_table(postgres.port, "RateTable")
-    faults = Faults(postgres.port, "RateTable")
-    faults.start(outage=None, error_rate=1.0)
     app = connect(postgres.port, superuser=False)
     try:
-        with pytest.raises(Exception) as failed:
-            app.run("""INSERT INTO "RateTable" (id) VALUES ('x')""")
-        assert "40001" in str(failed.value)
-        faults.stop()
+        with ServerFaults(postgres.port, "RateTable", outage=None, error_rate=1.0):
+            with pytest.raises(Exception) as failed:
+                app.run("""INSERT INTO "RateTable" (id) VALUES ('x')""")
+            assert "40001" in str(failed.value)
         app.run("""INSERT INTO "RateTable" (id) VALUES ('y')""")
     finally:
         app.close()

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
-from pathlib import Path
+
+import pytest
 
 from harness import aws
+from harness.network import free_port
 from harness.observe import lambda_metric, peek_messages, queue_depth, rows
 from harness.polling import wait_until
 from harness.stack.config import StackSettings
-from harness.stack.embedded import EmbeddedStack, free_port
+from harness.stack.embedded import EmbeddedStack
 from harness.topology.config import TopologySettings
 from harness.topology.deploy import Deployer
-
-TIMED_SUBSCRIBER = Path(__file__).parent / "functions" / "timed_subscriber"
-
-
-def flood(sqs, queue_url: str, count: int, **fields) -> list[str]:
-    ids = [f"m-{uuid.uuid4().hex[:12]}" for _ in range(count)]
-    for start in range(0, count, 10):
-        sqs.send_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(n), "MessageBody": json.dumps({"id": item_id, "path": "/load", **fields})}
-                for n, item_id in enumerate(ids[start : start + 10])
-            ],
-        )
-    return ids
+from tests.integration.helpers import TIMED_SUBSCRIBER, flood
 
 
 def max_overlap(batch_rows: list[dict]) -> int:
@@ -136,32 +122,27 @@ def test_partial_batch_responses_send_back_only_the_reported_messages(deploy_top
     assert {receive_counts[item_id] for item_id in passing} == {1}
 
 
-def test_drain_time_is_close_to_the_ideal(deploy_topology, aws_client):
-    """N messages, batch b, handler time t, concurrency c: ideal N*t/(b*c); within 15 % (+ ramp-up).
+def test_a_backlog_drains_in_full_batches_at_exactly_the_concurrency_limit(deploy_topology, aws_client):
+    """N messages, batch b, concurrency c: c batches at a time, never more, each as full as the backlog allows.
 
-    The batches' own timestamps exclude the ramp-up (first scaler tick, cold starts); the wall time from
-    the flood to an empty queue allows for it. `make bench` reports the same at t = 0.2 s.
+    How close the drain comes to the ideal N*t/(b*c) is a speed figure: `make bench` measures it
+    (drain_efficiency), on a machine doing nothing else.
     """
-    n, b, t, c = 200, 10, 0.5, 2
+    n, b, c = 200, 10, 2
     outputs = deploy_topology(
         subscriber_dir=TIMED_SUBSCRIBER,
         reserved_concurrency=c,
         maximum_concurrency=c,
         batch_size=b,
-        backend_latency_ms=int(t * 1000),
+        backend_latency_ms=500,
     ).outputs
     flood(aws_client("sqs"), outputs.queue_url, n)
-    started = time.monotonic()
     drain(aws_client, outputs)
-    elapsed = time.monotonic() - started
     written = rows(aws_client("dynamodb"), outputs.table_name)
-    first_start = min(float(row["started"]) for row in written)
-    last_end = max(float(row["ended"]) for row in written)
-    ideal = n * t / (b * c)
-    ramp_up = 1.0 + 1.0  # the first scaler tick, and a cold start; c <= 5 needs no further scale-up
     assert len(written) == n
-    assert last_end - first_start <= ideal * 1.15, (last_end - first_start, ideal)
-    assert elapsed <= ideal * 1.15 + ramp_up + 0.5, (elapsed, ideal)  # + the drain poll's own interval
+    assert max_overlap(written) == c
+    batches = {row["batch"] for row in written}
+    assert len(batches) <= n // b + c, f"{len(batches)} batches for {n} messages of batch size {b}"
 
 
 def test_an_unthrottled_backlog_scales_up_beyond_the_initial_five(deploy_topology, aws_client):
@@ -181,6 +162,7 @@ def test_an_unthrottled_backlog_scales_up_beyond_the_initial_five(deploy_topolog
     assert metric(aws_client, outputs, "Throttles", "Sum") == 0
 
 
+@pytest.mark.slow
 def test_hitting_the_host_ceiling_is_reported_not_silent(tmp_path):
     """A stack of its own whose ceiling (2) is below AWS's starting concurrency (5)."""
     settings = StackSettings.from_env({}, port=free_port(), state_dir=tmp_path, max_concurrent_environments=2)

@@ -13,9 +13,9 @@ import pytest
 
 from harness.observe import queue_depth, rows
 from harness.polling import wait_until
+from harness.secrets import finish_rotation, rotate_signing_secret
 from harness.signing import Signer, new_secret
-from harness.topology.deploy import finish_rotation, rotate_signing_secret
-from tests.integration.test_bad_input import send
+from tests.integration.helpers import send
 
 SENDERS = Path(__file__).parents[1] / "senders"
 SCHEMES = ("standard", "github", "stripe")
@@ -58,6 +58,7 @@ def row_ids(aws_client, topology) -> set[str]:
     return {row["id"] for row in rows(aws_client("dynamodb"), topology.outputs.table_name)}
 
 
+@pytest.mark.registry
 def test_a_delivery_signed_by_the_senders_own_library_becomes_one_row_and_a_replay_adds_none(
     signed, senders, aws_client, tmp_path
 ):
@@ -171,6 +172,7 @@ def test_a_rotation_accepts_both_secrets_until_it_is_finished(signed, aws_client
         finish_rotation(secrets, arn)
 
 
+@pytest.mark.slow
 def test_a_load_with_forged_stale_and_replayed_deliveries_passes_and_reports_them(signed, run_load):
     topology, _ = signed
     timestamped = topology.outputs.signature_scheme != "github"

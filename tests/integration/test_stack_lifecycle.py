@@ -16,11 +16,12 @@ import pytest
 
 from harness import aws
 from harness.exceptions import AlreadyRunningError, PortInUseError
+from harness.lambda_admin import create_function
 from harness.load.config import LoadSettings
+from harness.network import free_port
 from harness.polling import wait_until
 from harness.stack.config import StackSettings
-from harness.stack.embedded import EmbeddedStack, free_port
-from harness.testing.pytest_plugin import create_function
+from harness.stack.embedded import EmbeddedStack
 from harness.topology.config import TopologySettings
 from harness.topology.deploy import Deployer
 

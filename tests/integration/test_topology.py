@@ -13,8 +13,8 @@ from pathlib import Path
 from harness.observe import peek_messages, queue_depth, rows
 from harness.polling import wait_until
 from harness.redrive import redrive
-from harness.testing.pytest_plugin import post_webhook
 from harness.topology.deploy import Deployer
+from harness.webhook import post_webhook
 
 REPO = Path(__file__).resolve().parents[2]
 

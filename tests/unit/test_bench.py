@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness.bench import table, webhook_ingest
+from harness.bench.benchmark import table, webhook_ingest
 from harness.bench.config import BenchSettings
 from harness.exceptions import SettingsError
 

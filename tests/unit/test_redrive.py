@@ -5,7 +5,7 @@ from botocore.exceptions import ClientError
 
 from harness.exceptions import HarnessError
 from harness.redrive import redrive
-from tests.unit.test_rules import OUTPUTS
+from tests.unit.builders import OUTPUTS
 
 
 class FakeSQS:

@@ -4,50 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.backend import BackendView
-from harness.evidence import Accepted, Consumer, Evidence
-from harness.observe import DeadLetter
-from harness.outputs import Outputs
+from harness.evidence import Accepted, BackendView, Evidence
 from harness.rules import judge
-
-OUTPUTS = Outputs(
-    endpoint="http://127.0.0.1:4566",
-    webhook_url="http://127.0.0.1:4566/_aws/execute-api/webhookapi/prod",
-    api_id="webhookapi",
-    queue_url="q",
-    queue_arn="arn:q",
-    dlq_url="dlq",
-    dlq_arn="arn:dlq",
-    table_name="Messages",
-    publisher_name="webhook-publisher",
-    subscriber_name="webhook-subscriber",
-    event_source_mapping_uuid="u",
-)
-
-
-def row(item_id: str, body: str = "") -> dict:
-    return {"id": item_id, "received_at_ms": 1000, "written_at_ms": 1250, "body_sha256": body or f"sha-{item_id}"}
-
-
-def record(item_id: str, event: str | None = None, kind: str = "new", poisoned: bool = False) -> dict:
-    return {"id": item_id, "event": event or f"e-{item_id}", "kind": kind, "t": 0, "poisoned": poisoned}
-
-
-def evidence(
-    records, rows=(), dlq=(), suppressed=0, concurrency=2.0, reserved=2, maximum=None, backend=None
-) -> Evidence:
-    return Evidence(
-        run_id="run",
-        outputs=OUTPUTS,
-        accepted=Accepted(list(records)),
-        rows=list(rows),
-        dead_letters=[DeadLetter(f"m{i}", item_id, 5, "{}") for i, item_id in enumerate(dlq)],
-        consumer=Consumer(reserved, maximum, concurrency, 0.0, 0.0, suppressed),
-        load_started=0,
-        load_ended=10,
-        drain_seconds=3.0,
-        backend=backend,
-    )
+from tests.unit.builders import FOREIGN, evidence, record, row
 
 
 def test_a_clean_run_passes_with_its_numbers():
@@ -121,7 +80,7 @@ def test_after_a_fix_poisoned_requests_must_be_rows():
 
 
 def test_a_backend_that_refused_work_for_capacity_fails_the_run():
-    refused = BackendView("postgres", 10.0, "connections", peak=10.0, errors=212)
+    refused = BackendView("postgres", 10.0, "connections", peak=10.0, errors=212, refusal="refused connections")
     result = judge(evidence([record("a")], rows=[row("a")], backend=refused))
     assert result.verdict == "FAIL"
     assert "refused connections 212 time(s) for capacity, peaking at 10 connections" in " ".join(result.reasons)
@@ -141,7 +100,6 @@ def test_a_backend_within_its_capacity_passes_and_reports_its_peak():
 
 # --- a stack of your own: by token, by count, and the messages enqueued per request --------------------------
 
-FOREIGN = Outputs(**{**OUTPUTS.__dict__, "dlq_url": "", "dlq_arn": "", "stack_name": "mine", "template": "t.yaml"})
 T1, T2, T3 = "whtok" + "1" * 24, "whtok" + "2" * 24, "whtok" + "3" * 24
 
 

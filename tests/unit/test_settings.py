@@ -1,14 +1,17 @@
-"""The settings machinery: sources and their order, parsing, durations, the config file, the tables."""
+"""The settings machinery: sources and their order, parsing, durations, the config file, the tables, the flags."""
 
+import argparse
 from pathlib import Path
 
 import pytest
 
 from harness.exceptions import SettingsError
 from harness.load.config import LoadSettings
-from harness.settings import all_groups, parse_duration
+from harness.settings import parse_duration
+from harness.settings.flags import add_flags, given
+from harness.settings.registry import all_groups, check_config_file
 from harness.stack.config import StackSettings
-from harness.topology.config import TopologySettings
+from harness.topology.config import TemplateSettings, TopologySettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -97,9 +100,11 @@ def test_a_config_file_sits_between_defaults_and_variables(tmp_path):
 
 def test_config_file_mistakes_are_clear(tmp_path):
     config = tmp_path / "harness.toml"
-    config.write_text("reserved_concurency = 5\n")
-    with pytest.raises(SettingsError, match="unknown setting 'reserved_concurency' in the config file"):
-        StackSettings.from_env({"HARNESS_CONFIG": str(config)})
+    config.write_text("reserved_concurency = 5\nusers = 3\n")
+    with pytest.raises(SettingsError, match=r"unknown setting.*'reserved_concurency' in the config file"):
+        check_config_file({"HARNESS_CONFIG": str(config)})
+    config.write_text("users = 3\n")
+    check_config_file({"HARNESS_CONFIG": str(config)})  # a key some group declares
     with pytest.raises(SettingsError, match="no such file"):
         StackSettings.from_env({"HARNESS_CONFIG": str(tmp_path / "missing.toml")})
 
@@ -117,3 +122,62 @@ def test_a_group_validates_only_its_own_settings():
     """`harness status` must not trip over a broken load or topology setting."""
     broken = {"HARNESS_USERS": "0", "HARNESS_BATCH_SIZE": "0", "HARNESS_PUBLISHER_DIR": "/nonexistent"}
     assert StackSettings.from_env(broken).port == 4566
+
+
+def test_what_was_given_explicitly_is_known_whatever_its_source(tmp_path):
+    config = tmp_path / "harness.toml"
+    config.write_text("batch_size = 7\n")
+    settings = TopologySettings.from_env(
+        {"HARNESS_CONFIG": str(config), "HARNESS_QUEUE_NAME": "q"}, reserved_concurrency=3, memory_mb=None
+    )
+    assert settings.given == {"batch_size", "queue_name", "reserved_concurrency"}
+    assert settings.replace(dlq_name="d").given == settings.given | {"dlq_name"}
+    assert TopologySettings.from_env({}).given == frozenset()
+
+
+def test_a_flag_and_its_variable_share_their_name():
+    for group in all_groups():
+        for name in group.names():
+            flag, env = group.flag_name(name), group.env_name(name)
+            assert flag == "--" + env.removeprefix("HARNESS_").lower().replace("_", "-"), (group, name)
+    assert LoadSettings.flag_names("users") == ["-u", "--users"]
+    assert LoadSettings.flag_names("duration_s") == ["-t", "--duration-s", "--run-time", "--duration"]
+
+
+def parsed(group, *argv: str) -> dict:
+    parser = argparse.ArgumentParser()
+    add_flags(parser, group)
+    return given(parser.parse_args(list(argv)), group)
+
+
+def test_flags_win_over_variables_which_win_over_the_config_file(tmp_path):
+    config = tmp_path / "harness.toml"
+    config.write_text("users = 4\nspawn_rate = 2.0\nshape = 'soak'\n")
+    env = {"HARNESS_CONFIG": str(config), "HARNESS_USERS": "7", "HARNESS_SPAWN_RATE": "3"}
+    flags = parsed(LoadSettings, "-u", "30", "--run-time", "20s", "--shape", "steady")
+    assert flags == {"users": "30", "duration_s": "20s", "shape": "steady"}  # only what was typed
+    settings = LoadSettings.from_env(env, **flags)
+    assert (settings.users, settings.spawn_rate, settings.duration_s, settings.shape) == (30, 3.0, 20, "steady")
+    assert LoadSettings.from_env(env, **parsed(LoadSettings)).users == 7
+
+
+def test_a_bad_flag_value_names_the_flag_and_what_was_expected():
+    with pytest.raises(SettingsError, match=r"--users='many' is not a valid int"):
+        LoadSettings.from_env({}, **parsed(LoadSettings, "--users", "many"))
+    with pytest.raises(SettingsError, match=r"users=0: expected >= 1 \(set --users or HARNESS_USERS\)"):
+        LoadSettings.from_env({}, **parsed(LoadSettings, "-u", "0"))
+
+
+def test_boolean_and_list_settings_have_flags_of_their_kind():
+    assert LoadSettings.from_env({}, **parsed(LoadSettings, "--no-drain-required")).drain_required is False
+    joined = parsed(TemplateSettings, "--parameter-overrides", "A=1", "B=2")
+    assert TemplateSettings.from_env({}, **joined).parameter_overrides == "A=1 B=2"
+
+
+def test_every_setting_is_a_flag_with_its_variable_and_default_in_the_help():
+    for group in all_groups():
+        parser = argparse.ArgumentParser()
+        add_flags(parser, group)
+        text = parser.format_help()
+        for name in group.names():
+            assert group.flag_name(name) in text and group.env_name(name) in text, (group, name)

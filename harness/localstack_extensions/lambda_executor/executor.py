@@ -45,6 +45,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from ..contract import CRASH_AT_VARIABLE, CRASH_DELAY_VARIABLE
 from ..metrics import LAMBDA_METRICS
 from . import runtimes
 from .runtime import PARENT_PID_VARIABLE, read_frame, write_frame
@@ -56,8 +57,6 @@ RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
 # Variables of LocalStack's own process a function process may see (AWS gives a similar minimal set).
 _INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 _STOP_GRACE_S = 1.0
-CRASH_AT_VARIABLE = "HARNESS_FAULT_CRASH_AT_MS"
-CRASH_DELAY_VARIABLE = "HARNESS_FAULT_CRASH_DELAY_MS"
 _crashes_done: set[tuple[str, str]] = set()
 _crashes_lock = threading.Lock()
 

@@ -17,7 +17,7 @@ ENVIRONMENT_MEMORY_MB = 60
 
 
 def default_host_ceiling() -> int:
-    """Concurrent environments this machine can hold: a quarter of its memory at ~60 MB each."""
+    """Concurrent environments this machine can hold: a quarter of its memory, ENVIRONMENT_MEMORY_MB each."""
     try:
         memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
     except (ValueError, OSError, AttributeError):

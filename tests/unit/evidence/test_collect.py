@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from harness.evidence import Accepted, Evidence
+from harness.backend.base import Hosting
+from harness.backend.config import BackendSettings
+from harness.backend.dynamodb import DynamoDBBackend
+from harness.evidence import Accepted, Evidence, Fault
 from harness.evidence.collect import collect
-from harness.load.faults import Fault
-from tests.unit.test_rules import OUTPUTS, record
+from tests.unit.builders import OUTPUTS, record
 
 
 class Pages:
@@ -88,8 +91,9 @@ class FakeAWS:
 
 
 def gather(records, aws: FakeAWS, **kwargs) -> Evidence:
+    backend = DynamoDBBackend(BackendSettings(), Hosting(Path("/nonexistent"), 1.0, "127.0.0.1"), aws)
     return collect(
-        aws, OUTPUTS, Accepted(records), run_id="r", load_started=0, load_ended=10, drain_seconds=3.0, **kwargs
+        aws, OUTPUTS, backend, Accepted(records), run_id="r", load_started=0, load_ended=10, drain_seconds=3.0, **kwargs
     )
 
 

@@ -1,7 +1,7 @@
 import pytest
 
+from harness.compare import Variant, default_variants, parse_variants
 from harness.exceptions import SettingsError
-from harness.load.compare import Variant, default_variants, parse_variants
 
 
 def test_the_default_variants_are_the_reference_throttle_awss_advice_and_none():

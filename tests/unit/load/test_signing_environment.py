@@ -11,7 +11,7 @@ from harness.evidence import Accepted
 from harness.exceptions import SettingsError
 from harness.load.config import LoadSettings
 from harness.load.run import signing_environment
-from tests.unit.test_rules import FOREIGN, OUTPUTS
+from tests.unit.builders import FOREIGN, OUTPUTS
 
 SIGNED = dataclasses.replace(
     OUTPUTS, signature_scheme="stripe", signing_secret_arn="arn:secret", signature_tolerance_s=60

@@ -3,11 +3,11 @@
 import re
 from html.parser import HTMLParser
 
-from harness.load.faults import Fault
+from harness.evidence import Fault
 from harness.report import render, render_report
 from harness.report.charts import Series, line_chart
 from harness.rules import judge
-from tests.unit.test_rules import evidence, record, row
+from tests.unit.builders import evidence, record, row
 
 
 class Tags(HTMLParser):

@@ -63,11 +63,11 @@ def test_localstack_has_a_healthcheck_and_the_bootstrap_waits_for_it():
 
 
 def test_the_container_listens_on_loopback_and_its_own_interface_never_on_all(monkeypatch, tmp_path):
-    from harness.stack import container
+    from harness import network
     from harness.stack.embedded import localstack_environment
 
-    monkeypatch.setattr(container.socket, "gethostbyname_ex", lambda _: ("c", [], ["172.18.0.2", "127.0.1.1"]))
-    hosts = ["127.0.0.1", *container.own_addresses()]
+    monkeypatch.setattr(network.socket, "gethostbyname_ex", lambda _: ("c", [], ["172.18.0.2", "127.0.1.1"]))
+    hosts = ["127.0.0.1", *network.own_addresses()]
     env = localstack_environment(StackSettings.from_env({}, state_dir=tmp_path), {}, listen_hosts=hosts)
     assert env["GATEWAY_LISTEN"] == "127.0.0.1:4566,172.18.0.2:4566"
     assert env["LAMBDA_RUNTIME_EXECUTOR"] == "local-process" and env["PROVIDER_OVERRIDE_DYNAMODB"] == "moto"
@@ -85,14 +85,14 @@ def test_the_postgres_service_is_optional_and_logs_where_the_host_counts_refusal
 
 def test_inside_compose_the_subscriber_reaches_postgres_by_service_name(tmp_path):
     from harness.backend.config import BackendSettings
-    from harness.backend.postgres import ComposePostgres, PostgresServer, server_for
+    from harness.backend.postgres_server import ContainerPostgres, PostgresServer, server_for
 
     stack = StackSettings.from_env({}, state_dir=tmp_path)
     backend = BackendSettings.from_env({"HARNESS_BACKEND": "postgres"})
-    assert type(server_for(stack, backend)) is PostgresServer
+    assert type(server_for(started_stack(stack).hosting(), backend)) is PostgresServer
     write_record(stack, kind="docker", endpoint=stack.endpoint_url)
-    server = server_for(stack, backend)
-    assert isinstance(server, ComposePostgres)
+    server = server_for(started_stack(stack).hosting(), backend)
+    assert isinstance(server, ContainerPostgres)
     assert (server.function_connection(5433).host, server.function_connection(5433).port) == ("postgres", 5432)
     assert server.log_file == tmp_path.resolve() / "postgres-container" / "postgres.log"
 
@@ -210,3 +210,60 @@ def test_a_failed_build_shows_the_end_of_its_log_and_what_to_run(monkeypatch, tm
     with pytest.raises(StartupError, match=r"(?s)pull access denied for python.*make docker-base.*make wheelhouse"):
         stack.build("localstack", progress=lambda _: None)
     assert (tmp_path / "docker-build.log").read_text() == "pull access denied for python\n"
+
+
+class FakeEngine:
+    """What the Docker SDK answers about a project: its containers, networks and volumes."""
+
+    def __init__(self, containers=(), networks=(), volumes=()) -> None:
+        self.containers = Listing(containers)
+        self.networks, self.volumes = Listing(networks), Listing(volumes)
+
+    def close(self) -> None:
+        pass
+
+
+class Listing:
+    def __init__(self, items) -> None:
+        self.items = list(items)
+
+    def list(self, **kwargs):
+        self.calls = [*getattr(self, "calls", []), kwargs]
+        return self.items
+
+
+class Named:
+    def __init__(self, name: str, status: str = "running", health: str | None = None, service: str = "") -> None:
+        self.name, self.id, self.status = name, f"id-{name}", status
+        self.labels = {"com.docker.compose.service": service} if service else {}
+        self.attrs = {"State": {"Health": {"Status": health}} if health else {}}
+
+    def top(self) -> dict:
+        return {"Processes": [["1", "python", "/app/harness/localstack_extensions/lambda_executor/runtime.py 3 4"]]}
+
+
+def test_status_shows_each_container_with_its_health_from_the_engine(monkeypatch, tmp_path):
+    engine = FakeEngine([Named("ls-1", health="healthy", service="localstack")])
+    monkeypatch.setattr("harness.stack.compose.engine", lambda: engine)
+    monkeypatch.setattr(ComposeStack, "is_healthy", lambda self: True)
+    status = ComposeStack(StackSettings.from_env({}, state_dir=tmp_path)).status()
+    assert status.running and status.healthy and status.function_processes == 1
+    assert status.notes == [
+        "1 running container(s) of the Compose project scalable-webhook: localstack: running (healthy)"
+    ]
+    assert engine.containers.calls[0]["filters"] == {"label": ["com.docker.compose.project=scalable-webhook"]}
+
+
+def test_down_says_what_compose_left_behind(monkeypatch, tmp_path):
+    engine = FakeEngine(networks=[Named("scalable-webhook_webhook")], volumes=[Named("scalable-webhook_state")])
+    monkeypatch.setattr("harness.stack.compose.engine", lambda: engine)
+    monkeypatch.setattr(ComposeStack, "compose", lambda self, *args, **kwargs: subprocess.CompletedProcess(args, 0))
+    with pytest.raises(StackError, match=r"left parts of the project scalable-webhook behind \(networks: "
+                       r"scalable-webhook_webhook; volumes: scalable-webhook_state\)"):  # fmt: skip
+        ComposeStack(StackSettings.from_env({}, state_dir=tmp_path)).stop()
+
+
+def test_without_an_engine_nothing_is_listed_and_nothing_fails(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    stack = ComposeStack(StackSettings.from_env({}, state_dir=tmp_path))
+    assert stack.containers(all_states=True) == [] and stack.leftovers() == {} and stack.logs() == "(no log)"

@@ -41,7 +41,7 @@ def test_aws_rules_are_checked_before_anything_is_created(env, message):
 
 
 def test_the_error_names_the_variable_to_change():
-    with pytest.raises(SettingsError, match=r"\(set HARNESS_BATCH_SIZE\)"):
+    with pytest.raises(SettingsError, match=r"\(set --batch-size or HARNESS_BATCH_SIZE\)"):
         TopologySettings.from_env({"HARNESS_BATCH_SIZE": "20000"})
 
 

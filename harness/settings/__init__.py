@@ -1,17 +1,15 @@
-"""How settings are declared, read and validated; the groups themselves live with their owners.
+"""How settings are declared, read and validated: the machinery, which knows no group.
 
-Each option is declared once, with its variable, default, bounds and help (``option(...)``), in the
-settings group of the component that uses it: ``harness.stack.config.StackSettings``,
-``harness.topology.config.TopologySettings``, ``harness.backend.config.BackendSettings`` and
-``harness.load.config.LoadSettings``. A group reads
-defaults, then the config file, then ``HARNESS_*`` variables, then CLI flags, and validates itself
-where it is used, so `harness status` never trips over a load setting.
+Each option is declared once, with its variable, flag, default, bounds and help (``option(...)``), in the
+settings group of the component that uses it (``harness.stack.config.StackSettings`` and the others that
+``harness.settings.registry`` lists). A group reads defaults, then the config file, then ``HARNESS_*``
+variables, then command-line flags (``harness.settings.flags`` builds them from the same declarations),
+and validates itself where it is used, so `harness status` never trips over a load setting.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
 import tomllib
@@ -21,9 +19,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, get_args, get_type_hints
 
 from harness.exceptions import SettingsError
-
-LOOPBACK_HOST = "127.0.0.1"
-"""The only address the harness binds to or talks to: loopback, never the network."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +34,10 @@ class Declaration:
     """Also accepts Locust-style durations: 30s, 5m, 1h30m (plain numbers are seconds)."""
     shown_default: str | None = None
     """How the default reads in tables when the value itself is machine-specific."""
+    flags: tuple[str, ...] = ()
+    """Other spellings of its flag beside ``--<variable without HARNESS_>``, e.g. Locust's ``-u``."""
+    separator: str | None = None
+    """A list in one string (``Key=Value Key2=Value2``): its flag takes several values, joined by this."""
 
 
 def option(
@@ -51,27 +50,50 @@ def option(
     choices: Sequence[str] = (),
     duration: bool = False,
     shown_default: str | None = None,
+    flags: Sequence[str] = (),
+    separator: str | None = None,
 ) -> Any:
-    declaration = Declaration(help, env, low, high, tuple(choices), duration, shown_default)
+    declaration = Declaration(help, env, low, high, tuple(choices), duration, shown_default, tuple(flags), separator)
     return field(default=default, metadata={"declaration": declaration})
 
 
+ENV_PREFIX = "HARNESS_"
+
+
+@dataclass(frozen=True)
 class SettingsGroup:
     """Base of the frozen dataclasses that hold one component's settings."""
 
     title: ClassVar[str] = "settings"
+    given: frozenset[str] = field(default=frozenset(), kw_only=True, compare=False, repr=False)
+    """The settings given explicitly (config file, variable, flag or ``replace``), not left at their default:
+    what a recorded deployment may not overrule."""
+
+    @classmethod
+    def _declared(cls) -> list[dataclasses.Field]:
+        return [f for f in dataclasses.fields(cls) if "declaration" in f.metadata]
 
     @classmethod
     def declaration(cls, name: str) -> Declaration:
-        return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["declaration"]
+        return next(f for f in cls._declared() if f.name == name).metadata["declaration"]
 
     @classmethod
     def env_name(cls, name: str) -> str:
-        return cls.declaration(name).env or f"HARNESS_{name.upper()}"
+        return cls.declaration(name).env or f"{ENV_PREFIX}{name.upper()}"
+
+    @classmethod
+    def flag_name(cls, name: str) -> str:
+        """``--<variable>``: the flag and the variable always share their name (``--users``, HARNESS_USERS)."""
+        return "--" + cls.env_name(name).removeprefix(ENV_PREFIX).lower().replace("_", "-")
+
+    @classmethod
+    def flag_names(cls, name: str) -> list[str]:
+        """Short forms first, as Locust lists them (``-u, --users``)."""
+        return sorted([cls.flag_name(name), *cls.declaration(name).flags], key=lambda flag: flag.startswith("--"))
 
     @classmethod
     def names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
+        return [f.name for f in cls._declared()]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, validate: bool = True, **overrides: Any) -> Self:
@@ -82,9 +104,10 @@ class SettingsGroup:
         """
         environ = os.environ if environ is None else environ
         hints = get_type_hints(cls)
+        names = set(cls.names())
         values: dict[str, Any] = {}
         for name, value in config_file(environ).items():
-            if name in hints:
+            if name in names:
                 values[name] = _coerce(cls, name, f"config file key {name}", value, hints[name])
         for name in cls.names():
             raw = environ.get(cls.env_name(name))
@@ -94,10 +117,10 @@ class SettingsGroup:
         for name, value in overrides.items():
             if value is None:
                 continue
-            if name not in hints:
+            if name not in names:
                 raise SettingsError(f"unknown setting {name!r}; `harness config` lists them all")
-            values[name] = _coerce(cls, name, f"--{name.replace('_', '-')}", value, hints[name])
-        settings = cls(**values)
+            values[name] = _coerce(cls, name, cls.flag_name(name), value, hints[name])
+        settings = cls(**values, given=frozenset(values))
         if validate:
             settings.validate()
         return settings
@@ -105,11 +128,11 @@ class SettingsGroup:
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` (converted to each setting's type), validated."""
         hints = get_type_hints(type(self))
-        unknown = sorted(set(changes) - set(hints))
+        unknown = sorted(set(changes) - set(self.names()))
         if unknown:
             raise SettingsError(f"unknown {self.title} setting(s) {unknown}; `harness config` lists them all")
         converted = {name: _coerce(type(self), name, name, value, hints[name]) for name, value in changes.items()}
-        settings = dataclasses.replace(self, **converted)
+        settings = dataclasses.replace(self, **converted, given=self.given | frozenset(converted))
         settings.validate()
         return settings
 
@@ -117,9 +140,14 @@ class SettingsGroup:
         problems = self._declared_problems() + self.problems()
         if problems:
             raise SettingsError(
-                f"invalid {self.title} settings: "
-                + "; ".join(f"{p} (set {self.env_name(p.split('=')[0])})" for p in problems)
+                f"invalid {self.title} settings: " + "; ".join(f"{p} ({self._where_to_set(p)})" for p in problems)
             )
+
+    def _where_to_set(self, problem: str) -> str:
+        name = re.split(r"[=:]", problem, maxsplit=1)[0].strip()
+        if name not in self.names():
+            return "see `harness config`"
+        return f"set {self.flag_name(name)} or {self.env_name(name)}"
 
     def problems(self) -> list[str]:
         """Rules across several options, as ``name=value: what was expected``; the bounds are declared."""
@@ -160,16 +188,21 @@ class SettingsGroup:
     @classmethod
     def markdown_table(cls) -> str:
         """The README's table of this group: the same declarations `harness config` prints."""
-        lines = [f"| {cls.title} variable | default | meaning (bounds) |", "| --- | --- | --- |"]
-        for f in dataclasses.fields(cls):
+        lines = [f"| {cls.title} variable | flag | default | meaning (bounds) |", "| --- | --- | --- | --- |"]
+        for f in cls._declared():
             declared = f.metadata["declaration"]
-            default = declared.shown_default or ("(unset)" if f.default is None else str(f.default) or "(empty)")
-            bounds = _bounds(declared)
-            lines.append(f"| `{cls.env_name(f.name)}` | {default} | {declared.help}{bounds} |")
+            flags = ", ".join(f"`{flag}`" for flag in cls.flag_names(f.name))
+            lines.append(f"| `{cls.env_name(f.name)}` | {flags} | {cls.shown_default(f.name)} | {declared.help}"
+                         f"{bounds(declared)} |")  # fmt: skip
         return "\n".join(lines)
 
+    @classmethod
+    def shown_default(cls, name: str) -> str:
+        declared, default = cls.declaration(name), next(f.default for f in cls._declared() if f.name == name)
+        return declared.shown_default or ("(unset)" if default is None else str(default) or "(empty)")
 
-def _bounds(declared: Declaration) -> str:
+
+def bounds(declared: Declaration) -> str:
     if declared.choices:
         return ""  # the help names them
     if declared.low is not None and declared.high is not None:
@@ -181,25 +214,6 @@ def _bounds(declared: Declaration) -> str:
 
 def _number(value: float) -> str:
     return f"{value:g}"
-
-
-def all_groups() -> list[type[SettingsGroup]]:
-    """Every settings group, in the order `harness config` and the README show them."""
-    from harness.backend.config import BackendSettings
-    from harness.bench.config import BenchSettings
-    from harness.load.config import LoadSettings
-    from harness.stack.config import StackSettings
-    from harness.topology.config import TemplateSettings, TopologySettings
-
-    return [StackSettings, TopologySettings, TemplateSettings, BackendSettings, LoadSettings, BenchSettings]
-
-
-def is_local_host(host: str) -> bool:
-    """Loopback, or a single-label name (a Compose service), which no public DNS resolves: never AWS."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost" or bool(re.fullmatch(r"[a-z][a-z0-9-]{0,62}", host))
 
 
 _DURATION = re.compile(r"(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?")
@@ -218,10 +232,16 @@ def parse_duration(raw: str) -> float:
     return sum(float(match[unit] or 0) * factor for unit, factor in (("h", 3600), ("m", 60), ("s", 1)))
 
 
+CONFIG_FILE = "harness.toml"
+
+
 def config_file(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The config file's settings; a key no group declares is an error (a typo would be ignored)."""
+    """The config file's settings: ``HARNESS_CONFIG``, or ``harness.toml`` where it exists ({} without one).
+
+    A group takes the keys it declares; ``harness.settings.registry.check_config_file`` refuses a key no
+    group declares (a typo would be ignored), at every entry point."""
     explicit = environ.get("HARNESS_CONFIG")
-    path = Path(explicit) if explicit else Path("harness.toml")
+    path = Path(explicit) if explicit else Path(CONFIG_FILE)
     if not path.is_file():
         if explicit:
             raise SettingsError(f"HARNESS_CONFIG={explicit!r}: no such file")
@@ -231,10 +251,6 @@ def config_file(environ: Mapping[str, str]) -> dict[str, Any]:
             values = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path} is not valid TOML: {error}") from None
-    known = {name for group in all_groups() for name in group.names()}
-    for name in values:
-        if name not in known:
-            raise SettingsError(f"unknown setting {name!r} in the config file; `harness config` lists them all")
     return values
 
 

@@ -2,7 +2,9 @@
 
 Queue depth, in-flight messages, DLQ depth and subscriber concurrency against its limit, sampled once a
 second while the UI runs, drawn with the report's charts and stylesheet (the page refreshes itself).
-The tab and a link to the page sit in Locust's own UI, so nobody has to know the URL.
+The tab and a link to the page sit in Locust's own UI, so nobody has to know the URL. It lives beside
+the locustfile that serves it (``webhook.py``); the leading underscore keeps Locust from loading it as a
+locustfile of its own when given the whole folder.
 """
 
 from __future__ import annotations

@@ -1,0 +1,18 @@
+"""Settings of `harness compare` (`make compare`) beside the load's: which consumer variants run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.settings import SettingsGroup, option
+
+
+@dataclass(frozen=True)
+class CompareSettings(SettingsGroup):
+    title = "compare"
+
+    variants: str = option(
+        "",
+        "the consumer variants, e.g. reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none "
+        "(empty: reserved and MaximumConcurrency at the topology's limit, and no throttle)",
+    )

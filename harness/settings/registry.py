@@ -1,0 +1,42 @@
+"""Every settings group, in the order `harness config` and the README show them, and the config file's check.
+
+The one module that knows all groups; the machinery (``harness.settings``) knows none, so the groups
+and the machinery never import each other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from harness.backend.config import BackendSettings
+from harness.bench.config import BenchSettings
+from harness.compare.config import CompareSettings
+from harness.exceptions import SettingsError
+from harness.load.config import LoadSettings, WebUISettings
+from harness.settings import SettingsGroup, config_file
+from harness.stack.config import StackSettings
+from harness.topology.config import TemplateSettings, TopologySettings
+
+
+def all_groups() -> list[type[SettingsGroup]]:
+    return [
+        StackSettings, TopologySettings, TemplateSettings, BackendSettings, LoadSettings, CompareSettings,
+        WebUISettings, BenchSettings,
+    ]  # fmt: skip
+
+
+def check_config_file(environ: Mapping[str, str] | None = None) -> None:
+    """A key of the config file that no group declares is an error, not a setting silently ignored."""
+    environ = os.environ if environ is None else environ
+    known = {name for group in all_groups() for name in group.names()}
+    unknown = sorted(set(config_file(environ)) - known)
+    if unknown:
+        raise SettingsError(
+            f"unknown setting(s) {', '.join(map(repr, unknown))} in the config file; `harness config` lists them all"
+        )
+
+
+def markdown_tables() -> str:
+    """The README's settings tables (`harness config --markdown`)."""
+    return "\n\n".join(group.markdown_table() for group in all_groups())
