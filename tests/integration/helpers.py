@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 NODE_SLEEPER = """
 exports.handler = async (event) => {
   const started = Date.now() / 1000;
+  console.log(`sleeping ${event.sleep || 0} s`);
   await new Promise((resolve) => setTimeout(resolve, (event.sleep || 0) * 1000));
   return { started, ended: Date.now() / 1000 };
 };

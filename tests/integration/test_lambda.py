@@ -17,6 +17,7 @@ SLEEPER = """
 import time
 def handler(event, context):
     started = time.time()
+    print(f"sleeping {event.get('sleep', 0)} s")
     time.sleep(event.get("sleep", 0))
     return {"started": started, "ended": time.time()}
 """
@@ -84,18 +85,30 @@ def test_timeout_is_enforced_and_the_function_works_afterwards(aws_client, deplo
     assert payload["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in payload["errorMessage"]
     assert "Status: timeout" in logs
+    # What it printed before the timeout is kept, before the runtime's line, as on AWS.
+    assert logs.index("sleeping 5 s") < logs.index("Task timed out")
     response, payload, _ = invoke(lambda_client, name, {"sleep": 0})
     assert "FunctionError" not in response and payload["ended"] >= payload["started"]
+    group = f"/aws/lambda/{name}"
+    wait_until(
+        lambda: any("sleeping 5 s" in m for m in log_messages(aws_client("logs"), group)),
+        20,
+        what="the line printed before the timeout, in the log group",
+    )
 
 
 def test_a_crashed_process_is_an_error_result_and_is_replaced(aws_client, deploy_function):
-    crashing = "import os\ndef handler(e, c):\n    if e.get('crash'):\n        os._exit(3)\n    return 'ok'\n"
+    crashing = (
+        "import os\ndef handler(e, c):\n    if e.get('crash'):\n        print('about to exit')\n"
+        "        os._exit(3)\n    return 'ok'\n"
+    )
     name = deploy_function({"app.py": crashing})
     lambda_client = aws_client("lambda")
-    response, payload, _ = invoke(lambda_client, name, {"crash": True})
+    response, payload, logs = invoke(lambda_client, name, {"crash": True})
     assert response["FunctionError"] == "Unhandled"
     assert payload["errorType"] == "Runtime.ExitError"
     assert "exit status 3" in payload["errorMessage"]
+    assert logs.index("about to exit") < logs.index("Runtime exited with error")
     assert invoke(lambda_client, name)[1] == "ok"
 
 

@@ -177,7 +177,8 @@ def test_aws_sdk_v2_is_not_provided_but_a_bundled_one_works(aws_client, deploy_n
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
-        ("exports.handler = async (e) => { if (e.crash) process.exit(3); return 'ok'; };", "exit status 3"),
+        ("exports.handler = async (e) => { if (e.crash) { console.log('about to exit'); process.exit(3); } "
+         "return 'ok'; };", "exit status 3"),
         ("exports.handler = async (e) => { if (e.crash) Promise.reject(new Error('lost')); "
          "await new Promise((r) => setTimeout(r, 200)); return 'ok'; };", "exit status 128"),
     ],
@@ -186,8 +187,10 @@ def test_aws_sdk_v2_is_not_provided_but_a_bundled_one_works(aws_client, deploy_n
 def test_an_exiting_process_is_an_exit_error_and_is_replaced(aws_client, deploy_node, source, reason):
     name = deploy_node({"index.js": source})
     lambda_client = aws_client("lambda")
-    _, payload, _ = invoke(lambda_client, name, {"crash": True})
+    _, payload, logs = invoke(lambda_client, name, {"crash": True})
     assert payload["errorType"] == "Runtime.ExitError" and reason in payload["errorMessage"]
+    if "about to exit" in source:
+        assert logs.index("about to exit") < logs.index("Runtime exited with error")
     assert invoke(lambda_client, name)[1] == "ok"
 
 

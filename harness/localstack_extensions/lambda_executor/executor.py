@@ -9,7 +9,9 @@ reserved concurrency and throttling behave as stock.
 
 AWS behaviour kept: the function timeout is enforced here (``Sandbox.Timedout``), a crashed process
 yields ``Runtime.ExitError``, and either way the environment starts a fresh process on its next
-invocation (a new cold start), as a Lambda sandbox is reset.
+invocation (a new cold start), as a Lambda sandbox is reset. What the function printed goes straight to
+the environment's log file as it prints (its stdout and stderr), not through the result frame, so the lines
+written before a timeout or a crash reach the log group as they do on AWS.
 
 Crash fault: a function whose environment has ``HARNESS_FAULT_CRASH_AT_MS`` (epoch ms) has the process of
 its first invocation from then on killed (SIGKILL) ``HARNESS_FAULT_CRASH_DELAY_MS`` into it, or, when it
@@ -77,6 +79,11 @@ def claim_crash(function_arn: str, env: dict[str, str], now_ms: float) -> float 
     return delay_s
 
 
+def _ended(logs: str) -> str:
+    """The logs with a line break after the last line, so the runtime's own line starts a line."""
+    return logs if not logs or logs.endswith("\n") else logs + "\n"
+
+
 def _language(function_version: FunctionVersion) -> str:
     return runtimes.language(function_version.config.runtime)
 
@@ -93,6 +100,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self._init_logs = ""
         self._stopped = False
         self._log_file = Path(tempfile.gettempdir()) / "lambda-envs" / f"{id}.log"
+        self._log_fd: int | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -104,14 +112,33 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         with self._lock:
             self._stopped = True
             self._kill()
+        if self._log_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._log_fd)
+            self._log_fd = None
         with contextlib.suppress(OSError):
             self._log_file.unlink()
+
+    def _take_logs(self) -> str:
+        """What the process wrote since the last call; the file is emptied (its writer appends)."""
+        if self._log_fd is None:
+            return ""
+        chunks = []
+        size = os.fstat(self._log_fd).st_size
+        offset = 0
+        while offset < size and (chunk := os.pread(self._log_fd, size - offset, offset)):
+            chunks.append(chunk)
+            offset += len(chunk)
+        os.ftruncate(self._log_fd, 0)
+        return b"".join(chunks).decode(errors="replace")
 
     def _spawn(self) -> None:
         """Start the process and wait for its init; raises StatusErrorException on init failure."""
         request_read, request_write = os.pipe()
         response_read, response_write = os.pipe()
         self._log_file.parent.mkdir(parents=True, exist_ok=True)
+        if self._log_fd is None:
+            self._log_fd = os.open(self._log_file, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             with open(self._log_file, "ab") as log:
                 self._process = subprocess.Popen(
@@ -134,16 +161,23 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             frame = None
         if frame is None or frame.get("type") != "ready":
             error = (frame or {}).get("error") or self._exit_error("", during_init=True)
-            self._init_logs = (frame or {}).get("logs", "")
+            self._init_logs = self._take_logs()
             self._kill()
             raise StatusErrorException(error["errorMessage"], payload=json.dumps(error).encode())
         self._init_ms = frame["init_ms"]
-        self._init_logs = frame["logs"]
+        self._init_logs = self._take_logs()
 
     def _command(self) -> list[str]:
         if _language(self.function_version) == "nodejs":
             node = runtimes.node_binary() or "node"
-            return [node, "--import", str(runtimes.NODE_PATH_HOOKS), str(runtimes.NODE_RUNTIME_SCRIPT)]
+            return [
+                node,
+                "--require",
+                str(runtimes.NODE_AWS_ENDPOINT),
+                "--import",
+                str(runtimes.NODE_PATH_HOOKS),
+                str(runtimes.NODE_RUNTIME_SCRIPT),
+            ]
         return [sys.executable, "-s", str(RUNTIME_SCRIPT)]
 
     def _kill(self) -> None:
@@ -189,19 +223,21 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 killer.cancel()
                 self._process.kill()  # finished before the timer: the result is lost all the same
                 frame = None
+            init_logs, self._init_logs = self._init_logs, ""
             if frame is TimeoutError:
                 self._kill()
-                return self._timed_out(request_id, timeout_s, init_ms)
+                return self._timed_out(request_id, timeout_s, init_ms, init_logs + self._take_logs())
             if frame is None:
                 error = self._exit_error(request_id)
                 self._kill()
-                return self._result(request_id, error, False, error["errorMessage"] + "\n", None, 0.0, init_ms)
-            init_logs, self._init_logs = self._init_logs, ""
+                logs = _ended(init_logs + self._take_logs()) + error["errorMessage"] + "\n"
+                return self._result(request_id, error, False, logs, None, 0.0, init_ms)
+            logs = init_logs + self._take_logs()
         return self._result(
             request_id,
             frame["payload"],
             frame["ok"],
-            init_logs + frame["logs"],
+            logs,
             frame["max_memory_mb"],
             frame["duration_ms"],
             init_ms,
@@ -216,11 +252,13 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         except TimeoutError:
             return TimeoutError
 
-    def _timed_out(self, request_id: str, timeout_s: float, init_ms: float | None) -> InvocationResult:
+    def _timed_out(self, request_id: str, timeout_s: float, init_ms: float | None, logs: str) -> InvocationResult:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         message = f"{stamp} {request_id} Task timed out after {timeout_s:.2f} seconds"
         error = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
-        return self._result(request_id, error, False, message + "\n", None, timeout_s * 1000, init_ms, "timeout")
+        return self._result(
+            request_id, error, False, _ended(logs) + message + "\n", None, timeout_s * 1000, init_ms, "timeout"
+        )
 
     def _exit_error(self, request_id: str, during_init: bool = False) -> dict:
         process = self._process
@@ -298,10 +336,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         return f"pipe://{self.id}"
 
     def get_logs(self) -> str:
+        # LocalStack asks after a failed start: what the init printed was already taken from the file.
         try:
-            return self._log_file.read_text(errors="replace")
+            return self._init_logs + self._log_file.read_text(errors="replace")
         except OSError:
-            return ""
+            return self._init_logs
 
     @classmethod
     def prepare_version(cls, function_version: FunctionVersion) -> None:

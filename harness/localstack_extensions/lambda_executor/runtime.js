@@ -1,9 +1,11 @@
 'use strict';
 // The Lambda Node.js runtime inside one execution environment (one OS process): this project's own, not
 // AWS's code. Started by the executor as `node runtime.js REQUEST_FD RESPONSE_FD` and speaking runtime.py's
-// protocol: length-prefixed JSON frames over two inherited pipes. First {type: "ready", init_ms, logs} or
-// {type: "init_error", error, logs}, then one {type: "result", ok, payload, logs, duration_ms,
-// max_memory_mb} per request. EOF on the request pipe (the executor or LocalStack is gone) ends the process.
+// protocol: length-prefixed JSON frames over two inherited pipes. First {type: "ready", init_ms} or
+// {type: "init_error", error}, then one {type: "result", ok, payload, duration_ms, max_memory_mb} per request.
+// What the function logs is written at once, synchronously, to stdout (a file the executor reads after each
+// result), so nothing logged is lost when the process is killed mid-invocation. EOF on the request pipe
+// (the executor or LocalStack is gone) ends the process.
 
 const asyncHooks = require('node:async_hooks');
 const fs = require('node:fs');
@@ -43,13 +45,16 @@ function frameReader(onFrame) {
   return stream;
 }
 
-// --- logs: console.* as AWS's Node runtime writes them, kept per invocation -----------------------------
+// --- logs: console.* as AWS's Node runtime writes them, straight to the log file -----------------------
 
-let logs = [];
 let requestId;
 
+function writeLog(text) {
+  fs.writeSync(1, text);
+}
+
 function emit(level, args) {
-  logs.push(`${new Date().toISOString()}\t${requestId}\t${level}\t${util.format(...args)}\n`);
+  writeLog(`${new Date().toISOString()}\t${requestId}\t${level}\t${util.format(...args)}\n`);
 }
 
 for (const [method, level] of [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'],
@@ -58,17 +63,11 @@ for (const [method, level] of [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN
 }
 for (const stream of [process.stdout, process.stderr]) {
   stream.write = (chunk, encoding, callback) => {
-    logs.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+    writeLog(typeof chunk === 'string' ? chunk : Buffer.from(chunk));
     if (typeof encoding === 'function') encoding();
     else if (typeof callback === 'function') callback();
     return true;
   };
-}
-
-function takeLogs() {
-  const text = logs.join('');
-  logs = [];
-  return text;
 }
 
 // --- errors, as AWS's Node runtime reports them ------------------------------------------------------------
@@ -239,7 +238,7 @@ async function serve() {
   });
   process.on('unhandledRejection', (reason) => {
     const error = errorOf(reason, 'Runtime.UnhandledPromiseRejection');
-    fs.writeSync(1, `${new Date().toISOString()}\t${requestId}\tERROR\t${JSON.stringify(error)}\n`);
+    writeLog(`${new Date().toISOString()}\t${requestId}\tERROR\t${JSON.stringify(error)}\n`);
     process.exit(128);
   });
 
@@ -247,10 +246,10 @@ async function serve() {
   try {
     handler = await loadHandler(process.env._HANDLER || '', process.env.LAMBDA_TASK_ROOT || process.cwd());
   } catch (error) {
-    writeFrame({ type: 'init_error', error: error.lambdaError || errorOf(error), logs: takeLogs() });
+    writeFrame({ type: 'init_error', error: error.lambdaError || errorOf(error) });
     process.exit(1);
   }
-  writeFrame({ type: 'ready', init_ms: process.uptime() * 1000, logs: takeLogs() });
+  writeFrame({ type: 'ready', init_ms: process.uptime() * 1000 });
 
   for (;;) {
     if (queue.length === 0) await new Promise((resolve) => { wake = resolve; });
@@ -273,11 +272,11 @@ async function serve() {
       }
     } else {
       const reported = errorOf(error);
-      logs.push(`${new Date().toISOString()}\t${requestId}\tERROR\tInvoke Error \t${JSON.stringify(reported)}\n`);
+      writeLog(`${new Date().toISOString()}\t${requestId}\tERROR\tInvoke Error \t${JSON.stringify(reported)}\n`);
       payload = JSON.stringify(reported);
     }
     writeFrame({
-      type: 'result', ok, payload, logs: takeLogs(),
+      type: 'result', ok, payload,
       duration_ms: Number(process.hrtime.bigint() - began) / 1e6, max_memory_mb: maxMemoryMb(),
     });
     reader.resume();

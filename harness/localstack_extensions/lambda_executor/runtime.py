@@ -5,16 +5,21 @@ cold start costs an interpreter start plus the user's imports. Requests and resu
 length-prefixed JSON frames over two inherited pipes — never through LocalStack's gateway.
 
 Frames from the executor: ``{"invoke-id", "invoked-function-arn", "payload", "deadline-ms"}``.
-Frames to the executor: first ``{"type": "ready", "init_ms", "logs"}`` or ``{"type": "init_error",
-"error", "logs"}``, then one ``{"type": "result", "ok", "payload", "logs", "duration_ms",
-"max_memory_mb"}`` per request. When the executor's process dies the request pipe reaches EOF and
-this process exits at once, even mid-invocation.
+Frames to the executor: first ``{"type": "ready", "init_ms"}`` or ``{"type": "init_error",
+"error"}``, then one ``{"type": "result", "ok", "payload", "duration_ms", "max_memory_mb"}`` per
+request. What the function prints goes to this process's stdout and stderr, unbuffered: a file the
+executor reads after each result, so nothing printed is lost when the process is killed mid-invocation.
+When the executor's process dies the request pipe reaches EOF and this process exits at once, even
+mid-invocation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
-import io
+import importlib.abc
+import inspect
 import json
 import logging
 import os
@@ -101,7 +106,7 @@ class _RequestIdFilter(logging.Filter):
 
 
 class _CurrentStdout(logging.StreamHandler):
-    """Writes to whatever sys.stdout is now, so log records land in the invocation's captured log."""
+    """Writes to whatever sys.stdout is now, so a function that replaces it gets its log records too."""
 
     @property  # type: ignore[override]
     def stream(self):
@@ -126,19 +131,6 @@ def _configure_logging() -> _RequestIdFilter:
     handler.addFilter(request_filter)
     logging.getLogger().addHandler(handler)
     return request_filter
-
-
-class _Capture:
-    """Redirects sys.stdout/sys.stderr into one buffer while user code runs."""
-
-    def __enter__(self) -> io.StringIO:
-        self.buffer = io.StringIO()
-        self.saved = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = self.buffer
-        return self.buffer
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout, sys.stderr = self.saved
 
 
 def _error(error_type: str, message: str, request_id: str = "", stack: list[str] | None = None) -> dict:
@@ -200,6 +192,62 @@ def _max_memory_mb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+class _BundledBotocoreEndpoint(importlib.abc.MetaPathFinder):
+    """Gives a botocore the function bundles, one too old to read AWS_ENDPOINT_URL, the stack's endpoint.
+
+    AWS's Python runtimes provide a botocore that reads the variable; a bundled one from before that
+    (without the ``ignore_configured_endpoint_urls`` setting) would go for AWS's own host names.
+    Clients given an ``endpoint_url`` keep it.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != "botocore.session":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        execute = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            execute(module)
+            self._default_endpoint(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+    def _default_endpoint(self, session_module: Any) -> None:
+        settings = getattr(sys.modules.get("botocore.configprovider"), "BOTOCORE_DEFAUT_SESSION_VARIABLES", {})
+        if "ignore_configured_endpoint_urls" in settings:
+            return  # this botocore reads AWS_ENDPOINT_URL itself
+        create_client = session_module.Session.create_client
+        signature = inspect.signature(create_client)
+        endpoint = self.endpoint
+
+        @functools.wraps(create_client)
+        def create_client_at_the_stack(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            if bound.arguments.get("endpoint_url") is None:
+                bound.arguments["endpoint_url"] = endpoint
+            return create_client(*bound.args, **bound.kwargs)
+
+        session_module.Session.create_client = create_client_at_the_stack
+
+
+def _flush() -> None:
+    """Everything printed is in the log file before the result frame says the invocation ended."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+
+
 def _exit_when_parent_dies(request_fd: int, requests: queue.Queue) -> None:
     """Read requests; EOF means the executor (or all of LocalStack) is gone: exit immediately."""
     try:
@@ -214,21 +262,17 @@ def serve(request_fd: int, response_fd: int) -> None:
     threading.Thread(target=_exit_when_parent_dies, args=(request_fd, requests), name="lifeline", daemon=True).start()
 
     request_filter = _configure_logging()
+    if endpoint := os.environ.get("AWS_ENDPOINT_URL"):
+        sys.meta_path.insert(0, _BundledBotocoreEndpoint(endpoint))
     started = time.perf_counter()
-    with _Capture() as init_log:
-        try:
-            handler = load_handler(os.environ["_HANDLER"])
-        except _InitError as exc:
-            write_frame(response_fd, {"type": "init_error", "error": exc.error, "logs": init_log.getvalue()})
-            return
-    write_frame(
-        response_fd,
-        {
-            "type": "ready",
-            "init_ms": (time.perf_counter() - started) * 1000,
-            "logs": init_log.getvalue(),
-        },
-    )
+    try:
+        handler = load_handler(os.environ["_HANDLER"])
+    except _InitError as exc:
+        _flush()
+        write_frame(response_fd, {"type": "init_error", "error": exc.error})
+        return
+    _flush()
+    write_frame(response_fd, {"type": "ready", "init_ms": (time.perf_counter() - started) * 1000})
 
     while True:
         request = requests.get()
@@ -236,27 +280,26 @@ def serve(request_fd: int, response_fd: int) -> None:
         request_filter.request_id = request_id
         os.environ["_X_AMZN_TRACE_ID"] = request.get("trace-id") or ""
         began = time.perf_counter()
-        with _Capture() as log:
+        try:
+            result = handler(json.loads(request["payload"] or "null"), LambdaContext(request))
             try:
-                result = handler(json.loads(request["payload"] or "null"), LambdaContext(request))
-                try:
-                    payload, ok = json.dumps(result), True
-                except (TypeError, ValueError) as exc:
-                    payload, ok = (
-                        json.dumps(_error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)),
-                        False,
-                    )
-            except Exception as exc:
-                error = _exception_error(exc, request_id)
-                print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
-                payload, ok = json.dumps(error), False
+                payload, ok = json.dumps(result), True
+            except (TypeError, ValueError) as exc:
+                payload, ok = (
+                    json.dumps(_error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)),
+                    False,
+                )
+        except Exception as exc:
+            error = _exception_error(exc, request_id)
+            print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
+            payload, ok = json.dumps(error), False
+        _flush()
         write_frame(
             response_fd,
             {
                 "type": "result",
                 "ok": ok,
                 "payload": payload,
-                "logs": log.getvalue(),
                 "duration_ms": (time.perf_counter() - began) * 1000,
                 "max_memory_mb": _max_memory_mb(),
             },

@@ -15,6 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 NODE_RUNTIME_SCRIPT = HERE / "runtime.js"
 NODE_PATH_HOOKS = HERE / "node_path.mjs"
+NODE_AWS_ENDPOINT = HERE / "aws_endpoint.cjs"
+"""Sends a bundled SDK's requests for AWS's host names to the stack (the SDK v2 ignores AWS_ENDPOINT_URL)."""
 PROVIDED_NODE_MODULES = HERE / "nodejs" / "node_modules"
 """The provided SDK (``@aws-sdk/*`` v3): on AWS part of every Node.js runtime, never ``aws-sdk`` v2."""
 

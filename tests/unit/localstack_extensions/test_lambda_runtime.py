@@ -18,9 +18,11 @@ from harness.localstack_extensions.lambda_executor.runtime import read_frame, wr
 
 
 class RuntimeProcess:
-    """One runtime.py process with a handler module written to ``code_dir``."""
+    """One runtime.py process with a handler module written to ``code_dir``; its output in a file, as the
+    executor gives it, read with ``logs()``."""
 
     def __init__(self, code_dir: Path, handler: str) -> None:
+        self.log_file = code_dir / "environment.log"
         request_read, self.request_fd = os.pipe()
         self.response_fd, response_write = os.pipe()
         env = {
@@ -28,15 +30,17 @@ class RuntimeProcess:
             "_HANDLER": handler,
             "PYTHONPATH": str(code_dir),
             "AWS_LAMBDA_FUNCTION_NAME": "unit",
+            "PYTHONUNBUFFERED": "1",
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-s", runtime.__file__, str(request_read), str(response_write)],
-            pass_fds=(request_read, response_write),
-            env=env,
-            cwd=code_dir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_file, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-s", runtime.__file__, str(request_read), str(response_write)],
+                pass_fds=(request_read, response_write),
+                env=env,
+                cwd=code_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         os.close(request_read)
         os.close(response_write)
         self.first = read_frame(self.response_fd, time.monotonic() + 20)
@@ -54,6 +58,12 @@ class RuntimeProcess:
         frame = read_frame(self.response_fd, time.monotonic() + timeout_s)
         assert frame is not None and frame["type"] == "result"
         return frame
+
+    def logs(self) -> str:
+        """What the process printed since the last call."""
+        text = self.log_file.read_text()
+        self.log_file.write_text("")
+        return text
 
     def close(self) -> None:
         for fd in (self.request_fd, self.response_fd):
@@ -100,7 +110,7 @@ def test_read_frame_times_out_when_nothing_arrives():
     os.close(write_fd)
 
 
-def test_successful_invocation_returns_json_and_captures_logs(start):
+def test_successful_invocation_returns_json_and_writes_its_logs_before_the_result(start):
     process = start(
         "import logging\n"
         "print('imported')\n"
@@ -111,12 +121,13 @@ def test_successful_invocation_returns_json_and_captures_logs(start):
         "    return {'greeting': 'hi ' + event['name']}\n"
     )
     assert process.first["type"] == "ready"
-    assert process.first["logs"] == "imported\n"
+    assert process.logs() == "imported\n"
     result = process.invoke({"name": "ada"})
     assert result["ok"] is True
     assert json.loads(result["payload"]) == {"greeting": "hi ada"}
-    assert "hello ada unit req-1\n" in result["logs"]
-    assert "[WARNING]" in result["logs"] and "\treq-1\tcareful" in result["logs"]
+    logs = process.logs()  # in the file before the result frame: nothing is left to arrive
+    assert "hello ada unit req-1\n" in logs
+    assert "[WARNING]" in logs and "\treq-1\tcareful" in logs
     assert result["max_memory_mb"] > 0
 
 
@@ -129,7 +140,7 @@ def test_unhandled_exception_has_the_aws_error_shape(start):
     assert error["errorMessage"] == "bad input"
     assert error["requestId"] == "req-1"
     assert any("raise ValueError" in line for line in error["stackTrace"])
-    assert "[ERROR] ValueError: bad input" in result["logs"]
+    assert "[ERROR] ValueError: bad input" in process.logs()
 
 
 def test_unserialisable_result_is_a_marshal_error(start):
