@@ -15,6 +15,7 @@ from harness.backend.config import BackendSettings
 from harness.bench.config import BenchSettings
 from harness.compare.config import CompareSettings
 from harness.exceptions import AlreadyRunningError, HarnessError, SettingsError
+from harness.ingress import ingress_for
 from harness.load.config import LoadSettings, WebUISettings
 from harness.settings import SettingsGroup
 from harness.settings.flags import add_flags, given
@@ -285,7 +286,8 @@ def cmd_compare(o: Options) -> int:
     else:
         record, limit = None, topology.reserved_concurrency or topology.maximum_concurrency or 2
         backend = resolved_backend(stack, backend_settings, hosting, client)
-    variants = compare.parse_variants(o.settings(CompareSettings).variants, limit)
+    throttle = None if record is not None else (topology.reserved_concurrency, topology.maximum_concurrency)
+    variants = compare.parse_variants(o.settings(CompareSettings).variants, limit, throttle)
     _say(f"comparing {len(variants)} variant(s): {', '.join(v.name for v in variants)}")
     _say(f"backend: {backend.describe()}")
     results, compare_dir = compare.run(stack, topology, backend, load, variants, client, progress=_say, deployed=record)
@@ -444,10 +446,12 @@ def _print_outputs(outputs) -> None:
     if outputs.stack_name:
         print(f"stack:        {outputs.stack_name} (from {outputs.template})")
     print(f"webhook URL:  {outputs.webhook_url} ({outputs.entry_kind})")
+    print(f"way in:       {ingress_for(outputs.ingress).description}")
     print(f"queue:        {outputs.queue_url}")
     print(f"DLQ:          {outputs.dlq_url or '(none: failed messages are retried until they expire)'}")
     print(f"table:        {outputs.table_name}")
-    print(f"functions:    {outputs.publisher_name}, {outputs.subscriber_name}")
+    publisher = f"publisher {outputs.publisher_name}, " if outputs.publisher_name else ""
+    print(f"functions:    {publisher}subscriber {outputs.subscriber_name}")
     if outputs.signing_secret_arn:
         print(f"signatures:   {outputs.signature_scheme}, secret {outputs.signing_secret_arn}")
     host = f" -H 'Host: {outputs.webhook_host}'" if outputs.webhook_host else ""

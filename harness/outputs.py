@@ -46,6 +46,8 @@ class Outputs:
     signing_secret_arn: str = ""
     """The Secrets Manager secret the publisher verifies with (AWSCURRENT, and AWSPREVIOUS during a rotation)."""
     signature_tolerance_s: int = 300
+    ingress: str = "function"
+    """How a request reaches the queue: ``harness.ingress.INGRESSES`` (your own stack: as discovered)."""
 
     @property
     def has_dlq(self) -> bool:

@@ -3,11 +3,13 @@ stack itself with its throttle changed per variant and restored at the end."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from harness.backend import Backend
 from harness.compare.variants import Variant
+from harness.exceptions import SettingsError
 from harness.lambda_admin import ensure_reserved_concurrency, reserved_concurrency, update_environment
 from harness.outputs import Outputs
 from harness.stack.config import StackSettings
@@ -44,10 +46,12 @@ class TopologyVariants:
 
     def prepare(self, variant: Variant) -> Outputs:
         """The variant's own topology, emptied, on fresh execution environments."""
+        digest = hashlib.sha1(variant.slug.encode()).hexdigest()[:6]  # long names that share a start stay apart
         settings = self.topology.replace(
-            name_prefix=f"{self.topology.name_prefix}cmp-{variant.slug[:24]}-",
+            name_prefix=f"{self.topology.name_prefix}cmp-{variant.slug[:17]}-{digest}-",
             reserved_concurrency=variant.reserved_concurrency,
             maximum_concurrency=variant.maximum_concurrency,
+            ingress=variant.ingress or self.topology.ingress,
         )
         outputs = Deployer(self.stack, settings, client=self.client, backend=self.backend).deploy(record=False)
         set_variant(self.client("lambda"), outputs.subscriber_name, variant.slug)
@@ -90,6 +94,12 @@ class StackVariants:
 
     def prepare(self, variant: Variant) -> Outputs:
         outputs, lambda_client = self.outputs, self.client("lambda")
+        if variant.ingress is not None and variant.ingress != outputs.ingress:
+            raise SettingsError(
+                f"variant {variant.name!r}: your stack {outputs.stack_name} keeps its own way in "
+                f"({outputs.ingress}); compare ways in on the harness's topology (without --template), or deploy "
+                "each design as a stack of its own"
+            )
         self._throttle(variant.reserved_concurrency, variant.maximum_concurrency)
         set_variant(lambda_client, outputs.subscriber_name, variant.slug)
         sqs = self.client("sqs")

@@ -13,6 +13,7 @@ class CompareSettings(SettingsGroup):
 
     variants: str = option(
         "",
-        "the consumer variants, e.g. reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none "
+        "the variants, e.g. reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none, or the way in: "
+        "ingress=function,ingress=direct (the topology's throttle), reserved=2+ingress=direct "
         "(empty: reserved and MaximumConcurrency at the topology's limit, and no throttle)",
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.evidence import Evidence
 from harness.exceptions import SettingsError
+from harness.ingress import INGRESSES
 from harness.rules import Verdict
 
 
@@ -17,6 +18,8 @@ class Variant:
     name: str
     reserved_concurrency: int | None
     maximum_concurrency: int | None
+    ingress: str | None = None
+    """The way in (``harness.ingress.INGRESSES``); None: the topology's own."""
 
     @property
     def throttled(self) -> bool:
@@ -36,28 +39,40 @@ def default_variants(limit: int) -> list[Variant]:
     ]
 
 
-def parse_variants(spec: str, limit: int) -> list[Variant]:
-    """``reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none``; empty: the default three."""
+def parse_variants(spec: str, limit: int, throttle: tuple[int | None, int | None] | None = None) -> list[Variant]:
+    """``reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none,ingress=direct``; empty: the default
+    three. A variant that sets only the way in keeps ``throttle`` (reserved, maximum; default: reserved
+    concurrency ``limit``), so ``ingress=function,ingress=direct`` compares the ways in alone."""
     if not spec.strip():
         return default_variants(limit)
     variants = []
     for item in (part.strip() for part in spec.split(",") if part.strip()):
-        reserved = maximum = None
-        if item != "none":
-            for term in item.split("+"):
-                key, _, value = term.partition("=")
-                if key not in ("reserved", "maximum") or not value.isdigit():
-                    raise SettingsError(
-                        f"variant {item!r}: expected reserved=N, maximum=N, reserved=N+maximum=M or none "
-                        "(e.g. --variants reserved=1,reserved=2,reserved=4,none)"
-                    )
-                if key == "reserved":
-                    reserved = int(value)
-                else:
-                    maximum = int(value)
+        reserved = maximum = ingress = None
+        throttled_here = item == "none"
+        for term in item.split("+") if item != "none" else []:
+            key, _, value = term.partition("=")
+            if key == "ingress" and value in INGRESSES:
+                ingress = value
+                continue
+            if key not in ("reserved", "maximum") or not value.isdigit():
+                raise SettingsError(
+                    f"variant {item!r}: expected reserved=N, maximum=N, ingress={'|'.join(INGRESSES)}, "
+                    "terms joined with + (reserved=N+maximum=M), or none "
+                    "(e.g. --variants reserved=1,reserved=2,none or ingress=function,ingress=direct)"
+                )
+            throttled_here = True
+            if key == "reserved":
+                reserved = int(value)
+            else:
+                maximum = int(value)
+        if not throttled_here:
+            reserved, maximum = throttle if throttle is not None else (limit, None)
         names = [f"reserved concurrency {reserved}" if reserved is not None else "",
                  f"MaximumConcurrency {maximum}" if maximum is not None else ""]  # fmt: skip
-        variants.append(Variant(" + ".join(n for n in names if n) or "no throttle", reserved, maximum))
+        name = " + ".join(n for n in names if n) or "no throttle"
+        if ingress is not None:
+            name += f", ingress {ingress}"
+        variants.append(Variant(name, reserved, maximum, ingress))
     return variants
 
 
@@ -74,6 +89,7 @@ class VariantResult:
             "name": self.variant.name,
             "reserved_concurrency": self.variant.reserved_concurrency,
             "maximum_concurrency": self.variant.maximum_concurrency,
+            "ingress": self.evidence.outputs.ingress,
             "backend_kind": view.kind if view else None,
             "backend_capacity": view.capacity if view else None,
             "backend_capacity_unit": view.capacity_unit if view else None,

@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from harness.evidence import Accepted, BackendView, Evidence
+from harness.ingress import ingress_for
 from harness.report.charts import Chart, Series, histogram, limit_line, line_chart
 from harness.rules import Verdict, latencies_ms
 from harness.stats import per_second
@@ -197,6 +198,8 @@ def deployed(evidence: Evidence) -> list[tuple[str, Any]]:
     return [
         *stack,
         ("webhook", f"{outputs.webhook_url} ({outputs.entry_kind})"),
+        ("way in", ingress_for(outputs.ingress).description),
+        *([("publisher", outputs.publisher_name)] if outputs.publisher_name else []),
         ("queue / DLQ", f"{outputs.queue_url} / {outputs.dlq_url or 'no DLQ'}"),
         ("subscriber", outputs.subscriber_name),
         (

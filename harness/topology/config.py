@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.ingress import INGRESSES, ingress_for
 from harness.resources import bundled
 from harness.settings import SettingsGroup, option
 from harness.signing import SCHEMES, secret_problem
@@ -70,7 +71,13 @@ class TopologySettings(SettingsGroup):
         low=0,
         high=900,
     )
-    publisher_name: str = option("webhook-publisher", "publisher function name")
+    ingress: str = option(
+        INGRESSES[0],
+        "the way in: function (API Gateway -> publisher function -> SQS, the reference stack) or direct (API "
+        "Gateway's own SQS integration, no function)",
+        choices=INGRESSES,
+    )
+    publisher_name: str = option("webhook-publisher", "publisher function name (ingress=function)")
     subscriber_name: str = option("webhook-subscriber", "subscriber function name")
     publisher_dir: Path = option(
         FUNCTIONS_DIR / "publisher",
@@ -144,6 +151,7 @@ class TopologySettings(SettingsGroup):
                 f"subscriber_timeout_s={self.subscriber_timeout_s}: must not exceed visibility_timeout_s="
                 f"{self.visibility_timeout_s} (AWS rejects the event-source mapping)"
             )
+        problems += ingress_for(self.ingress).problems(self)
         secret = self.signing_secret
         if self.signature_scheme != "none" and secret and (problem := secret_problem(self.signature_scheme, secret)):
             problems.append(f"signing_secret: {problem}")

@@ -6,17 +6,18 @@ second run changes nothing and a run after editing a handler updates just that f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from harness import aws, signing
 from harness.backend import Backend, backend_for
 from harness.backend.config import BackendSettings
+from harness.ingress import Integration, ingress_for
 from harness.lambda_admin import ensure_reserved_concurrency
 from harness.outputs import Outputs, outputs_path
 from harness.polling import poll
@@ -28,14 +29,24 @@ from harness.topology.packaging import code_sha256, function_package
 
 ACCOUNT_ID = "000000000000"
 ROLE_NAME = "webhook-lambda-role"
-ASSUME_ROLE_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+
+
+def assume_role_policy(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
 DLQ_RETENTION_S = 14 * 24 * 3600  # the maximum: a DLQ must outlive its source queue's retention
-INVOKE_PERMISSION_ID = "apigateway-invoke"
 ON_DEMAND_STAND_IN_LATENCY_MS = 100
 """Per write, when a backend with no capacity of its own (an on-demand table) stands in for a scale-limited one."""
+
+
+@dataclass(frozen=True)
+class Queue:
+    url: str
+    arn: str
 
 
 class Deployer:
@@ -52,12 +63,14 @@ class Deployer:
     ) -> None:
         self.stack = stack
         self.settings = settings
-        self._client = client or (lambda service: aws.client(service, stack))
+        self.client = client or (lambda service: aws.client(service, stack))
         if backend is None:
-            backend = backend_for(BackendSettings.from_env(), started_stack(stack).hosting(), self._client)
+            backend = backend_for(BackendSettings.from_env(), started_stack(stack).hosting(), self.client)
         self.backend = backend
         self.say = say
         self.changes: list[str] = []
+        self.account_id = ACCOUNT_ID
+        self.ingress = ingress_for(settings.ingress)
 
     def _changed(self, what: str) -> None:
         self.changes.append(what)
@@ -81,32 +94,15 @@ class Deployer:
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": s.max_receive_count}),
             },
         )
-        role_arn = self.ensure_role()
+        queue = Queue(queue_url, queue_arn)
         secret_arn = self.ensure_signing_secret()
-        signing_environment = (
-            {
-                "SIGNATURE_SCHEME": s.signature_scheme,
-                "SIGNING_SECRET_ARN": secret_arn,
-                "SIGNATURE_TOLERANCE_S": str(s.signature_tolerance_s),
-            }
-            if secret_arn
-            else {}
-        )
-        publisher = self.ensure_function(
-            s.resource_name("publisher_name"),
-            s.publisher_dir,
-            s.publisher_handler,
-            s.publisher_timeout_s,
-            role_arn,
-            {"QUEUE_URL": queue_url, "IDEMPOTENCY_HEADERS": s.idempotency_headers, **signing_environment},
-            s.runtime("publisher"),
-        )
+        publisher = self.ingress.ensure_sender(self, queue, secret_arn)
         subscriber = self.ensure_function(
             s.resource_name("subscriber_name"),
             s.subscriber_dir,
             s.subscriber_handler,
             s.subscriber_timeout_s,
-            role_arn,
+            self.ensure_role(),
             {
                 "TABLE_NAME": table,
                 "BACKEND_LATENCY_MS": str(self.backend_latency_ms()),
@@ -117,7 +113,8 @@ class Deployer:
         )
         self.ensure_reserved_concurrency(subscriber, s.reserved_concurrency)
         mapping_uuid = self.ensure_event_source_mapping(subscriber, queue_arn)
-        api_id = self.ensure_rest_api(s.resource_name("api_name"), publisher)
+        api_id = self.ensure_rest_api(s.resource_name("api_name"), self.ingress.integration(self, queue, publisher))
+        self.ingress.after_deploy(self, api_id, publisher)
         outputs = Outputs(
             endpoint=stack.endpoint_url,
             webhook_url=f"{stack.host_endpoint_url}/_aws/execute-api/{api_id}/{s.stage_name}",
@@ -136,13 +133,14 @@ class Deployer:
             signature_scheme=s.signature_scheme,
             signing_secret_arn=secret_arn,
             signature_tolerance_s=s.signature_tolerance_s,
+            ingress=self.ingress.kind,
         )
         if record:
             outputs.save(outputs_path(stack))
         return outputs
 
     def _require_stack(self) -> None:
-        aws.require_stack(self.stack, self._client("sqs"))
+        aws.require_stack(self.stack, self.client("sqs"))
 
     # --- resources ---------------------------------------------------------------------------------
 
@@ -153,7 +151,7 @@ class Deployer:
         return ON_DEMAND_STAND_IN_LATENCY_MS if self.backend.on_demand else 0
 
     def ensure_queue(self, name: str, attributes: dict[str, str]) -> tuple[str, str]:
-        sqs = self._client("sqs")
+        sqs = self.client("sqs")
         try:
             url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         except sqs.exceptions.QueueDoesNotExist:
@@ -168,6 +166,28 @@ class Deployer:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, arn
 
+    def ensure_publisher(self, queue: Queue, secret_arn: str) -> str:
+        """The publisher function, sending to ``queue`` and verifying with ``secret_arn`` (when set); its name."""
+        s = self.settings
+        signing_environment = (
+            {
+                "SIGNATURE_SCHEME": s.signature_scheme,
+                "SIGNING_SECRET_ARN": secret_arn,
+                "SIGNATURE_TOLERANCE_S": str(s.signature_tolerance_s),
+            }
+            if secret_arn
+            else {}
+        )
+        return self.ensure_function(
+            s.resource_name("publisher_name"),
+            s.publisher_dir,
+            s.publisher_handler,
+            s.publisher_timeout_s,
+            self.ensure_role(),
+            {"QUEUE_URL": queue.url, "IDEMPOTENCY_HEADERS": s.idempotency_headers, **signing_environment},
+            s.runtime("publisher"),
+        )
+
     def ensure_signing_secret(self) -> str:
         """The publisher's signing secret in Secrets Manager (its ARN), when a scheme is set: created with
         HARNESS_SIGNING_SECRET or a new one; a different HARNESS_SIGNING_SECRET later starts a rotation (the
@@ -175,7 +195,7 @@ class Deployer:
         s = self.settings
         if s.signature_scheme == "none":
             return ""
-        client, name = self._client("secretsmanager"), s.resource_name("signing_secret_name")
+        client, name = self.client("secretsmanager"), s.resource_name("signing_secret_name")
         try:
             arn = client.describe_secret(SecretId=name)["ARN"]
         except client.exceptions.ResourceNotFoundException:
@@ -189,16 +209,20 @@ class Deployer:
             )
         return arn
 
-    def ensure_role(self) -> str:
-        iam = self._client("iam")
+    def ensure_role(
+        self, name: str = ROLE_NAME, service: str = "lambda.amazonaws.com", policy: dict[str, Any] | None = None
+    ) -> str:
+        """The role ``service`` assumes (the functions', by default), with ``policy`` inline when given."""
+        iam = self.client("iam")
         try:
-            return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
         except iam.exceptions.NoSuchEntityException:
-            arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ASSUME_ROLE_POLICY))["Role"][
-                "Arn"
-            ]
-            self._changed(f"created role {ROLE_NAME}")
-            return arn
+            document = json.dumps(assume_role_policy(service))
+            arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=document)["Role"]["Arn"]
+            self._changed(f"created role {name} for {service}")
+        if policy is not None:
+            iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+        return arn
 
     def ensure_function(
         self,
@@ -210,7 +234,7 @@ class Deployer:
         environment: dict[str, str],
         runtime: str = "python3.11",
     ) -> str:
-        lambda_client = self._client("lambda")
+        lambda_client = self.client("lambda")
         package = function_package(folder, self.stack.state_path / "build")
         desired = {
             "Runtime": runtime,
@@ -239,17 +263,17 @@ class Deployer:
         return name
 
     def _wait_function(self, name: str, waiter: str) -> None:
-        self._client("lambda").get_waiter(waiter).wait(
+        self.client("lambda").get_waiter(waiter).wait(
             FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
         )
 
     def ensure_reserved_concurrency(self, name: str, reserved: int | None) -> None:
-        change = ensure_reserved_concurrency(self._client("lambda"), name, reserved)
+        change = ensure_reserved_concurrency(self.client("lambda"), name, reserved)
         if change:
             self._changed(change)
 
     def ensure_event_source_mapping(self, function_name: str, queue_arn: str) -> str:
-        lambda_client = self._client("lambda")
+        lambda_client = self.client("lambda")
         s = self.settings
         desired = {
             "BatchSize": s.batch_size,
@@ -278,7 +302,7 @@ class Deployer:
         return uuid
 
     def _wait_mapping_enabled(self, uuid: str, timeout_s: float = 30) -> None:
-        lambda_client = self._client("lambda")
+        lambda_client = self.client("lambda")
         poll(
             lambda: lambda_client.get_event_source_mapping(UUID=uuid)["State"],
             lambda state: state == "Enabled",
@@ -286,9 +310,9 @@ class Deployer:
             failure=lambda state: f"event-source mapping {uuid} is {state!r}, not Enabled, after {timeout_s:.0f}s",
         )
 
-    def ensure_rest_api(self, name: str, publisher: str) -> str:
-        apigateway = self._client("apigateway")
-        region = self.stack.region
+    def ensure_rest_api(self, name: str, integration: Integration) -> str:
+        """``ANY /`` and ``ANY /{proxy+}`` integrated as the way in says, deployed to the stage."""
+        apigateway = self.client("apigateway")
         apis = [api for page in apigateway.get_paginator("get_rest_apis").paginate() for api in page["items"]]
         matching = [api for api in apis if api["name"] == name]
         changed = False
@@ -312,45 +336,35 @@ class Deployer:
             resources["/{proxy+}"] = apigateway.create_resource(
                 restApiId=api_id, parentId=resources["/"]["id"], pathPart="{proxy+}"
             )
-        function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{publisher}"
-        uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+        desired = integration.arguments
         for path in ("/", "/{proxy+}"):
-            resource = resources[path]
-            method = resource.get("resourceMethods", {}).get("ANY")
-            if method is None:
-                apigateway.put_method(
-                    restApiId=api_id, resourceId=resource["id"], httpMethod="ANY", authorizationType="NONE"
-                )
+            method = {"restApiId": api_id, "resourceId": resources[path]["id"], "httpMethod": "ANY"}
+            if resources[path].get("resourceMethods", {}).get("ANY") is None:
+                apigateway.put_method(**method, authorizationType="NONE")
             try:
-                integration = apigateway.get_integration(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY")
+                current = apigateway.get_integration(**method)
             except apigateway.exceptions.NotFoundException:
-                integration = {}
-            if integration.get("uri") != uri or integration.get("type") != "AWS_PROXY":
-                apigateway.put_integration(
-                    restApiId=api_id,
-                    resourceId=resource["id"],
-                    httpMethod="ANY",
-                    type="AWS_PROXY",
-                    integrationHttpMethod="POST",
-                    uri=uri,
-                )
-                self._changed(f"integrated ANY {path} with {publisher}")
+                current = {}
+            compared = ("type", "uri", "credentials", "requestTemplates")
+            differing = [key for key in compared if current.get(key) != desired.get(key)]
+            answers = {answer["statusCode"] for answer in (current.get("integrationResponses") or {}).values()}
+            if differing or answers != {answer.status for answer in integration.answers}:
+                apigateway.put_integration(**method, **desired)
+                for answer in integration.answers:
+                    with contextlib.suppress(apigateway.exceptions.ConflictException):
+                        apigateway.put_method_response(**method, statusCode=answer.status)
+                    apigateway.put_integration_response(
+                        **method,
+                        statusCode=answer.status,
+                        selectionPattern=answer.pattern,
+                        responseTemplates={"application/json": answer.template},
+                    )
+                self._changed(f"integrated ANY {path}: {self.ingress.description}")
                 changed = True
         stages = {stage["stageName"] for stage in apigateway.get_stages(restApiId=api_id)["item"]}
         if changed or self.settings.stage_name not in stages:
             apigateway.create_deployment(restApiId=api_id, stageName=self.settings.stage_name)
             self._changed(f"deployed REST API {name} to stage {self.settings.stage_name}")
-        try:
-            self._client("lambda").add_permission(
-                FunctionName=publisher,
-                StatementId=INVOKE_PERMISSION_ID,
-                Action="lambda:InvokeFunction",
-                Principal="apigateway.amazonaws.com",
-                SourceArn=f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/*/*/*",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceConflictException":
-                raise
         return api_id
 
 

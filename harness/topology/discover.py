@@ -3,8 +3,10 @@
 From the stack's resources: the subscriber is the function an SQS event-source mapping of the stack feeds;
 the queue is that mapping's source and the DLQ its redrive target (none is a finding, not an error); the
 webhook entry is the REST API or function URL whose integration is another function, the
-publisher; the backend is the stack's DynamoDB table (the one the subscriber's environment names when
-there are several). Where the stack holds several candidates, the error lists them with the flag that picks.
+publisher, or else a REST API whose method sends to that queue itself (an ``AWS`` integration with SQS:
+the direct way in, no publisher); the backend is the stack's DynamoDB table (the one the subscriber's
+environment names when there are several). Where the stack holds several candidates, the error lists
+them with the flag that picks.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ class Entry:
     kind: str
     url: str
     function: str
+    """The function it invokes; "" for a direct integration with SQS."""
     api_id: str = ""
     host: str = ""
     """A function URL is routed by its host name: sent as the Host header to the loopback address."""
+    queue: str = ""
+    """The queue a direct integration sends to (its name)."""
 
 
 def stack_resources(cloudformation: Any, stack_name: str) -> dict[str, list[dict[str, Any]]]:
@@ -69,7 +74,8 @@ def _choose(what: str, candidates: list[str], picked: str, flag: str, stack_name
 
 
 _WHAT_IT_NEEDS = (
-    "the harness needs a webhook entry (REST API or function URL) invoking a publisher function, an SQS "
+    "the harness needs a webhook entry (REST API or function URL) invoking a publisher function, or a REST API "
+    "sending to the queue directly, an SQS "
     "queue with an event-source mapping to a subscriber function, and a DynamoDB table"
 )
 
@@ -103,12 +109,13 @@ def discover(
     mapping = next(m for m in mappings if _function_name(m["FunctionArn"]) == subscriber)
     queue_arn = mapping["EventSourceArn"]
     queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
-    redrive = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
-    dlq_arn = json.loads(redrive.get("RedrivePolicy") or "{}").get("deadLetterTargetArn", "")
-    dlq_url = sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[1])["QueueUrl"] if dlq_arn else ""
 
-    entries = [e for e in webhook_entries(stack, client, resources, picks.stage) if e.function != subscriber]
+    all_entries = webhook_entries(stack, client, resources, picks.stage)
+    entries = [e for e in all_entries if e.function and e.function != subscriber]
+    direct = [e for e in all_entries if e.queue and e.queue == queue_arn.rsplit(":", 1)[1]]
     publishers = sorted({e.function for e in entries if e.function in functions or not functions})
+    if direct and not publishers and not picks.publisher_function:
+        return _outputs(stack, client, resources, picks, stack_name, mapping, direct[0], "", subscriber)
     environments = {name: _environment(lambda_client, name) for name in publishers}
     sending = [name for name in publishers if _mentions(environments[name], queue_url, queue_arn)]
     publisher = _choose(
@@ -119,7 +126,27 @@ def discover(
         stack_name,
     )
     entry = next(e for e in entries if e.function == publisher)
+    return _outputs(stack, client, resources, picks, stack_name, mapping, entry, publisher, subscriber)
 
+
+def _outputs(
+    stack: StackSettings,
+    client: Callable[[str], Any],
+    resources: dict[str, list[dict[str, Any]]],
+    picks: Picks,
+    stack_name: str,
+    mapping: dict[str, Any],
+    entry: Entry,
+    publisher: str,
+    subscriber: str,
+) -> Outputs:
+    """The record, once the way in is known: the queues, the table and the entry's URL."""
+    lambda_client, sqs = client("lambda"), client("sqs")
+    queue_arn = mapping["EventSourceArn"]
+    queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+    redrive = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+    dlq_arn = json.loads(redrive.get("RedrivePolicy") or "{}").get("deadLetterTargetArn", "")
+    dlq_url = sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[1])["QueueUrl"] if dlq_arn else ""
     tables = sorted(r["PhysicalResourceId"] for r in resources["AWS::DynamoDB::Table"])
     subscriber_environment = _environment(lambda_client, subscriber)
     named = [t for t in tables if any(t in str(v) for v in subscriber_environment.values())]
@@ -141,6 +168,7 @@ def discover(
         stack_name=stack_name,
         entry_kind=entry.kind,
         webhook_host=entry.host,
+        ingress="function" if publisher else "direct",
     )
 
 
@@ -169,8 +197,11 @@ def webhook_entries(
         chosen = stage if stage in stages else ("prod" if "prod" in stages else stages[0])
         if stage and stage not in stages:
             raise DeployError(f"--stage {stage}: REST API {api_id} has the stages {', '.join(stages)}")
-        for function in _rest_api_functions(apigateway, api_id):
+        functions, queues = _rest_api_targets(apigateway, api_id)
+        for function in functions:
             entries.append(Entry("REST API", f"{base}/{api_id}/{chosen}", function, api_id))
+        for queue in queues:
+            entries.append(Entry("REST API", f"{base}/{api_id}/{chosen}", "", api_id, queue=queue))
     if resources["AWS::ApiGatewayV2::Api"]:
         raise DeployError(
             "the stack's webhook entry is an HTTP API (API Gateway v2), which LocalStack 4.8.1's community "
@@ -185,12 +216,16 @@ def webhook_entries(
     return entries
 
 
-def _rest_api_functions(apigateway: Any, api_id: str) -> set[str]:
-    functions = set()
+def _rest_api_targets(apigateway: Any, api_id: str) -> tuple[set[str], set[str]]:
+    """The functions the API's methods invoke, and the queues they send to directly
+    (``arn:aws:apigateway:REGION:sqs:path/ACCOUNT/QUEUE``)."""
+    functions, queues = set(), set()
     for page in apigateway.get_paginator("get_resources").paginate(restApiId=api_id, embed=["methods"]):
         for resource in page["items"]:
             for method in (resource.get("resourceMethods") or {}).values():
                 uri = (method.get("methodIntegration") or {}).get("uri", "")
                 if ":function:" in uri:
                     functions.add(_function_name(uri))
-    return functions
+                elif ":sqs:path/" in uri:
+                    queues.add(uri.rstrip("/").rsplit("/", 1)[1])
+    return functions, queues

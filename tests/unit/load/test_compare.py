@@ -23,7 +23,17 @@ def test_variants_are_parsed_from_a_short_spec():
     assert variants[3].slug == "reserved-concurrency-2-maximumconcurrency-2"
 
 
-@pytest.mark.parametrize("spec", ["reserved", "reserved=x", "min=2", "reserved=2+max=3"])
+def test_a_variant_of_the_way_in_alone_keeps_the_topologys_throttle():
+    variants = parse_variants("ingress=function,ingress=direct,reserved=1+ingress=direct", 2, (None, 3))
+    assert [(v.reserved_concurrency, v.maximum_concurrency, v.ingress) for v in variants] == [
+        (None, 3, "function"), (None, 3, "direct"), (1, None, "direct"),
+    ]  # fmt: skip
+    assert variants[1].name == "MaximumConcurrency 3, ingress direct"
+    assert len({v.slug for v in variants}) == 3
+    assert parse_variants("ingress=direct", 2)[0].reserved_concurrency == 2
+
+
+@pytest.mark.parametrize("spec", ["reserved", "reserved=x", "min=2", "reserved=2+max=3", "ingress=lambda"])
 def test_a_malformed_variant_says_what_is_expected(spec):
     with pytest.raises(SettingsError, match="expected reserved=N, maximum=N"):
         parse_variants(spec, 2)

@@ -50,7 +50,8 @@ def variables(moto_client, name: str) -> dict[str, str]:
 def test_a_first_deploy_creates_the_whole_topology_and_a_second_changes_nothing(deploy, moto_client):
     outputs, changes = deploy()
     assert changes[0] == "created table Messages (on demand)"
-    assert {"created queue webhook-dlq", "created queue webhook-queue", "created role webhook-lambda-role",
+    assert {"created queue webhook-dlq", "created queue webhook-queue",
+            "created role webhook-lambda-role for lambda.amazonaws.com",
             "set reserved concurrency of webhook-subscriber to 2", "deployed REST API webhook-api to stage prod",
             "created SQS event-source mapping for webhook-subscriber"} <= set(changes)  # fmt: skip
     assert outputs.webhook_url.endswith("/_aws/execute-api/webhookapi/prod")  # a stable id: the URL survives
@@ -58,6 +59,23 @@ def test_a_first_deploy_creates_the_whole_topology_and_a_second_changes_nothing(
     redrive = moto_client("sqs").get_queue_attributes(QueueUrl=outputs.queue_url, AttributeNames=["All"])
     assert outputs.dlq_arn in redrive["Attributes"]["RedrivePolicy"]
     assert deploy()[1] == []
+
+
+def test_the_direct_way_in_integrates_the_api_with_sqs_and_deploys_no_publisher(deploy, moto_client):
+    outputs, changes = deploy(ingress="direct")
+    assert (outputs.ingress, outputs.publisher_name) == ("direct", "")
+    assert "created role webhook-apigateway-sqs for apigateway.amazonaws.com" in changes
+    apigateway = moto_client("apigateway")
+    root = next(r for r in apigateway.get_resources(restApiId=outputs.api_id)["items"] if r["path"] == "/")
+    integration = apigateway.get_integration(restApiId=outputs.api_id, resourceId=root["id"], httpMethod="ANY")
+    assert integration["type"] == "AWS"
+    assert integration["uri"] == "arn:aws:apigateway:us-east-1:sqs:path/000000000000/webhook-queue"
+    assert "Action=SendMessage" in integration["requestTemplates"]["application/json"]
+    assert {"202", "400", "503"} <= set(integration["integrationResponses"])
+    assert "webhook-publisher" not in {f["FunctionName"] for f in moto_client("lambda").list_functions()["Functions"]}
+    assert deploy(ingress="direct")[1] == []
+    back, changes = deploy()
+    assert back.publisher_name == "webhook-publisher" and any("publisher function" in c for c in changes)
 
 
 def test_a_changed_handler_updates_only_its_function(deploy, functions):

@@ -138,3 +138,25 @@ def test_a_stack_without_a_mapped_subscriber_says_what_the_harness_needs(stack):
     table(client, resources, "Rows")
     with pytest.raises(DeployError, match="has no subscriber function: the harness needs a webhook entry"):
         discover(SETTINGS, client, "empty")
+
+
+def test_a_rest_api_sending_to_the_queue_itself_is_the_direct_way_in(stack):
+    resources, client = stack
+    url, arn = queue(client, resources, "inbox")
+    function(client, resources, "writer")
+    mapping = client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="writer", BatchSize=10)
+    resources.add("AWS::Lambda::EventSourceMapping", mapping["UUID"])
+    table(client, resources, "Rows")
+    apigateway = client("apigateway")
+    api_id = apigateway.create_rest_api(name="hook")["id"]
+    root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+    apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="POST", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="POST", type="AWS",
+                               integrationHttpMethod="POST",
+                               uri="arn:aws:apigateway:us-east-1:sqs:path/123456789012/inbox")  # fmt: skip
+    apigateway.create_deployment(restApiId=api_id, stageName="live")
+    resources.add("AWS::ApiGateway::RestApi", api_id)
+    found = discover(SETTINGS, client, "mine")
+    assert (found.ingress, found.publisher_name, found.subscriber_name) == ("direct", "", "writer")
+    assert found.queue_url == url and found.api_id == api_id
+    assert found.webhook_url == f"{SETTINGS.host_endpoint_url}/_aws/execute-api/{api_id}/live"

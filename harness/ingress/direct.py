@@ -1,0 +1,106 @@
+"""API Gateway straight to SQS: an ``AWS`` integration sending ``SendMessage`` itself, no function between.
+
+The request mapping template writes the message the publisher function would (``id``, ``method``,
+``path``, ``body``, ``received_at_ms``, ``source_ip``), URL-encoded as SQS's query protocol takes it; the
+message id is the sender's idempotency key when a header names one, else API Gateway's request id, and
+the response template answers ``202 {"id", "status": "queued"}`` with the same id. API Gateway assumes a
+role of its own to send (AWS's setup; LocalStack does not enforce it). What a function did that a template
+cannot: verify a signature, validate the idempotency key, refuse a body that is not JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from harness.ingress.base import Ingress, Integration, IntegrationAnswer
+
+if TYPE_CHECKING:
+    from harness.topology.deploy import Deployer, Queue
+
+CONTENT_TYPES = ("application/json", "text/plain", "application/x-www-form-urlencoded")
+"""Bodies the template maps (API Gateway uses the application/json one when a request names none); any
+other type is answered 415 before SQS is called (passthrough NEVER), as on AWS."""
+ROLE_SUFFIX = "webhook-apigateway-sqs"
+
+
+def request_template(idempotency_headers: list[str]) -> str:
+    """VTL: the message as JSON, URL-encoded into ``Action=SendMessage&MessageBody=...``."""
+    return "\n".join(
+        [
+            "#set($q = '\"')",
+            *_message_id_lines(idempotency_headers),
+            "#set($proxy = $input.params('proxy'))",
+            "#if(\"$proxy\" == '')#set($path = '/')#else#set($path = \"/$util.escapeJavaScript($proxy)\")#end",
+            '#set($message = "{${q}id${q}:${q}$util.escapeJavaScript($key)${q},'
+            "${q}method${q}:${q}$context.httpMethod${q},"
+            "${q}path${q}:${q}$path${q},"
+            "${q}body${q}:${q}$util.escapeJavaScript($input.body)${q},${q}body_encoding${q}:${q}text${q},"
+            "${q}received_at_ms${q}:$context.requestTimeEpoch,"
+            '${q}source_ip${q}:${q}$context.identity.sourceIp${q}}")',
+            "Action=SendMessage&MessageBody=$util.urlEncode($message)",
+        ]
+    )
+
+
+def accepted_template(idempotency_headers: list[str]) -> str:
+    answer = '{"id": "$util.escapeJavaScript($key)", "status": "queued"}'
+    return "\n".join([*_message_id_lines(idempotency_headers), answer])
+
+
+def _message_id_lines(idempotency_headers: list[str]) -> list[str]:
+    lines = ["#set($key = '')"]
+    for name in idempotency_headers:
+        lines.append(f"#if(\"$key\" == '')#set($key = $input.params('{name}'))#end")
+    lines.append("#if(\"$key\" == '')#set($key = $context.requestId)#end")
+    return lines
+
+
+def role_policy(queue_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}],
+    }
+
+
+class DirectIngress(Ingress):
+    kind = "direct"
+    description = "API Gateway → SQS (direct integration, no publisher function)"
+
+    def ensure_sender(self, deployer: Deployer, queue: Queue, secret_arn: str) -> str:
+        return ""
+
+    def integration(self, deployer: Deployer, queue: Queue, publisher: str) -> Integration:
+        settings = deployer.settings
+        headers = [name.strip() for name in settings.idempotency_headers.split(",") if name.strip()]
+        role = f"{settings.name_prefix}{ROLE_SUFFIX}"[:64]
+        role_arn = deployer.ensure_role(role, "apigateway.amazonaws.com", role_policy(queue.arn))
+        queue_name = queue.arn.rsplit(":", 1)[1]
+        template = request_template(headers)
+        return Integration(
+            {
+                "type": "AWS",
+                "integrationHttpMethod": "POST",
+                "uri": f"arn:aws:apigateway:{deployer.stack.region}:sqs:path/{deployer.account_id}/{queue_name}",
+                "credentials": role_arn,
+                "requestParameters": {"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
+                "requestTemplates": dict.fromkeys(CONTENT_TYPES, template),
+                "passthroughBehavior": "NEVER",
+            },
+            (
+                IntegrationAnswer("202", "", accepted_template(headers)),
+                IntegrationAnswer("400", r"4\d{2}", json.dumps({"error": "the queue refused the message"})),
+                IntegrationAnswer("503", r"5\d{2}", json.dumps({"error": "the queue is unavailable"})),
+            ),
+        )
+
+    def after_deploy(self, deployer: Deployer, api_id: str, publisher: str) -> None:
+        """Nothing: the role API Gateway assumes was created with the integration."""
+
+    def problems(self, settings: Any) -> list[str]:
+        if settings.signature_scheme != "none":
+            return [
+                f"signature_scheme={settings.signature_scheme!r} with ingress=direct: API Gateway cannot verify a "
+                "webhook signature without a function; use ingress=function, or signature_scheme=none"
+            ]
+        return []
