@@ -7,6 +7,7 @@ made by the harness can reach a real AWS account.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -65,6 +66,11 @@ def client(service: str, settings: StackSettings, **config: Any) -> Any:
     # The harness's own requests: reading the evidence must not spend the capacity it measures.
     built.meta.events.register("before-sign", _mark_observer)
     return built
+
+
+def clients(settings: StackSettings) -> Callable[[str], Any]:
+    """``client(service)`` for everything that is handed a client factory (deployer, backend, evidence)."""
+    return lambda service: client(service, settings)
 
 
 def require_stack(settings: StackSettings, sqs: Any = None) -> None:

@@ -43,8 +43,8 @@ class Options:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
 
-    def settings(self, group: type[G], validate: bool = True, **overrides: Any) -> G:
-        return group.from_env(validate=validate, **{**given(self.args, group), **overrides})
+    def settings(self, group: type[G], validate: bool = True) -> G:
+        return group.from_env(validate=validate, **given(self.args, group))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.args, name)
@@ -55,9 +55,9 @@ def _say(message: str) -> None:
 
 
 def _clients(stack: StackSettings) -> Callable[[str], Any]:
-    from harness.deployment import clients
+    from harness import aws
 
-    return clients(stack)
+    return aws.clients(stack)
 
 
 # --- the stack ------------------------------------------------------------------------------------------
@@ -427,6 +427,11 @@ def _print_verdict(verdict) -> None:
         f"verified by {verdict.correlation}; messages enqueued per accepted request "
         f"{'-' if per_request is None else per_request}" + ("" if verdict.has_dlq else "; the stack has no DLQ")
     )
+    if verdict.throttled_at_gate:
+        print(
+            f"throttled at the gate: {verdict.throttled_at_gate} answer(s) 429; {verdict.never_accepted} request(s) "
+            "never accepted after the senders' retries (not lost: counted apart)"
+        )
     if verdict.unanswered:
         print(
             f"{verdict.unanswered} request(s) got a server error or no answer; "

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness import aws
 from harness.backend import Backend, Hosting, backend_for, deployed_backend, deployed_settings
 from harness.backend.config import BackendSettings
 from harness.exceptions import DeployError, SettingsError
@@ -27,10 +26,6 @@ HANDLER_SETTINGS = frozenset(
      "subscriber_runtime"}
 )  # fmt: skip
 """The harness's functions: a template stack brings its own."""
-
-
-def clients(stack: StackSettings) -> Callable[[str], Any]:
-    return lambda service: aws.client(service, stack)
 
 
 def recorded(stack: StackSettings) -> Outputs | None:

@@ -195,6 +195,17 @@ def refused_deliveries_leave_no_trace(evidence: Evidence, _: Findings) -> str | 
     return "; ".join(reasons) or None
 
 
+def throttled_requests_were_not_queued(evidence: Evidence, _: Findings) -> str | None:
+    """A request API Gateway answered 429 never reached its integration: no row may carry it. (Never accepted
+    is not lost: such requests are counted apart, not in ``accepted``.)"""
+    if evidence.throttled_rows:
+        return (
+            f"{evidence.throttled_rows} row(s) carry a request that was only ever answered 429: the throttle "
+            "must refuse before the integration runs"
+        )
+    return None
+
+
 def consumer_within_its_limit(evidence: Evidence, _: Findings) -> str | None:
     consumer = evidence.consumer
     if (
@@ -245,6 +256,7 @@ RULES: tuple[Rule, ...] = (
     no_duplicate_rows,
     one_message_per_request,
     refused_deliveries_leave_no_trace,
+    throttled_requests_were_not_queued,
     consumer_within_its_limit,
     dlq_holds_only_poison,
     poison_reaches_the_dlq,
@@ -286,6 +298,10 @@ class Verdict:
     queued_unanswered: int = 0
     signed: dict[str, int] = field(default_factory=dict)
     """Signed webhooks: forged and stale deliveries sent and wrongly accepted, replays sent (one row each)."""
+    throttled_at_gate: int = 0
+    """Answers 429 from API Gateway's throttle (each retry that got one counts)."""
+    never_accepted: int = 0
+    """Requests the sender gave up on after 429s: not accepted, so not lost."""
 
     @property
     def passed(self) -> bool:
@@ -349,6 +365,8 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         unanswered=len(evidence.accepted.unanswered),
         queued_unanswered=queued_unanswered(evidence),
         signed=_signed_summary(evidence),
+        throttled_at_gate=len(evidence.accepted.throttled),
+        never_accepted=len(evidence.accepted.never_accepted),
     )
 
 

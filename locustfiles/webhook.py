@@ -19,12 +19,13 @@ import time
 import uuid
 from pathlib import Path
 
+import gevent
 from gevent import GreenletExit
 from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.env import Environment
 
 from harness import aws
-from harness.evidence import FORGED, STALE, UNANSWERED
+from harness.evidence import FORGED, STALE, THROTTLED, UNANSWERED
 from harness.evidence.tokens import new_token
 from harness.load.config import LoadSettings
 from harness.load.shapes import shape_for
@@ -128,7 +129,19 @@ class WebhookUser(FastHttpUser):
     def _post(
         self, path: str, body: str, headers: dict, event_id: str, token: str, kind: str, poisoned: bool
     ) -> str | None:
-        """The accepted id (our publisher's answer, else the token); None when the webhook refused it."""
+        """The accepted id (our publisher's answer, else the token); None when the webhook refused it. A 429
+        (API Gateway's throttle) is sent again after a backoff, up to HARNESS_THROTTLE_RETRIES times."""
+        for attempt in range(SETTINGS.throttle_retries + 1):
+            outcome = self._post_once(path, body, headers, event_id, token, kind, poisoned)
+            if outcome is not THROTTLED:
+                return outcome
+            if attempt < SETTINGS.throttle_retries:
+                gevent.sleep(SETTINGS.throttle_backoff_s * 2**attempt * random.uniform(0.5, 1.5))
+        return None
+
+    def _post_once(
+        self, path: str, body: str, headers: dict, event_id: str, token: str, kind: str, poisoned: bool
+    ) -> str | None:
         name = "POST /<webhook>" if kind == "new" else f"POST /<webhook> ({kind.replace('-', ' ')})"
         try:
             response_context = self.client.post(path, data=body, headers=headers, name=name, catch_response=True)
@@ -137,6 +150,11 @@ class WebhookUser(FastHttpUser):
             raise
         with response_context as response:
             ours = self.outputs.ours
+            if response.status_code == 429:  # refused at the gate, before the integration: counted apart
+                response.request_meta["name"] = f"{name} (429: throttled at the gate)"
+                response.success()
+                RECORDER.accepted(token=token, event=event_id, kind=THROTTLED, status=429)
+                return THROTTLED
             if (ours and response.status_code != 202) or not 200 <= response.status_code < 300:
                 response.failure(f"status {response.status_code}: {response.text[:200]}")
                 if response.status_code >= 500 or not response.status_code:  # it may have been queued all the same

@@ -154,9 +154,11 @@ def drain(
     return (messages * hold_s / (batch * concurrency)) / measured, messages / measured
 
 
-def ingest_topology(settings: StackSettings) -> str:
-    """The harness's topology with its consumer paused, so ingest is measured alone; its webhook URL."""
-    outputs = Deployer(settings, TopologySettings.from_env()).deploy()
+def ingest_topology(settings: StackSettings, ingress: str = "function") -> str:
+    """The harness's topology (through ``ingress``) with its consumer paused, so ingest is measured alone;
+    its webhook URL."""
+    topology = TopologySettings.from_env().replace(ingress=ingress, name_prefix=f"bench-{ingress}-")
+    outputs = Deployer(settings, topology).deploy(record=False)
     aws.client("lambda", settings).update_event_source_mapping(UUID=outputs.event_source_mapping_uuid, Enabled=False)
     for _ in range(3):
         post_webhook(outputs.webhook_url, "/warm")
@@ -180,7 +182,7 @@ class KeptAliveSender:
 
 
 def webhook_ingest(webhook_url: str, senders: int, requests: int, warmup_per_sender: int = 0) -> tuple[float, float]:
-    """(accepted webhooks/s through API Gateway -> publisher -> SQS, this process's CPU % meanwhile): the
+    """(accepted webhooks/s through API Gateway -> SQS, this process's CPU % meanwhile): the
     load generator's own CPU shows whether it, not the stack, was the limit. The warm-up, on the same
     connections, is not timed: a new level of concurrency first cold-starts publisher environments, and
     counting those would measure cold starts (figures of their own), not ingest."""
@@ -254,6 +256,13 @@ def one_round(settings: StackSettings, bench: BenchSettings) -> tuple[dict[str, 
             webhook_url, 10, bench.ingest_requests, bench.ingest_warmup
         )[0]
         results["ingest_ratio"] = results["webhook_ingest_rps"] / results["raw_sqs_send_rps"]
+        direct_url = ingest_topology(settings, "direct")
+        results["webhook_ingest_direct_10_senders_rps"] = webhook_ingest(
+            direct_url, 10, bench.ingest_requests, bench.ingest_warmup
+        )[0]
+        results["direct_over_function_ingest"] = (
+            results["webhook_ingest_direct_10_senders_rps"] / results["webhook_ingest_10_senders_rps"]
+        )
         results["load_generator_cpu_percent"] = max(cpu.values())
         efficiency, throughput = {}, {}
         for concurrency in bench.consumer_counts():

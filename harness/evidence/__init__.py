@@ -18,6 +18,8 @@ from harness.outputs import Outputs
 
 DUPLICATE_KINDS = ("redelivery", "sender-retry", "replay")
 UNANSWERED = "unanswered"
+THROTTLED = "throttled"
+"""Requests API Gateway answered 429 before its integration ran: never accepted, so never lost."""
 FORGED, STALE = "forged", "stale"
 REFUSED_KINDS = (FORGED, STALE)
 """Signed deliveries that must be refused (401) and leave no trace."""
@@ -94,21 +96,31 @@ class Accepted:
     """Requests that got a server error or no answer: the sender cannot know whether they were queued."""
     refused: list[dict[str, Any]] = field(default_factory=list)
     """Forged and stale signed deliveries, with the status each got (401 expected)."""
+    throttled: list[dict[str, Any]] = field(default_factory=list)
+    """Answers 429 from API Gateway's throttle (a sender that retries sends the request again)."""
 
     @classmethod
     def load(cls, run_dir: Path) -> Accepted:
-        records, unanswered, refused = [], [], []
+        found: dict[str, list[dict[str, Any]]] = {"records": [], UNANSWERED: [], "refused": [], THROTTLED: []}
         for path in sorted(run_dir.glob("accepted-*.jsonl")):
             for line in path.read_text().splitlines():
                 if line.strip():
                     record = json.loads(line)
                     kind = record.get("kind")
-                    (unanswered if kind == UNANSWERED else refused if kind in REFUSED_KINDS else records).append(record)
-        return cls(records, unanswered, refused)
+                    bucket = "refused" if kind in REFUSED_KINDS else kind if kind in found else "records"
+                    found[bucket].append(record)
+        return cls(found["records"], found[UNANSWERED], found["refused"], found[THROTTLED])
+
+    @property
+    def never_accepted(self) -> list[dict[str, Any]]:
+        """Requests every answer to which was 429 (the sender gave up): one record each, the last 429."""
+        answered = {record.get("event") for record in (*self.records, *self.unanswered)}
+        last = {record.get("event"): record for record in self.throttled if record.get("event") not in answered}
+        return list(last.values())
 
     def with_poison_fixed(self) -> Accepted:
         """After the consumer was fixed and the DLQ redriven, poisoned requests must be rows too."""
-        return Accepted([{**record, "poisoned": False} for record in self.records], self.unanswered, self.refused)
+        return dataclasses.replace(self, records=[{**record, "poisoned": False} for record in self.records])
 
     @property
     def ids(self) -> set[str]:
@@ -213,6 +225,8 @@ class Evidence:
     """Messages the queue received while the run lasted (its NumberOfMessagesSent), injected copies included."""
     refused_rows: int = 0
     """Rows that carry the id or token of a forged or stale delivery: a trace of what must have been refused."""
+    throttled_rows: int = 0
+    """Rows that carry the token of a request only ever answered 429: API Gateway queued what it refused."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)
@@ -232,6 +246,7 @@ class Evidence:
                     data["accepted"]["records"],
                     data["accepted"].get("unanswered", []),
                     data["accepted"].get("refused", []),
+                    data["accepted"].get("throttled", []),
                 ),
                 "dead_letters": [DeadLetter(**letter) for letter in data["dead_letters"]],
                 "consumer": Consumer(**{**consumer, "concurrency": [tuple(p) for p in consumer["concurrency"]]}),

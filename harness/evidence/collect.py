@@ -148,6 +148,8 @@ def collect(
     refused_ids = {record["id"] for record in accepted.refused if record.get("id")}
     refused_tokens = {record["token"] for record in accepted.refused if record.get("token")}
     refused_rows = sum(1 for row in every_row if row.get("id") in refused_ids or tokens_in(row) & refused_tokens)
+    throttled_tokens = {record["token"] for record in accepted.never_accepted if record.get("token")}
+    throttled_rows = sum(1 for row in every_row if tokens_in(row) & throttled_tokens) if throttled_tokens else 0
     expected = accepted.duplicates_expected() if correlation == "id" else 0
     suppressed = poll(
         lambda: duplicates_suppressed(client("logs"), outputs.subscriber_name, load_started),
@@ -192,6 +194,7 @@ def collect(
         dlq_depth=(before["dlq_depth"], len(every_letter)) if before else None,
         enqueued=_enqueued(cloudwatch, outputs, before),
         refused_rows=refused_rows,
+        throttled_rows=throttled_rows,
     )
 
 

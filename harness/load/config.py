@@ -34,6 +34,15 @@ class LoadSettings(SettingsGroup):
     )
     idempotency_share: float = option(0.3, "share of requests that carry an Idempotency-Key header", low=0, high=1)
     retry_share: float = option(0.2, "share of those the sender retries with the same key", low=0, high=1)
+    throttle_retries: int = option(
+        3, "times a sender sends a request again after a 429 (API Gateway's throttle), backing off", low=0, high=20
+    )
+    throttle_backoff_s: float = option(
+        0.5,
+        "a sender's first wait after a 429; doubled after each (with jitter, as senders' retries are)",
+        low=0,
+        high=60,
+    )
     poison_share: float = option(
         0.0, "share of requests sent to a path with the deployed fail_path_marker (-> DLQ)", low=0, high=1
     )

@@ -142,7 +142,7 @@ def run(
     faults = planned(load, outputs)
     for fault in faults:
         progress(f"fault injected: {fault.describe()}")
-    client = lambda service: aws.client(service, stack)  # noqa: E731
+    client = aws.clients(stack)
     backend = backend or recorded_backend(stack, outputs, client)
     load_started = time.time() + (2.0 if faults else 0.0)  # the faults are set up first
     probe = backend.probe(outputs.table_name)
@@ -233,7 +233,7 @@ def reverify(
     except OSError:
         raise HarnessError(f"no run recorded in {run_dir}; run `make load` first or pass --run DIR") from None
     outputs = load_outputs(stack)
-    client = lambda service: aws.client(service, stack)  # noqa: E731
+    client = aws.clients(stack)
     backend = recorded_backend(stack, outputs, client)
     wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
     accepted = Accepted.load(run_dir)

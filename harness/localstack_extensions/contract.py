@@ -22,3 +22,7 @@ CRASH_AT_VARIABLE = "HARNESS_FAULT_CRASH_AT_MS"
 CRASH_DELAY_VARIABLE = "HARNESS_FAULT_CRASH_DELAY_MS"
 """How far into that invocation (ms) the process is killed."""
 CRASH_VARIABLES = (CRASH_AT_VARIABLE, CRASH_DELAY_VARIABLE)
+
+API_ACCOUNT_RATE_LIMIT, API_ACCOUNT_BURST_LIMIT = 10_000.0, 5_000
+"""API Gateway's account throttle per region (AWS: API Gateway quotas): what a stage without limits of its
+own is held to, by the extension, and what the deployer sets when no limit is configured."""

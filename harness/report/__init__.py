@@ -111,6 +111,7 @@ def report_charts(evidence: Evidence) -> list[Chart]:
                 Series("sender retries (same key)", per_second(accepted.times("sender-retry"), origin)),
                 Series("injected redeliveries", per_second(accepted.times("redelivery"), origin)),
                 *signed_series(accepted, origin),
+                *throttled_series(accepted, origin),
             ],
             "per second",
             marks,
@@ -126,6 +127,13 @@ def report_charts(evidence: Evidence) -> list[Chart]:
         ),
         histogram("End-to-end latency (accepted -> row)", latencies_ms(evidence), "ms"),
     ]
+
+
+def throttled_series(accepted: Accepted, origin: float) -> list[Series]:
+    """Answers 429 from API Gateway's throttle, beside what it let through (none: no series)."""
+    if not accepted.throttled:
+        return []
+    return [Series("throttled at the gate (429)", per_second([record["t"] for record in accepted.throttled], origin))]
 
 
 def signed_series(accepted: Accepted, origin: float) -> list[Series]:
@@ -160,6 +168,10 @@ def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple
             verdict.dlq if verdict.has_dlq else "none in this stack: failed messages are retried until they expire",
         ),
         ("messages enqueued per accepted request", fmt(verdict.enqueued_per_request)),
+        (
+            "throttled at the gate (429)",
+            f"{verdict.throttled_at_gate} answer(s); {verdict.never_accepted} request(s) never accepted (not lost)",
+        ),
         (
             "server errors or no answer",
             f"{verdict.unanswered} ({verdict.queued_unanswered} of them queued all the same, by the queue's count)",

@@ -120,7 +120,7 @@ class Topology:
         settings, e.g. ``parameter_overrides="Key=Value"``); the changes made."""
         if self.template is not None:
             said: list[str] = []
-            deploy_template(self.stack, self.template.replace(**changes), _clients(self.stack), say=said.append)
+            deploy_template(self.stack, self.template.replace(**changes), aws.clients(self.stack), say=said.append)
             return [line.strip() for line in said[1:] if line.startswith("  ") and "up to date" not in line]
         topology, backend = _split(changes)
         deployer = _deployer(self.stack, self.settings.replace(**topology), self.backend.replace(**backend))
@@ -129,7 +129,7 @@ class Topology:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every row of the topology's backend table, whichever backend it is."""
-        client = _clients(self.stack)
+        client = aws.clients(self.stack)
         return deployed_backend(self.outputs, EmbeddedStack(self.stack).hosting(), client).rows(self.outputs.table_name)
 
     def dead_letters(self) -> list[DeadLetter]:
@@ -146,12 +146,8 @@ class Topology:
         return post_webhook(self.outputs.webhook_url, path, body, {**host, **(headers or {})})
 
 
-def _clients(stack: StackSettings) -> Callable[[str], Any]:
-    return lambda service: aws.client(service, stack)
-
-
 def _deployer(stack: StackSettings, settings: TopologySettings, backend: BackendSettings) -> Deployer:
-    client = _clients(stack)
+    client = aws.clients(stack)
     return Deployer(stack, settings, client, backend=backend_for(backend, EmbeddedStack(stack).hosting(), client))
 
 
@@ -188,7 +184,7 @@ def deploy_stack(localstack: EmbeddedStack) -> Callable[..., Topology]:
             parameter_overrides=" ".join(f"{k}={v}" for k, v in (parameters or {}).items()),
             **picks,
         )
-        outputs = deploy_template(localstack.settings, settings, _clients(localstack.settings), record=False)
+        outputs = deploy_template(localstack.settings, settings, aws.clients(localstack.settings), record=False)
         return Topology(localstack.settings, TopologySettings.from_env(), outputs, template=settings)
 
     return deploy

@@ -109,6 +109,16 @@ class TopologySettings(SettingsGroup):
         "webhook-signing-secret", "Secrets Manager secret with the publisher's signing secret (when a scheme is set)"
     )
     stage_name: str = option("prod", "REST API stage")
+    api_rate_limit: float | None = option(
+        None,
+        "API Gateway's stage throttle, requests per second (throttlingRateLimit of */*); beyond it 429 (empty: the "
+        "account's 10,000)",
+        low=0,
+        high=10_000,
+    )
+    api_burst_limit: int | None = option(
+        None, "the stage throttle's burst (throttlingBurstLimit; empty: the account's 5,000)", low=0, high=5_000
+    )
     idempotency_headers: str = option(
         "Idempotency-Key,X-GitHub-Delivery,X-Webhook-Id",
         "headers whose value becomes the message id, so sender retries collapse into one row",

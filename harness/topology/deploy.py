@@ -19,6 +19,7 @@ from harness.backend import Backend, backend_for
 from harness.backend.config import BackendSettings
 from harness.ingress import Integration, ingress_for
 from harness.lambda_admin import ensure_reserved_concurrency
+from harness.localstack_extensions.contract import API_ACCOUNT_BURST_LIMIT, API_ACCOUNT_RATE_LIMIT
 from harness.outputs import Outputs, outputs_path
 from harness.polling import poll
 from harness.secrets import current_signing_secret, rotate_signing_secret
@@ -63,7 +64,7 @@ class Deployer:
     ) -> None:
         self.stack = stack
         self.settings = settings
-        self.client = client or (lambda service: aws.client(service, stack))
+        self.client = client or aws.clients(stack)
         if backend is None:
             backend = backend_for(BackendSettings.from_env(), started_stack(stack).hosting(), self.client)
         self.backend = backend
@@ -114,6 +115,7 @@ class Deployer:
         self.ensure_reserved_concurrency(subscriber, s.reserved_concurrency)
         mapping_uuid = self.ensure_event_source_mapping(subscriber, queue_arn)
         api_id = self.ensure_rest_api(s.resource_name("api_name"), self.ingress.integration(self, queue, publisher))
+        self.ensure_stage_throttle(api_id)
         self.ingress.after_deploy(self, api_id, publisher)
         outputs = Outputs(
             endpoint=stack.endpoint_url,
@@ -366,6 +368,25 @@ class Deployer:
             apigateway.create_deployment(restApiId=api_id, stageName=self.settings.stage_name)
             self._changed(f"deployed REST API {name} to stage {self.settings.stage_name}")
         return api_id
+
+    def ensure_stage_throttle(self, api_id: str) -> None:
+        """The stage's ``*/*`` method throttle: the settings' limits, else the account's (as a new stage has)."""
+        s, apigateway = self.settings, self.client("apigateway")
+        rate = API_ACCOUNT_RATE_LIMIT if s.api_rate_limit is None else s.api_rate_limit
+        burst = API_ACCOUNT_BURST_LIMIT if s.api_burst_limit is None else s.api_burst_limit
+        stage = apigateway.get_stage(restApiId=api_id, stageName=s.stage_name)
+        current = (stage.get("methodSettings") or {}).get("*/*") or {}
+        if (current.get("throttlingRateLimit"), current.get("throttlingBurstLimit")) == (rate, burst):
+            return
+        apigateway.update_stage(
+            restApiId=api_id,
+            stageName=s.stage_name,
+            patchOperations=[
+                {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
+                {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
+            ],
+        )
+        self._changed(f"set stage {s.stage_name}'s throttle to {rate:g} requests/s, burst {burst}")
 
 
 def differing_keys(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
