@@ -117,6 +117,12 @@ def nothing_lost(evidence: Evidence, found: Findings) -> str | None:
             f"{found.missing} accepted {what} are not rows yet: {evidence.pending} message(s) were still "
             "queued when the drain timed out (failed batches wait out their visibility timeout)"
         )
+    if found.missing and not found.missing_ids and not evidence.consumer.errors and not evidence.pending:
+        return (
+            f"{found.missing} accepted request(s) became no row of their own: the queue was drained and the "
+            "subscriber failed no invocation, so their writes landed on other requests' rows — the stack's ids "
+            "collide (distinct requests got the same key and overwrote one another; verified by counting)"
+        )
     if found.missing and not found.missing_ids:
         return f"{found.missing} accepted request(s) more than the rows and DLQ messages the run added (by count)"
     if found.missing:

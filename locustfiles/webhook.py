@@ -85,7 +85,7 @@ class WebhookUser(FastHttpUser):
         event_id, token = str(uuid.uuid4()), new_token()
         marker = self.outputs.fail_path_marker
         poisoned = marker and SETTINGS.poison_share and random.random() < SETTINGS.poison_share
-        path = f"/{marker}/{event_id[:8]}" if poisoned else random.choice(PATHS)
+        path = f"/{marker}/{event_id[:8]}" if poisoned else SETTINGS.webhook_path or random.choice(PATHS)
         if "path" in self.places:
             path = f"{path}/{token}"
         headers = {"Content-Type": "application/json", "User-Agent": "harness-locust"}

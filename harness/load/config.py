@@ -68,6 +68,11 @@ class LoadSettings(SettingsGroup):
         "where each request carries its unique correlation token (any of path, body, header): how a publisher "
         "that is not ours is verified, by finding the token in the rows",
     )
+    webhook_path: str = option(
+        "",
+        "post every request to this path, as a sender posts to the one URL it was given (with the token out of "
+        "the path: a stack keying rows by path shows its collisions); empty: five paths in turn",
+    )
     token_header: str = option("X-Harness-Token", "the header that carries the token (token_places has header)")
     drain_timeout_s: int = option(300, "how long verification waits for the queue to drain", low=1, duration=True)
     fault_outage_after_s: int | None = option(
@@ -100,6 +105,8 @@ class LoadSettings(SettingsGroup):
         unknown = sorted(places - set(TOKEN_PLACES))
         if unknown or not places:
             return [f"token_places={self.token_places!r}: expected one or more of {', '.join(TOKEN_PLACES)}"]
+        if self.webhook_path and not self.webhook_path.startswith("/"):
+            return [f"webhook_path={self.webhook_path!r}: a path starts with / (e.g. /hello)"]
         return []
 
     def places(self) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.evidence import Accepted, BackendView, Evidence
+from harness.evidence import Accepted, BackendView, Consumer, Evidence
 from harness.rules import judge
 from tests.unit.builders import FOREIGN, evidence, record, row
 
@@ -152,6 +152,15 @@ def test_a_stack_that_keeps_no_token_is_counted_and_says_what_it_cannot_prove():
     assert short.verdict == "FAIL" and short.lost == 1 and "by count" in short.reasons[0]
 
 
+def test_a_drained_run_whose_subscriber_never_failed_explains_missing_rows_as_colliding_ids():
+    records = [token_record(T1), token_record(T2), token_record(T3)]
+    drained = judge(foreign(records, correlation="count", table_rows=(0, 1), enqueued=3))
+    assert drained.lost == 2 and "the stack's ids collide" in drained.reasons[0]
+    failing = foreign(records, correlation="count", table_rows=(0, 1), enqueued=3)
+    failing = Evidence(**{**failing.__dict__, "consumer": Consumer(2, None, 2.0, 0.0, 4.0, 0)})
+    assert "ids collide" not in judge(failing).reasons[0]  # failed invocations: it cannot tell
+
+
 def test_a_request_that_got_a_server_error_but_was_queued_is_neither_a_double_send_nor_a_duplicate():
     records = [token_record(T1), token_record(T2)]
     unanswered = [{"token": T3, "event": "e3", "kind": "unanswered", "status": 502, "t": 0}]
@@ -171,6 +180,19 @@ def signed_evidence(refused, refused_rows=0, replays=0) -> Evidence:
     records = [record("a", "e1")] + [record("a", "e1", kind="replay") for _ in range(replays)]
     base = evidence(records, rows=[row("a")], suppressed=replays)
     return dataclasses.replace(base, accepted=Accepted(records, refused=list(refused)), refused_rows=refused_rows)
+
+
+def test_requests_only_ever_answered_429_are_counted_apart_never_lost_and_must_leave_no_row():
+    records = [token_record(T1)]
+    throttled = [{"token": T1, "event": f"e-{T1}", "kind": "throttled", "status": 429, "t": 0},
+                 {"token": T2, "event": "e2", "kind": "throttled", "status": 429, "t": 0},
+                 {"token": T2, "event": "e2", "kind": "throttled", "status": 429, "t": 1}]  # fmt: skip
+    base = foreign(records, [{"pk": "a", "m": T1}], enqueued=1)
+    result = judge(Evidence(**{**base.__dict__, "accepted": Accepted(records, [], [], throttled)}))
+    assert result.verdict == "PASS" and result.lost == 0 and result.accepted == 1
+    assert (result.throttled_at_gate, result.never_accepted) == (3, 1)
+    queued = Evidence(**{**base.__dict__, "accepted": Accepted(records, [], [], throttled), "throttled_rows": 1})
+    assert "only ever answered 429" in judge(queued).reasons[0]
 
 
 def test_refused_signed_deliveries_pass_and_are_counted_and_replays_are_one_row():
