@@ -420,6 +420,8 @@ def _print_verdict(verdict) -> None:
         f"throttles {verdict.throttles:.0f}, ingest {verdict.ingest_rps} req/s, drain {verdict.drain_seconds}s, "
         f"e2e latency p50 {latency.get('p50')} ms p99 {latency.get('p99')} ms"
     )
+    if answer := verdict.answer_latency_ms:
+        print(f"webhook answer (request -> queued) p50 {answer.get('p50')} ms p99 {answer.get('p99')} ms")
     if verdict.backend:
         print(f"backend {verdict.backend['kind']}: {verdict.backend['summary']}")
     per_request = verdict.enqueued_per_request

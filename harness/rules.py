@@ -304,6 +304,8 @@ class Verdict:
     queued_unanswered: int = 0
     signed: dict[str, int] = field(default_factory=dict)
     """Signed webhooks: forged and stale deliveries sent and wrongly accepted, replays sent (one row each)."""
+    answer_latency_ms: dict[str, float] = field(default_factory=dict)
+    """Request -> 2xx, as the sender waited for it: through the publisher, or API Gateway's own SendMessage."""
     throttled_at_gate: int = 0
     """Answers 429 from API Gateway's throttle (each retry that got one counts)."""
     never_accepted: int = 0
@@ -371,6 +373,9 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         unanswered=len(evidence.accepted.unanswered),
         queued_unanswered=queued_unanswered(evidence),
         signed=_signed_summary(evidence),
+        answer_latency_ms=percentiles(
+            float(record["ms"]) for record in evidence.accepted.records if record.get("ms") is not None
+        ),
         throttled_at_gate=len(evidence.accepted.throttled),
         never_accepted=len(evidence.accepted.never_accepted),
     )

@@ -161,7 +161,15 @@ class WebhookUser(FastHttpUser):
                     RECORDER.accepted(token=token, event=event_id, kind=UNANSWERED, status=response.status_code)
                 return None
             accepted_id = response.json()["id"] if ours else None
-            RECORDER.accepted(id=accepted_id, token=token, event=event_id, kind=kind, path=path, poisoned=poisoned)
+            RECORDER.accepted(
+                id=accepted_id,
+                token=token,
+                event=event_id,
+                kind=kind,
+                path=path,
+                poisoned=poisoned,
+                ms=response.request_meta.get("response_time"),  # request -> queued, as the sender waited for it
+            )
             return accepted_id or token
 
     def _refused(self, kind: str, delivery_id: str, path: str, body: str, headers: dict, event_id: str, token: str):

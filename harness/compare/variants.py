@@ -105,6 +105,8 @@ class VariantResult:
             "max_consumer_concurrency": verdict.max_consumer_concurrency,
             "throttles": verdict.throttles,
             "drain_seconds": verdict.drain_seconds,
+            "answer_p50_ms": verdict.answer_latency_ms.get("p50"),
+            "answer_p99_ms": verdict.answer_latency_ms.get("p99"),
             "verdict": verdict.verdict,
             "run_dir": str(self.run_dir),
         }

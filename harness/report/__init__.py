@@ -185,6 +185,10 @@ def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple
         ("ingest rate", f"{verdict.ingest_rps} req/s"),
         ("drain after the load", f"{fmt(verdict.drain_seconds)} s"),
         (
+            "webhook answer (request -> queued) p50 / p95 / p99 / max",
+            " / ".join(fmt(verdict.answer_latency_ms.get(key)) for key in ("p50", "p95", "p99", "max")) + " ms",
+        ),
+        (
             "end-to-end latency p50 / p95 / p99 / max",
             " / ".join(fmt(latency.get(key)) for key in ("p50", "p95", "p99", "max")) + " ms",
         ),

@@ -41,6 +41,7 @@ def test_the_direct_way_in_passes_a_load_with_every_request_a_row_and_no_publish
     assert verdict.rows == verdict.accepted > 30 and verdict.lost == 0 and verdict.duplicate_rows == 0
     assert verdict.duplicates_injected > 0 and verdict.duplicates_suppressed >= verdict.duplicates_injected
     assert verdict.enqueued_per_request == 1
+    assert verdict.answer_latency_ms["count"] >= verdict.accepted  # request -> queued, as each sender waited
     assert len({record["id"] for record in Accepted.load(run_dir).records}) == verdict.accepted
     page = (run_dir / "report.html").read_text()
     assert "API Gateway → SQS (direct integration, no publisher function)" in page

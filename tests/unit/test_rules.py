@@ -182,6 +182,12 @@ def signed_evidence(refused, refused_rows=0, replays=0) -> Evidence:
     return dataclasses.replace(base, accepted=Accepted(records, refused=list(refused)), refused_rows=refused_rows)
 
 
+def test_the_webhooks_answer_latency_is_summarised_from_what_the_senders_waited():
+    records = [{**token_record(token), "ms": ms} for token, ms in ((T1, 10.0), (T2, 30.0), (T3, 20.0))]
+    result = judge(foreign(records, [{"pk": t, "m": t} for t in (T1, T2, T3)], enqueued=3))
+    assert result.answer_latency_ms["p50"] == 20.0 and result.answer_latency_ms["max"] == 30.0
+
+
 def test_requests_only_ever_answered_429_are_counted_apart_never_lost_and_must_leave_no_row():
     records = [token_record(T1)]
     throttled = [{"token": T1, "event": f"e-{T1}", "kind": "throttled", "status": 429, "t": 0},
