@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from localstack.services.apigateway.next_gen.execute_api.gateway_response import QuotaExceededError, ThrottledError
-from localstack.services.apigateway.next_gen.execute_api.handlers.api_key_validation import ApiKeyValidationHandler
 from localstack.services.apigateway.next_gen.execute_api.moto_helpers import get_usage_plan_keys, get_usage_plans
 
 from .contract import API_ACCOUNT_BURST_LIMIT, API_ACCOUNT_RATE_LIMIT
@@ -73,11 +72,6 @@ class Buckets:
             self._quotas[key] = used + 1
             return True
 
-    def clear(self) -> None:
-        with self._lock:
-            self._buckets.clear()
-            self._quotas.clear()
-
 
 BUCKETS = Buckets()
 
@@ -113,19 +107,14 @@ def plan_limits(context: Any) -> list[tuple[tuple, float | None, int | None, dic
     method = context.resource_method or {}
     if not method.get("apiKeyRequired"):
         return []
-    identity = context.context_variables.get("identity") or {}
-    key_id = identity.get("apiKeyId")
-    if not key_id:
-        value = ApiKeyValidationHandler().get_request_api_key(
-            context.deployment.rest_api.rest_api, context.invocation_request, identity
-        )
-        key_id = (ApiKeyValidationHandler().validate_api_key(value, context) or {}).get("id") if value else None
+    # LocalStack's API-key handler, which runs just before (patches.py), validated the key and named it here.
+    key_id = (context.context_variables.get("identity") or {}).get("apiKeyId")
     if not key_id:
         return []
     method_path = f"{context.resource['path']}/{context.invocation_request['http_method']}"
+    here = (context.api_id, context.stage)
     limits = []
     for plan in get_usage_plans(account_id=context.account_id, region_name=context.region):
-        here = (context.api_id, context.stage)
         stages = [s for s in plan.get("apiStages", []) if (s.get("apiId"), s.get("stage")) == here]
         if not stages:
             continue
