@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv up down status test unit quick integration bench profile lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
+.PHONY: venv pgbouncer up down status test unit quick integration bench profile lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -14,7 +14,17 @@ LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(U
 # The AWS SDK for JavaScript v3 that Lambda's Node.js runtimes provide, from the npm registry, as locked.
 NODE_SDK := harness/localstack_extensions/lambda_executor/nodejs
 
-venv: $(STAMP) $(NODE_SDK)/node_modules/.package-lock.json
+venv: $(STAMP) $(NODE_SDK)/node_modules/.package-lock.json pgbouncer
+
+# RDS Proxy's pooler (HARNESS_BACKEND_PROXY=rds-proxy): Debian's pgbouncer, not on PyPI. Installed where apt is
+# available and this is root; otherwise named, and the proxy's start says what to do.
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing pgbouncer (Debian) for HARNESS_BACKEND_PROXY=rds-proxy ..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer) >/dev/null 2>&1 \
+	      || echo "could not install pgbouncer with apt-get: HARNESS_BACKEND_PROXY=rds-proxy will say so"; \
+	  else echo "pgbouncer not found: HARNESS_BACKEND_PROXY=rds-proxy needs it (apt-get install pgbouncer)"; fi; }
 
 $(NODE_SDK)/node_modules/.package-lock.json: $(NODE_SDK)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \

@@ -145,7 +145,8 @@ def cmd_status(o: Options) -> int:
     if record is None:
         print("  deployed: nothing yet (`harness deploy`, or `make up`)")
     elif record.ours:
-        print(f"  deployed: the harness's topology, backend {record.backend} ({outputs_path(settings)})")
+        proxy = " behind RDS Proxy" if record.backend_proxy != "none" else ""
+        print(f"  deployed: the harness's topology, backend {record.backend}{proxy} ({outputs_path(settings)})")
     else:
         print(
             f"  deployed: your stack {record.stack_name} from {record.template} ({outputs_path(settings)}); "

@@ -33,6 +33,8 @@ class Outputs:
     """The kind of backend that holds the rows (table ``table_name``): ``harness.backend.config.BACKENDS``."""
     backend_port: int = 0
     """The backend server's port on 127.0.0.1 (0: it runs none of its own)."""
+    backend_proxy: str = "none"
+    """What the subscriber connects through (``harness.backend.config.PROXIES``): RDS Proxy, or nothing."""
     stack_name: str = ""
     """The CloudFormation stack the topology was found in (`harness deploy --template`); empty: our own."""
     template: str = ""

@@ -401,7 +401,18 @@ def _backend_summary(evidence: Evidence) -> dict[str, Any]:
     if view is None:
         return {}
     keys = ("kind", "capacity", "capacity_unit", "peak", "errors")
-    return {key: getattr(view, key) for key in keys} | {"summary": view.describe()}
+    summary = {key: getattr(view, key) for key in keys} | {"summary": view.describe()}
+    if view.proxy is not None:
+        proxy = view.proxy
+        summary["proxy"] = {
+            "client_connections_peak": proxy.peak(proxy.client_connections),
+            "database_connections_peak": proxy.peak(proxy.database_connections),
+            "clients_waiting_peak": proxy.peak(proxy.clients_waiting),
+            "borrow_timeouts": proxy.borrow_timeouts,
+            "refused_clients": proxy.refused_clients,
+            "pool_size": proxy.pool_size,
+        }
+    return summary
 
 
 def _why(item_id: str | None, found: Findings) -> str:

@@ -4,8 +4,8 @@ Runs in any Lambda (a real AWS account too): standard library, boto3 and (for Po
 packaged with the function. Configured by environment:
 - TABLE_NAME (required): the backend table, key ``id``.
 - PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE: when set, the backend is PostgreSQL (the RDS of the
-  original pattern): ``INSERT ... ON CONFLICT (id) DO NOTHING`` over one connection per execution
-  environment, reused across invocations. Otherwise DynamoDB, with a conditional put.
+  original pattern, or RDS Proxy in front of it): ``INSERT ... ON CONFLICT (id) DO NOTHING`` over one
+  connection per execution environment, reused across invocations. Otherwise DynamoDB, with a conditional put.
 - BACKEND_LATENCY_MS: simulated latency per write, the scale-limited backend stand-in (default 0).
 - FAIL_PATH_MARKER: fault injection, off when empty (default): a record whose path contains it fails
   every time, so it reaches the dead-letter queue after maxReceiveCount receives.
@@ -93,12 +93,17 @@ def insert_once(row: dict[str, Any]) -> bool:
     """PostgreSQL: True when inserted, False when the id is already a row. A broken connection is dropped,
     so the next record (or invocation) connects afresh."""
     global _connection
+    from pg8000.native import literal
+
     columns = ", ".join(row)
-    values = ", ".join(f":{name}" for name in row)
+    values = ", ".join(literal(float(v) if isinstance(v, Decimal) else v) for v in row.values())
     table_name = os.environ["TABLE_NAME"]
+    # One simple query, one round trip: behind RDS Proxy the extended protocol (parse, bind, execute) pins the
+    # session, and behind a transaction pooler its unnamed statement may be parsed on one database connection
+    # and bound on another.
     statement = f'INSERT INTO "{table_name}" ({columns}) VALUES ({values}) ON CONFLICT (id) DO NOTHING RETURNING id'
     try:
-        return bool(postgres().run(statement, **{k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}))
+        return bool(postgres().run(statement))
     except Exception:
         with contextlib.suppress(Exception):
             if _connection is not None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from harness.backend.base import Backend, ClientFactory, Hosting
 from harness.backend.config import BACKENDS, BackendSettings
+from harness.backend.pooler import running_pooler, stop_pooler
 
 if TYPE_CHECKING:
     from harness.outputs import Outputs
@@ -28,7 +29,11 @@ def kinds() -> dict[str, type[Backend]]:
 
 
 def backend_for(settings: BackendSettings, hosting: Hosting, client: ClientFactory) -> Backend:
-    """The backend ``settings`` name, on the stack ``hosting`` and ``client`` reach."""
+    """The backend ``settings`` name (behind the proxy they name), on the stack ``hosting`` and ``client`` reach."""
+    if settings.backend_proxy != "none":
+        from harness.backend.rds_proxy import ProxiedPostgresBackend
+
+        return ProxiedPostgresBackend(settings, hosting, client)
     return kinds()[settings.backend](settings, hosting, client)
 
 
@@ -62,13 +67,20 @@ def deployed_backend(outputs: Outputs, hosting: Hosting, client: ClientFactory) 
 
 
 def running_servers(hosting: Hosting) -> list[str]:
-    """What every kind runs beside the stack (`harness status`)."""
-    return [line for kind in kinds().values() for line in kind.running_servers(hosting)]
+    """What every kind, and the proxy, runs beside the stack (`harness status`)."""
+    servers = [line for kind in kinds().values() for line in kind.running_servers(hosting)]
+    pooler = running_pooler(hosting)
+    if pooler:
+        servers.append(
+            f"RDS Proxy (pgbouncer, pid {pooler['pid']}) on 127.0.0.1:{pooler['port']} in front of PostgreSQL's "
+            f"port {pooler['database_port']}"
+        )
+    return servers
 
 
 def stop_servers(hosting: Hosting) -> list[str]:
-    """Stop what any kind runs beside the stack (`harness down`); what was stopped."""
-    return [line for kind in kinds().values() for line in kind.stop_servers(hosting)]
+    """Stop what any kind runs beside the stack (`harness down`), the proxy before its database; what was stopped."""
+    return stop_pooler(hosting) + [line for kind in kinds().values() for line in kind.stop_servers(hosting)]
 
 
 __all__ = ["Backend", "Hosting", "backend_for", "deployed_backend", "deployed_settings", "kinds"]

@@ -63,6 +63,8 @@ class Backend(ABC):
     """
 
     kind: ClassVar[str]
+    proxy: ClassVar[str] = "none"
+    """What stands between the subscriber and it (``harness.backend.config.PROXIES``), recorded with the deployment."""
 
     def __init__(self, settings: BackendSettings, hosting: Hosting, client: ClientFactory) -> None:
         self.settings, self.hosting, self.client = settings, hosting, client

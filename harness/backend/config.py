@@ -8,8 +8,13 @@ from harness.settings import SettingsGroup, option
 
 BACKENDS = ("dynamodb", "postgres")
 """Every kind (``harness.backend.kinds`` maps each to its module); the first is the default."""
+PROXIES = ("none", "rds-proxy")
+"""What may stand between the subscriber and PostgreSQL: nothing, or RDS Proxy (``harness.backend.rds_proxy``)."""
 POSTGRES_RESERVED_CONNECTIONS = 3
-"""Kept for superusers (the harness's own sampling), as RDS keeps some for rdsadmin: not the app's capacity."""
+"""Kept for superusers, as RDS keeps some for rdsadmin: not the app's capacity."""
+POSTGRES_HARNESS_SESSIONS = 3
+"""Slots for the harness's own sessions (its probe, its faults): PostgreSQL counts a superuser's session
+against the general slots first, so without these the probe would take one of the application's."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,56 @@ class BackendSettings(SettingsGroup):
     )
     postgres_port: int = option(5433, "postgres: TCP port of the server on 127.0.0.1", low=1, high=65535)
 
+    backend_proxy: str = option(
+        PROXIES[0],
+        "postgres: rds-proxy puts RDS Proxy (a real connection pooler, Debian's pgbouncer in transaction mode) "
+        "between the subscriber and PostgreSQL; none: the subscriber connects to the database itself",
+        choices=PROXIES,
+    )
+    proxy_port: int = option(6433, "rds-proxy: TCP port of the proxy's endpoint on 127.0.0.1", low=1, high=65535)
+    proxy_max_connections_percent: int = option(
+        100, "rds-proxy: MaxConnectionsPercent, the share of the database's capacity the proxy may open", low=1,
+        high=100,
+    )  # fmt: skip
+    proxy_max_idle_connections_percent: int = option(
+        50, "rds-proxy: MaxIdleConnectionsPercent, the share of the database's capacity kept open while idle",
+        low=0, high=100,
+    )  # fmt: skip
+    proxy_connection_borrow_timeout_s: int = option(
+        120, "rds-proxy: ConnectionBorrowTimeout, how long a client waits for a database connection before it "
+        "gets an error", low=1, high=3600,
+    )  # fmt: skip
+    proxy_idle_client_timeout_s: int = option(
+        1800, "rds-proxy: IdleClientTimeout, how long an idle client connection is kept before the proxy closes it",
+        low=1, high=28_800,
+    )  # fmt: skip
+
+    def problems(self) -> list[str]:
+        if self.backend_proxy != "none" and self.backend != "postgres":
+            return [
+                f"backend_proxy={self.backend_proxy}: RDS Proxy pools PostgreSQL connections, and the backend is "
+                f"{self.backend}; set HARNESS_BACKEND=postgres too, or HARNESS_BACKEND_PROXY=none"
+            ]
+        if self.backend_proxy != "none" and self.proxy_port == self.postgres_port:
+            return [f"proxy_port={self.proxy_port} is PostgreSQL's port too: give the proxy a port of its own"]
+        return []
+
+    @property
+    def proxy_pool_size(self) -> int:
+        """The database connections the proxy may hold: MaxConnectionsPercent of the application's capacity."""
+        return max(1, self.backend_max_connections * self.proxy_max_connections_percent // 100)
+
+    @property
+    def proxy_idle_pool_size(self) -> int:
+        return min(self.proxy_pool_size, self.backend_max_connections * self.proxy_max_idle_connections_percent // 100)
+
+    @staticmethod
+    def capacity_of(max_connections: int) -> int:
+        """The application's capacity of a server started with ``max_connections``."""
+        return max_connections - POSTGRES_HARNESS_SESSIONS - POSTGRES_RESERVED_CONNECTIONS
+
     @property
     def postgres_max_connections(self) -> int:
-        """The server's max_connections: the application's capacity plus the superuser reserve."""
-        return self.backend_max_connections + POSTGRES_RESERVED_CONNECTIONS
+        """The server's max_connections: the application's capacity (also its role's connection limit, so it
+        is exact whatever else connects), the harness's sessions and the superuser reserve."""
+        return self.backend_max_connections + POSTGRES_HARNESS_SESSIONS + POSTGRES_RESERVED_CONNECTIONS

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.backend.base import Backend, ClientFactory, Hosting, Probe, Progress
-from harness.backend.config import POSTGRES_RESERVED_CONNECTIONS, BackendSettings
+from harness.backend.config import BackendSettings
+from harness.backend.pooler import running_pooler
 from harness.backend.postgres_server import APP_USER, DATABASE, PostgresServer, connect, require, server_for
 from harness.evidence import BackendView
 from harness.outputs import Outputs
@@ -59,7 +60,7 @@ class PostgresBackend(Backend):
         if not record:
             return []
         where = f"pid {record['pid']}" if record.get("pid") else "Compose service postgres"
-        capacity = record["max_connections"] - POSTGRES_RESERVED_CONNECTIONS
+        capacity = BackendSettings.capacity_of(record["max_connections"])
         return [f"PostgreSQL running ({where}) on 127.0.0.1:{record['port']}, capacity {capacity} connections"]
 
     @classmethod
@@ -88,13 +89,18 @@ class PostgresBackend(Backend):
     def as_deployed(
         cls, settings: BackendSettings, outputs: Outputs, hosting: Hosting, client: ClientFactory
     ) -> dict[str, Any]:
-        """The recorded server's port, and the capacity the running server has, unless given."""
+        """The recorded server's port and proxy, and the capacity the running server has, unless given."""
         changes: dict[str, Any] = {}
+        if "backend_proxy" not in settings.given:
+            changes["backend_proxy"] = outputs.backend_proxy
+        pooler = running_pooler(hosting)
+        if pooler and "proxy_port" not in settings.given:
+            changes["proxy_port"] = pooler["port"]
         if "postgres_port" not in settings.given and outputs.backend_port:
             changes["postgres_port"] = outputs.backend_port
         running = server_for(hosting, settings).running_record()
         if running and "backend_max_connections" not in settings.given:
-            changes["backend_max_connections"] = running["max_connections"] - POSTGRES_RESERVED_CONNECTIONS
+            changes["backend_max_connections"] = BackendSettings.capacity_of(running["max_connections"])
         return changes
 
     # --- a run ------------------------------------------------------------------------------------
@@ -157,6 +163,16 @@ def ensure_table(port: int, table: str) -> bool:
         admin.close()
 
 
+def role_capacity(port: int) -> int:
+    """The application's capacity on the server at ``port`` (from its max_connections)."""
+    admin = connect(port)
+    try:
+        ((limit,),) = admin.run("SHOW max_connections")
+        return BackendSettings.capacity_of(int(limit))
+    finally:
+        admin.close()
+
+
 def _run(port: int, *statements: str) -> None:
     admin = connect(port)
     try:
@@ -184,10 +200,9 @@ class ServerProbe:
             "SELECT xact_commit FROM pg_stat_database WHERE datname = :db", db=DATABASE
         )
         ((limit,),) = self._connection.run("SHOW max_connections")
-        ((reserved,),) = self._connection.run("SHOW superuser_reserved_connections")
         return {
             "backend_in_use": in_use,
-            "backend_capacity": int(limit) - int(reserved),
+            "backend_capacity": BackendSettings.capacity_of(int(limit)),
             "backend_commits": commits,
             "backend_refused": self.server.refused_so_far(),
         }
@@ -205,6 +220,8 @@ class ServerFaults(contextlib.AbstractContextManager):
 
     def __init__(self, port: int, table: str, outage: tuple[float, float] | None, error_rate: float) -> None:
         self.port, self.table, self.outage, self.error_rate = port, table, outage, error_rate
+        self.capacity = role_capacity(port)
+        """The application role's connection limit, given back when the outage ends."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -231,7 +248,7 @@ class ServerFaults(contextlib.AbstractContextManager):
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{APP_USER}'",
         )
         self._stop.wait(max(0.0, end - time.time()))
-        _run(self.port, f"ALTER ROLE {APP_USER} CONNECTION LIMIT -1")
+        _run(self.port, f"ALTER ROLE {APP_USER} CONNECTION LIMIT {self.capacity}")
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
@@ -239,7 +256,7 @@ class ServerFaults(contextlib.AbstractContextManager):
             self._thread.join(10)
         _run(
             self.port,
-            f"ALTER ROLE {APP_USER} CONNECTION LIMIT -1",
+            f"ALTER ROLE {APP_USER} CONNECTION LIMIT {self.capacity}",
             f'DROP TRIGGER IF EXISTS harness_fault ON "{self.table}"',
             "DROP FUNCTION IF EXISTS harness_fault()",
         )

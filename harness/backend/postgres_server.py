@@ -3,9 +3,10 @@
 The binaries come from PyPI's ``pgserver`` (PostgreSQL 16); the harness runs ``initdb`` and ``postgres``
 itself, in a process group of its own, so `harness down` stops it and leaves nothing. As root (these
 machines), PostgreSQL refuses to run, so the server runs as a system user ``pgserver`` (created once,
-as pgserver does it). ``max_connections`` is the backend's capacity plus a superuser reserve: the
-application role can hold ``HARNESS_BACKEND_MAX_CONNECTIONS`` connections, and the next one is refused
-with SQLSTATE 53300 ("sorry, too many clients already"), which the server logs: that is how refusals
+as pgserver does it). ``max_connections`` is the backend's capacity plus slots for the harness's own
+sessions and a superuser reserve; the application role's connection limit is the capacity: it can hold
+``HARNESS_BACKEND_MAX_CONNECTIONS`` connections, and the next one is refused with SQLSTATE 53300 ("too many
+connections for role"), which the server logs: that is how refusals
 are counted from the backend's side. On the Docker path the same server runs as the Compose service
 ``postgres`` (``ContainerPostgres``), started through the stack's ``Services``.
 """
@@ -37,8 +38,13 @@ APP_USER, APP_PASSWORD = "webhook", "webhook"
 SUPERUSER, SUPERUSER_PASSWORD = "postgres", "postgres"
 """Dummy local credentials, like the AWS ones: the server listens on loopback only."""
 SYSTEM_USER = "pgserver"
-REFUSED_LOG_LINES = ("sorry, too many clients already", "remaining connection slots are reserved")
-"""PostgreSQL's two wordings of SQLSTATE 53300, refused for capacity (the second while a superuser reserve is left)."""
+REFUSED_LOG_LINES = (
+    f'too many connections for role "{APP_USER}"',
+    "sorry, too many clients already",
+    "remaining connection slots are reserved",
+)
+"""PostgreSQL's wordings of SQLSTATE 53300, refused for capacity: the application role at its limit (the
+capacity), the server full, and the server full but for the superuser reserve."""
 
 
 def binaries() -> Path:
@@ -47,6 +53,25 @@ def binaries() -> Path:
         from pgserver._commands import POSTGRES_BIN_PATH  # PostgreSQL 16, shipped by the pgserver wheel
 
     return POSTGRES_BIN_PATH
+
+
+def system_user(*folders: Path) -> str | None:
+    """The user PostgreSQL (and its pooler) runs as: as root, a system user that owns ``folders``; else None."""
+    if os.geteuid() != 0:
+        return None
+    with warnings.catch_warnings():  # as in binaries(): pgserver's import asks for an unused runtime folder
+        warnings.simplefilter("ignore")
+        from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+    ensure_user_exists(SYSTEM_USER)
+    # The system user must reach both its data and the binaries: a checkout (and so the venv) under a
+    # 0700 folder, such as root's home or `mktemp -d`, is opened for traversal (o+rx), as pgserver does.
+    for folder in folders:
+        ensure_prefix_permissions(folder)
+    ensure_prefix_permissions(binaries())
+    for folder in set(folders):
+        subprocess.run(["chown", "-R", SYSTEM_USER, str(folder)], check=True)
+    return SYSTEM_USER
 
 
 @dataclass(frozen=True)
@@ -104,7 +129,7 @@ class PostgresServer:
             self.stop()
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        run_as = self._system_user()
+        run_as = system_user(self.home, self.log_file.parent)
         if not (self.data / "PG_VERSION").is_file():
             progress("PostgreSQL: creating the database cluster (once) ...")
             self._initdb(run_as)
@@ -150,22 +175,6 @@ class PostgresServer:
             ) from None
         return Connection(LOOPBACK_HOST, self.backend.postgres_port)
 
-    def _system_user(self) -> str | None:
-        if os.geteuid() != 0:
-            return None
-        with warnings.catch_warnings():  # as in binaries(): pgserver's import asks for an unused runtime folder
-            warnings.simplefilter("ignore")
-            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-        ensure_user_exists(SYSTEM_USER)
-        # The system user must reach both its data and the binaries: a checkout (and so the venv) under a
-        # 0700 folder, such as root's home or `mktemp -d`, is opened for traversal (o+rx), as pgserver does.
-        ensure_prefix_permissions(self.home)
-        ensure_prefix_permissions(binaries())
-        for folder in {self.home, self.log_file.parent}:
-            subprocess.run(["chown", "-R", SYSTEM_USER, str(folder)], check=True)
-        return SYSTEM_USER
-
     def _initdb(self, run_as: str | None) -> None:
         password_file = self.home / "superuser-password"
         password_file.write_text(SUPERUSER_PASSWORD + "\n")
@@ -199,6 +208,7 @@ class PostgresServer:
         try:
             if not admin.run("SELECT 1 FROM pg_roles WHERE rolname = :name", name=APP_USER):
                 admin.run(f"CREATE ROLE {APP_USER} LOGIN PASSWORD '{APP_PASSWORD}'")
+            admin.run(f"ALTER ROLE {APP_USER} CONNECTION LIMIT {self.backend.backend_max_connections}")
             if not admin.run("SELECT 1 FROM pg_database WHERE datname = :name", name=DATABASE):
                 admin.run(f"CREATE DATABASE {DATABASE} OWNER {APP_USER}")
         finally:

@@ -79,12 +79,67 @@ class BackendView:
     refusal: str = "refused work"
     """What refusing for capacity is called on this backend: "throttled", "refused connections"."""
 
+    proxy: ProxyView | None = None
+    """The connection pooler in front of it (RDS Proxy), when the design has one."""
+
     def describe(self) -> str:
         unit = self.capacity_unit
         if self.capacity is None:
             return f"peaked at {self.peak:g} {unit} (on demand: no capacity to exceed)"
         refused = f", refused {self.errors} for capacity" if self.errors else ", refused nothing"
-        return f"peaked at {self.peak:g} of {self.capacity:g} {unit}{refused}"
+        through = f"; {self.proxy.describe()}" if self.proxy else ""
+        return f"peaked at {self.peak:g} of {self.capacity:g} {unit}{refused}{through}"
+
+    def behind(self, proxy: ProxyView) -> BackendView:
+        """This view with the proxy's: what the proxy refused is the backend refusing work."""
+        refused = dict(self.refused)
+        for t, value in proxy.refused:
+            refused[t] = refused.get(t, 0.0) + value
+        return dataclasses.replace(
+            self,
+            errors=self.errors + proxy.errors,
+            refused=sorted(refused.items()),
+            refusal=f"{self.refusal} or borrow timeouts at the proxy" if proxy.errors else self.refusal,
+            proxy=proxy,
+        )
+
+
+@dataclass(frozen=True)
+class ProxyView:
+    """RDS Proxy's side of a run: its clients against the database connections it holds (as ``ClientConnections``
+    and ``DatabaseConnections`` of ``AWS/RDS``), who waited, and whom it failed."""
+
+    client_connections: list[tuple[float, float]]
+    database_connections: list[tuple[float, float]]
+    clients_waiting: list[tuple[float, float]]
+    borrow_timeouts: int
+    """Clients that waited longer than ConnectionBorrowTimeout for a database connection and got an error."""
+    refused_clients: int
+    """Clients refused at the proxy's own connection limit."""
+    pool_size: int
+    borrow_timeout_s: float
+    refused: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the load started, borrow timeouts and refused clients in that second)."""
+
+    @property
+    def errors(self) -> int:
+        return self.borrow_timeouts + self.refused_clients
+
+    def peak(self, series: list[tuple[float, float]]) -> float:
+        return max((value for _, value in series), default=0.0)
+
+    def describe(self) -> str:
+        failed = (
+            f"{self.borrow_timeouts} borrow timeout(s) (> {self.borrow_timeout_s:g}s waiting)"
+            + (f", {self.refused_clients} client(s) refused" if self.refused_clients else "")
+            if self.errors
+            else "no borrow timeout"
+        )
+        return (
+            f"through RDS Proxy: up to {self.peak(self.client_connections):g} clients on "
+            f"{self.peak(self.database_connections):g} of {self.pool_size} database connections, up to "
+            f"{self.peak(self.clients_waiting):g} waiting, {failed}"
+        )
 
 
 @dataclass
@@ -262,7 +317,11 @@ def _backend_view(data: dict[str, Any] | None) -> BackendView | None:
     if not data:
         return None
     series = ("load", "refused", "throughput")
-    return BackendView(**{**data, **{name: [tuple(point) for point in data[name]] for name in series}})
+    proxy = data.get("proxy")
+    if proxy:
+        lines = ("client_connections", "database_connections", "clients_waiting", "refused")
+        proxy = ProxyView(**{**proxy, **{name: [tuple(point) for point in proxy[name]] for name in lines}})
+    return BackendView(**{**data, **{name: [tuple(point) for point in data[name]] for name in series}, "proxy": proxy})
 
 
 def _plain(value: Any) -> Any:

@@ -99,6 +99,27 @@ def backend_chart(view: BackendView | None, marks: Sequence[tuple[float, str]] =
     )
 
 
+def proxy_charts(view: BackendView | None, marks: Sequence[tuple[float, str]] = ()) -> list[Chart]:
+    """RDS Proxy's two sides: the clients it serves against the database connections it holds (none: no chart)."""
+    if view is None or view.proxy is None:
+        return []
+    proxy = view.proxy
+    return [
+        line_chart(
+            "RDS Proxy: client connections against database connections",
+            [
+                Series("client connections (ClientConnections)", proxy.client_connections),
+                Series("database connections (DatabaseConnections)", proxy.database_connections),
+                limit_line(f"pool ({proxy.pool_size})", proxy.pool_size, proxy.database_connections),
+                Series("clients waiting for a connection", proxy.clients_waiting),
+                Series(f"borrow timeouts (> {proxy.borrow_timeout_s:g}s)", proxy.refused),
+            ],
+            "connections",
+            marks,
+        )
+    ]
+
+
 def report_charts(evidence: Evidence) -> list[Chart]:
     origin, marks = evidence.load_started, markers(evidence)
     accepted = evidence.accepted
@@ -119,6 +140,7 @@ def report_charts(evidence: Evidence) -> list[Chart]:
         queue_chart(evidence.samples, origin, marks),
         concurrency_chart(evidence.consumer.concurrency, evidence.consumer.limit, marks),
         backend_chart(evidence.backend, marks),
+        *proxy_charts(evidence.backend, marks),
         line_chart(
             "Backend writes per second",
             [Series("rows written", per_second(written, origin))],

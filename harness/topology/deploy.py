@@ -132,6 +132,7 @@ class Deployer:
             fail_path_marker=s.fail_path_marker,
             backend=self.backend.kind,
             backend_port=self.backend.port,
+            backend_proxy=self.backend.proxy,
             signature_scheme=s.signature_scheme,
             signing_secret_arn=secret_arn,
             signature_tolerance_s=s.signature_tolerance_s,

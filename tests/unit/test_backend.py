@@ -1,6 +1,7 @@
 """The backends behind one interface: which one a command acts on, and the DynamoDB table over stubbed clients."""
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,59 @@ def test_no_server_runs_where_none_was_started(hosting):
     from harness.backend import running_servers, stop_servers
 
     assert running_servers(hosting) == [] and stop_servers(hosting) == []
+
+
+def test_rds_proxy_is_chosen_by_its_setting_and_recorded_with_the_deployment(hosting):
+    from harness.backend.rds_proxy import ProxiedPostgresBackend
+
+    proxied = backend_for(BackendSettings(backend="postgres", backend_proxy="rds-proxy"), hosting, unreachable)
+    assert isinstance(proxied, ProxiedPostgresBackend) and proxied.proxy == "rds-proxy"
+    assert backend_for(BackendSettings(backend="postgres"), hosting, unreachable).proxy == "none"
+    recorded = dataclasses.replace(OUTPUTS, backend="postgres", backend_port=5999, backend_proxy="rds-proxy")
+    assert isinstance(deployed_backend(recorded, hosting, unreachable), ProxiedPostgresBackend)
+    told = BackendSettings.from_env({"HARNESS_BACKEND": "postgres", "HARNESS_BACKEND_PROXY": "none"})
+    assert deployed_settings(told, recorded, hosting, unreachable).backend_proxy == "none"
+
+
+def test_rds_proxy_needs_postgres_and_a_port_of_its_own():
+    from harness.exceptions import SettingsError
+
+    with pytest.raises(SettingsError, match="set HARNESS_BACKEND=postgres too"):
+        BackendSettings.from_env({"HARNESS_BACKEND_PROXY": "rds-proxy"})
+    with pytest.raises(SettingsError, match="a port of its own"):
+        BackendSettings.from_env(
+            {"HARNESS_BACKEND": "postgres", "HARNESS_BACKEND_PROXY": "rds-proxy", "HARNESS_PROXY_PORT": "5433"}
+        )
+
+
+def test_the_pooler_is_configured_as_an_rds_proxy_target_group(tmp_path):
+    from harness.backend.pooler import Pooler
+
+    settings = BackendSettings(
+        backend="postgres", backend_proxy="rds-proxy", backend_max_connections=20, proxy_max_connections_percent=50,
+        proxy_max_idle_connections_percent=10, proxy_connection_borrow_timeout_s=7, proxy_idle_client_timeout_s=99,
+    )  # fmt: skip
+    lines = set(Pooler(tmp_path, settings, 1).config(5433).splitlines())
+    assert {"pool_mode = transaction", "default_pool_size = 10", "max_db_connections = 10", "min_pool_size = 2",
+            "query_wait_timeout = 7", "client_idle_timeout = 99", "listen_addr = 127.0.0.1"} <= lines  # fmt: skip
+    assert "webhook = host=127.0.0.1 port=5433 dbname=webhook" in lines
+    assert BackendSettings(backend_max_connections=3, proxy_max_connections_percent=1).proxy_pool_size == 1
+
+
+def test_the_proxys_failures_are_the_backend_refusing_and_survive_a_reread():
+    from harness.evidence import BackendView, ProxyView, _backend_view
+
+    database = BackendView("postgres", 10, "connections", peak=10, errors=1, refused=[(1.0, 1.0)],
+                           refusal="refused connections")  # fmt: skip
+    proxy = ProxyView(
+        client_connections=[(0.0, 3.0), (1.0, 40.0)], database_connections=[(0.0, 3.0), (1.0, 10.0)],
+        clients_waiting=[(1.0, 30.0)], borrow_timeouts=3, refused_clients=0, pool_size=10, borrow_timeout_s=120,
+        refused=[(1.0, 2.0), (2.0, 1.0)],
+    )  # fmt: skip
+    view = database.behind(proxy)
+    assert view.errors == 4 and view.refused == [(1.0, 3.0), (2.0, 1.0)]
+    assert view.refusal == "refused connections or borrow timeouts at the proxy"
+    assert "up to 40 clients on 10 of 10 database connections, up to 30 waiting, 3 borrow timeout(s)" in (
+        view.describe()
+    )
+    assert _backend_view(json.loads(json.dumps(dataclasses.asdict(view)))) == view

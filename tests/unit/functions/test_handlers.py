@@ -226,3 +226,20 @@ def test_the_postgres_writer_is_chosen_by_its_environment(subscriber, monkeypatc
     monkeypatch.setattr(subscriber, "insert_once", lambda row: inserted.append(row["id"]) or True)
     assert subscriber.handler({"Records": [sqs_record("m1", "a")]}, None) == {"batchItemFailures": []}
     assert inserted == ["a"] and subscriber._table.rows == {}
+
+
+def test_the_postgres_insert_is_one_simple_query_with_its_values_quoted(subscriber, monkeypatch):
+    """A pooler in transaction mode may hand each message of the extended protocol to another connection."""
+    sent = []
+
+    class Connection:
+        def run(self, sql, **params):
+            sent.append((sql, params))
+            return [["x"]]
+
+    monkeypatch.setenv("TABLE_NAME", "Messages")
+    monkeypatch.setattr(subscriber, "_connection", Connection())
+    row = subscriber.row_for(sqs_record("m1", "it's"))
+    assert subscriber.insert_once(row) is True
+    ((sql, params),) = sent
+    assert params == {} and "'it''s'" in sql and sql.startswith('INSERT INTO "Messages"')

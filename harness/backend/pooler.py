@@ -1,0 +1,215 @@
+"""RDS Proxy's pooler: Debian's pgbouncer as a process of this machine, configured as an RDS Proxy target group.
+
+``rds_proxy.py`` puts it in front of the PostgreSQL backend; this module runs it and reads it: its admin
+console (``SHOW POOLS``) and its log (borrow timeouts, clients refused at its limit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness.backend.base import Hosting, Progress
+from harness.backend.config import BackendSettings
+from harness.backend.postgres_server import (
+    APP_PASSWORD,
+    APP_USER,
+    DATABASE,
+    SUPERUSER,
+    SUPERUSER_PASSWORD,
+    Connection,
+    connect,
+    system_user,
+)
+from harness.exceptions import StackError, StartupError
+from harness.network import LOOPBACK_HOST
+from harness.polling import DeadlineExceeded, poll
+from harness.processes import group_members, log_tail, signal_and_wait
+
+PROXY = "rds-proxy"
+BORROW_TIMEOUT_LOG_LINE = "closing because: query_wait_timeout"
+REFUSED_CLIENT_LOG_LINE = "no more connections allowed"
+"""pgbouncer's wording for a client refused at ``max_client_conn`` (RDS Proxy: its client connection limit)."""
+MAX_CLIENT_CONNECTIONS = 1000
+SERVER_IDLE_TIMEOUT_S = 60
+"""Idle database connections above the idle share are closed after this long (RDS Proxy: not documented)."""
+INSTALL_HINT = (
+    "install Debian's pgbouncer (`apt-get install pgbouncer`; `make venv` does it where apt is available), "
+    "or set HARNESS_BACKEND_PROXY=none"
+)
+
+
+INSTALLED_AT = (Path("/usr/sbin/pgbouncer"), Path("/usr/bin/pgbouncer"))
+"""Where Debian installs it (``/usr/sbin`` is not on every PATH)."""
+
+
+def pgbouncer_binary() -> str:
+    found = shutil.which("pgbouncer") or next((str(path) for path in INSTALLED_AT if path.is_file()), None)
+    if not found:
+        raise StartupError(f"HARNESS_BACKEND_PROXY=rds-proxy needs pgbouncer, which is not installed: {INSTALL_HINT}")
+    return found
+
+
+class Pooler:
+    """pgbouncer as a process of this machine, its files and the record of the running pooler in ``home``."""
+
+    def __init__(self, home: Path, settings: BackendSettings, startup_timeout_s: float) -> None:
+        self.home, self.settings, self.startup_timeout_s = home, settings, startup_timeout_s
+        self.config_file = home / "pgbouncer.ini"
+        self.log_file = home / "pgbouncer.log"
+        self.record_file = home / "proxy.json"
+
+    def config(self, database_port: int) -> str:
+        s = self.settings
+        return "\n".join(
+            [
+                "[databases]",
+                f"{DATABASE} = host={LOOPBACK_HOST} port={database_port} dbname={DATABASE}",
+                "[pgbouncer]",
+                f"listen_addr = {LOOPBACK_HOST}",
+                f"listen_port = {s.proxy_port}",
+                "unix_socket_dir =",
+                "auth_type = scram-sha-256",
+                f"auth_file = {self.home / 'userlist.txt'}",
+                f"admin_users = {SUPERUSER}",
+                "pool_mode = transaction",
+                f"default_pool_size = {s.proxy_pool_size}",
+                f"max_db_connections = {s.proxy_pool_size}",
+                f"min_pool_size = {s.proxy_idle_pool_size}",
+                "reserve_pool_size = 0",
+                f"max_client_conn = {MAX_CLIENT_CONNECTIONS}",
+                f"query_wait_timeout = {s.proxy_connection_borrow_timeout_s}",
+                f"client_idle_timeout = {s.proxy_idle_client_timeout_s}",
+                f"server_idle_timeout = {SERVER_IDLE_TIMEOUT_S}",
+                f"logfile = {self.log_file}",
+                "log_connections = 0",
+                "ignore_startup_parameters = extra_float_digits",
+                "",
+            ]
+        )
+
+    def wanted(self, database_port: int) -> dict[str, Any]:
+        return {"port": self.settings.proxy_port, "database_port": database_port, "config": self.config(database_port)}
+
+    def start(self, database_port: int, progress: Progress = lambda _: None) -> Connection:
+        """Start (or keep, when its configuration is unchanged) the pooler in front of ``database_port``."""
+        wanted = self.wanted(database_port)
+        running = self.running_record()
+        if running and all(running.get(key) == value for key, value in wanted.items()):
+            return Connection(LOOPBACK_HOST, self.settings.proxy_port)
+        if running:
+            progress("RDS Proxy: its configuration changed, restarting")
+            self.stop()
+        binary = pgbouncer_binary()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(wanted["config"])
+        (self.home / "userlist.txt").write_text(
+            f'"{APP_USER}" "{APP_PASSWORD}"\n"{SUPERUSER}" "{SUPERUSER_PASSWORD}"\n'
+        )
+        run_as = system_user(self.home)  # pgbouncer refuses to run as root
+        s = self.settings
+        progress(
+            f"starting RDS Proxy (pgbouncer, transaction pooling) on {LOOPBACK_HOST}:{s.proxy_port}: "
+            f"{s.proxy_pool_size} database connection(s), borrow timeout {s.proxy_connection_borrow_timeout_s}s ..."
+        )
+        process = subprocess.Popen(
+            [binary, str(self.config_file)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, user=run_as,
+        )  # fmt: skip
+        self.record_file.write_text(json.dumps({"pid": process.pid, **wanted}))
+        try:
+            poll(
+                lambda: process.poll() is not None or self._answers(),
+                timeout_s=self.startup_timeout_s,
+                what="RDS Proxy (pgbouncer) to accept connections",
+            )
+            if process.poll() is not None:
+                raise StartupError(f"pgbouncer exited with code {process.returncode}")
+        except (DeadlineExceeded, StartupError) as error:
+            self.stop()
+            raise StartupError(
+                f"RDS Proxy (pgbouncer) did not start on port {s.proxy_port} ({error}; the port taken? set "
+                f"HARNESS_PROXY_PORT); last lines of {self.log_file}:\n{self.logs()}"
+            ) from None
+        return Connection(LOOPBACK_HOST, s.proxy_port)
+
+    def _answers(self) -> bool:
+        try:
+            self.admin(timeout=2).close()
+            return True
+        except Exception:
+            return False
+
+    def admin(self, **kwargs: Any):
+        """pgbouncer's admin console (simple queries only: ``SHOW POOLS``, ``SHOW STATS``)."""
+        return connect(self.settings.proxy_port, database="pgbouncer", **kwargs)
+
+    def stop(self, timeout_s: float = 10) -> int:
+        """Stop the pooler (SIGTERM: its immediate shutdown), then anything left of its group; how many ended."""
+        record = self._record()
+        self.record_file.unlink(missing_ok=True)
+        pid = record.get("pid")
+        if not pid:
+            return 0
+        members = group_members(pid)
+        signal_and_wait(signal_and_wait(members, signal.SIGTERM, timeout_s), signal.SIGKILL, 5)
+        return len(members)
+
+    def _record(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.record_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def running_record(self) -> dict[str, Any] | None:
+        record = self._record()
+        pid = record.get("pid")
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid) if pid else None
+            if process and process.status() != psutil.STATUS_ZOMBIE and "pgbouncer" in process.name():
+                return record
+        return None
+
+    def logs(self, lines: int = 30) -> str:
+        return log_tail(self.log_file, lines)
+
+    def counted(self) -> tuple[int, int]:
+        """(borrow timeouts, clients refused at the connection limit) since its log began."""
+        timeouts = refused = 0
+        with contextlib.suppress(OSError), open(self.log_file, errors="replace") as log:
+            for line in log:
+                timeouts += BORROW_TIMEOUT_LOG_LINE in line
+                refused += REFUSED_CLIENT_LOG_LINE in line
+        return timeouts, refused
+
+
+def pooler_for(hosting: Hosting, settings: BackendSettings) -> Pooler:
+    if hosting.services is not None:
+        raise StackError(
+            "HARNESS_BACKEND_PROXY=rds-proxy runs beside the embedded stack only: the Compose path has no pooler "
+            "service yet; use HARNESS_STACK=embedded, or HARNESS_BACKEND_PROXY=none"
+        )
+    return Pooler(hosting.state_path / PROXY, settings, hosting.startup_timeout_s)
+
+
+def running_pooler(hosting: Hosting) -> dict[str, Any] | None:
+    if hosting.services is not None:
+        return None
+    return Pooler(hosting.state_path / PROXY, BackendSettings.from_env(validate=False), 0).running_record()
+
+
+def stop_pooler(hosting: Hosting) -> list[str]:
+    if hosting.services is not None:
+        return []
+    pooler = Pooler(hosting.state_path / PROXY, BackendSettings.from_env(validate=False), 0)
+    if not pooler.running_record():
+        return []
+    return [f"stopped RDS Proxy (pgbouncer): {pooler.stop()} process(es)"]
