@@ -249,6 +249,7 @@ def deployed(evidence: Evidence) -> list[tuple[str, Any]]:
             "not set" if consumer.maximum_concurrency is None else consumer.maximum_concurrency,
         ),
         ("backend table", outputs.table_name),
+        *([("subscriber connects through", "RDS Proxy")] if outputs.backend_proxy != "none" else []),
     ] + ([("signatures verified", outputs.signature_scheme)] if outputs.signature_scheme != "none" else [])
 
 

@@ -3,7 +3,8 @@
 - Messages available: start with ``initial_concurrency`` (5) concurrent batches, then add up to
   ``scale_up_per_minute`` (300/min) while the backlog lasts, up to ``maximum_concurrency`` (1,000).
 - ``ScalingConfig.MaximumConcurrency`` of the mapping caps it further (pollers then never exceed it).
-- A function error makes it back off (halve); an idle queue scales it back one per tick, down to 2.
+- A function error makes it back off (halve); an idle queue scales it back one per tick, down to 2 (to 5,
+  or the mapping's maximum if lower, when ``MaximumConcurrency`` is set: AWS keeps that optimisation from it).
 - The host ceiling caps what the emulation runs; the scaler reports when that, not AWS, is the limit.
 
 Time is passed in, so tests drive it without sleeping.
@@ -32,7 +33,11 @@ class ConcurrencyScaler:
     def __init__(self, config: ScalingConfig, mapping_maximum: int | None, now: float) -> None:
         self.config = config
         self.ceiling = min(config.maximum_concurrency, mapping_maximum or config.maximum_concurrency)
-        self.floor = min(config.idle_concurrency, self.ceiling)
+        # AWS: low traffic scales back to five concurrent batches and may go down to two, "however, this
+        # optimization is not available when you enable the maximum concurrency setting"
+        # (docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+        idle = config.idle_concurrency if mapping_maximum is None else config.initial_concurrency
+        self.floor = min(idle, self.ceiling)
         self.target = self.floor
         self._allowance = 0.0
         self._last = now

@@ -34,7 +34,14 @@ def test_it_never_exceeds_1000_per_mapping():
 def test_maximum_concurrency_caps_the_mapping():
     scaler = ConcurrencyScaler(AWS, mapping_maximum=3, now=0)
     assert set(run(scaler, 30)) == {3}
-    assert set(run(scaler, 5, backlog=False, start=30)) == {2}
+    assert set(run(scaler, 5, backlog=False, start=30)) == {3}  # no scaling down to two with it set
+
+
+def test_with_maximum_concurrency_low_traffic_keeps_five_batches_not_two():
+    scaler = ConcurrencyScaler(AWS, mapping_maximum=50, now=0)
+    run(scaler, 4)
+    run(scaler, 60, backlog=False, start=4)
+    assert scaler.target == 5
 
 
 def test_function_errors_halve_the_concurrency():
