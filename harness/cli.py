@@ -294,6 +294,10 @@ def cmd_compare(o: Options) -> int:
     results, compare_dir = compare.run(stack, topology, backend, load, variants, client, progress=_say, deployed=record)
     for result in results:
         print(result.sentence())
+    advice = compare.recommendation(results)
+    print(f"recommended: {advice['variant'] or 'none of these'} ({advice['why']})")
+    if "highest_reserved_concurrency_that_held" in advice:
+        print(f"highest reserved concurrency that held: {advice['highest_reserved_concurrency_that_held']}")
     print(f"report: {compare_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")
     print(f"numbers: {compare_dir / 'compare.json'}")
     return 1 if compare.failed_throttled(results) else 0

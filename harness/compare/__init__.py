@@ -23,7 +23,14 @@ from typing import Any
 from harness.backend import Backend
 from harness.compare.benches import StackVariants, TopologyVariants, VariantBench, stack_limit
 from harness.compare.report import render_comparison
-from harness.compare.variants import Variant, VariantResult, default_variants, failed_throttled, parse_variants
+from harness.compare.variants import (
+    Variant,
+    VariantResult,
+    default_variants,
+    failed_throttled,
+    parse_variants,
+    recommendation,
+)
 from harness.evidence import Evidence
 from harness.load import run as load_run
 from harness.load.config import LoadSettings
@@ -59,10 +66,10 @@ def run(
     try:
         for index, variant in enumerate(variants, 1):
             progress(f"variant {index}/{len(variants)}: {variant.name}")
-            outputs = bench.prepare(variant)
+            outputs, variant_backend = bench.prepare(variant)
             try:
                 verdict, run_dir = load_run.run(
-                    stack, load, progress, outputs=outputs, run_dir=compare_dir / variant.slug, backend=backend
+                    stack, load, progress, outputs=outputs, run_dir=compare_dir / variant.slug, backend=variant_backend
                 )
             finally:
                 bench.retire(outputs)
@@ -72,7 +79,12 @@ def run(
     finally:
         bench.finish()
     (compare_dir / "compare.json").write_text(
-        json.dumps({"seed": load.seed, "variants": [r.summary() for r in results]}, indent=2, default=str) + "\n"
+        json.dumps(
+            {"seed": load.seed, "variants": [r.summary() for r in results], "recommendation": recommendation(results)},
+            indent=2,
+            default=str,
+        )
+        + "\n"
     )
     (compare_dir / "report.html").write_text(render_comparison(results, compare_id, load))
     load_run.point_latest(load.reports_dir, compare_dir)
@@ -85,6 +97,7 @@ __all__ = [
     "default_variants",
     "failed_throttled",
     "parse_variants",
+    "recommendation",
     "run",
     "stack_limit",
 ]

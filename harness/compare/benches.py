@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from harness.backend import Backend
+from harness.backend import Backend, backend_for
 from harness.compare.variants import Variant
 from harness.exceptions import SettingsError
 from harness.lambda_admin import ensure_reserved_concurrency, reserved_concurrency, update_environment
@@ -24,7 +24,10 @@ execution environments (no connection or warm state carried over from the varian
 class VariantBench(Protocol):
     """Where the variants run: ``prepare`` before each load, ``retire`` after it, ``finish`` at the end."""
 
-    def prepare(self, variant: Variant) -> Outputs: ...
+    def prepare(self, variant: Variant) -> tuple[Outputs, Backend]:
+        """The variant's topology, and the backend it writes to (through RDS Proxy or not)."""
+        ...
+
     def retire(self, outputs: Outputs) -> None: ...
     def finish(self) -> None: ...
 
@@ -44,23 +47,37 @@ class TopologyVariants:
         self.stack, self.topology, self.backend = stack, topology, backend
         self.client, self.progress = client, progress
 
-    def prepare(self, variant: Variant) -> Outputs:
+    def prepare(self, variant: Variant) -> tuple[Outputs, Backend]:
         """The variant's own topology, emptied, on fresh execution environments."""
         digest = hashlib.sha1(variant.slug.encode()).hexdigest()[:6]  # long names that share a start stay apart
+        minimum, maximum = variant.pollers or (None, None)
         settings = self.topology.replace(
             name_prefix=f"{self.topology.name_prefix}cmp-{variant.slug[:17]}-{digest}-",
             reserved_concurrency=variant.reserved_concurrency,
             maximum_concurrency=variant.maximum_concurrency,
+            minimum_pollers=minimum,
+            maximum_pollers=maximum,
             ingress=variant.ingress or self.topology.ingress,
         )
-        outputs = Deployer(self.stack, settings, client=self.client, backend=self.backend).deploy(record=False)
+        backend = self._backend(variant)
+        outputs = Deployer(self.stack, settings, client=self.client, backend=backend).deploy(record=False)
         set_variant(self.client("lambda"), outputs.subscriber_name, variant.slug)
         sqs = self.client("sqs")
         for url in (outputs.queue_url, outputs.dlq_url):
             sqs.purge_queue(QueueUrl=url)
-        self.backend.recreate(outputs.table_name)
+        backend.recreate(outputs.table_name)
         self.progress(f"  deployed: {variant.name}; its own queue and table, empty; fresh environments")
-        return outputs
+        return outputs, backend
+
+    def _backend(self, variant: Variant) -> Backend:
+        """The deployed backend, or the same database with RDS Proxy in front of it or without."""
+        if variant.proxy is None:
+            return self.backend
+        try:
+            settings = self.backend.settings.replace(backend_proxy="rds-proxy" if variant.proxy else "none")
+        except SettingsError as error:
+            raise SettingsError(f"variant {variant.name!r}: {error}") from None
+        return backend_for(settings, self.backend.hosting, self.backend.client)
 
     def retire(self, outputs: Outputs) -> None:
         """After its run: the variant's pollers stop and its environments let go of their backend connections."""
@@ -92,8 +109,14 @@ class StackVariants:
             .get("Variables", {})
         )
 
-    def prepare(self, variant: Variant) -> Outputs:
+    def prepare(self, variant: Variant) -> tuple[Outputs, Backend]:
         outputs, lambda_client = self.outputs, self.client("lambda")
+        if variant.proxy or variant.pollers:
+            raise SettingsError(
+                f"variant {variant.name!r}: your stack {outputs.stack_name} keeps its own backend connection and "
+                "scaling mode; compare RDS Proxy and provisioned pollers on the harness's topology (without "
+                "--template), or deploy each design as a stack of its own"
+            )
         if variant.ingress is not None and variant.ingress != outputs.ingress:
             raise SettingsError(
                 f"variant {variant.name!r}: your stack {outputs.stack_name} keeps its own way in "
@@ -109,7 +132,7 @@ class StackVariants:
         self.backend.empty(outputs.table_name)
         self.backend.reset_capacity(outputs.table_name)
         self.progress(f"  {outputs.stack_name}: {variant.name}; queues and table emptied; fresh environments")
-        return outputs
+        return outputs, self.backend
 
     def retire(self, outputs: Outputs) -> None:
         """Nothing: the next variant empties the queues before its load."""

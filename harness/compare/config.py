@@ -13,7 +13,9 @@ class CompareSettings(SettingsGroup):
 
     variants: str = option(
         "",
-        "the variants, e.g. reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none, or the way in: "
-        "ingress=function,ingress=direct (the topology's throttle), reserved=2+ingress=direct "
+        "the variants (designs), e.g. reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none; proxy (RDS Proxy, "
+        "unthrottled unless combined: proxy+reserved=4), provisioned=2-20 (provisioned pollers), the way in: "
+        "ingress=function,ingress=direct (the topology's throttle); or designs (the reference's throttle, "
+        "MaximumConcurrency, RDS Proxy alone and throttled, nothing; HARNESS_BACKEND=postgres) "
         "(empty: reserved and MaximumConcurrency at the topology's limit, and no throttle)",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness.compare.variants import VariantResult, failed_throttled
+from harness.compare.variants import VariantResult, failed_throttled, recommendation
 from harness.load.config import LoadSettings
 from harness.report import render
 from harness.report.charts import COLOURS, Series, limit_line, line_chart
@@ -42,6 +42,22 @@ def comparison_charts(results: Sequence[VariantResult]) -> list[Any]:
                 "refusals / s",
             )
         )
+    proxied = [r for r in results if r.evidence.backend and r.evidence.backend.proxy]
+    if proxied:
+        charts.append(
+            line_chart(
+                "RDS Proxy: database connections it held (proxied variants)",
+                overlay(proxied, lambda r: r.evidence.backend.proxy.database_connections),
+                "connections",
+            )
+        )
+        charts.append(
+            line_chart(
+                "RDS Proxy: clients waiting for a database connection (proxied variants)",
+                overlay(proxied, lambda r: r.evidence.backend.proxy.clients_waiting),
+                "clients",
+            )
+        )
     charts.append(
         line_chart("Subscriber concurrency", overlay(results, lambda r: r.evidence.consumer.concurrency), "executions")
     )
@@ -62,5 +78,6 @@ def render_comparison(results: Sequence[VariantResult], compare_id: str, load: L
         colours=[COLOURS[i % len(COLOURS)] for i in range(len(results))],
         charts=comparison_charts(results),
         verdict="FAIL" if failed_throttled(list(results)) else "PASS",
+        recommendation=recommendation(results),
         load_rows=[(name, str(value)) for name, value, _, _ in load.describe()],
     )

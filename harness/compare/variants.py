@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,17 @@ from harness.rules import Verdict
 
 @dataclass(frozen=True)
 class Variant:
+    """One design: the consumer's throttle, its scaling mode, the way in and what stands before the backend."""
+
     name: str
     reserved_concurrency: int | None
     maximum_concurrency: int | None
     ingress: str | None = None
     """The way in (``harness.ingress.INGRESSES``); None: the topology's own."""
+    proxy: bool | None = None
+    """RDS Proxy in front of PostgreSQL; None: the backend as deployed."""
+    pollers: tuple[int, int] | None = None
+    """Provisioned mode's (MinimumPollers, MaximumPollers); None: standard mode."""
 
     @property
     def throttled(self) -> bool:
@@ -39,41 +47,71 @@ def default_variants(limit: int) -> list[Variant]:
     ]
 
 
+NAMED_SETS = {
+    "designs": "reserved={limit},maximum={limit},proxy,proxy+reserved={limit},none",
+}
+"""``VARIANTS=designs``: the reference stack's design, AWS's advice (MaximumConcurrency), RDS Proxy without and
+with a throttle, and no protection at all (RDS Proxy needs HARNESS_BACKEND=postgres)."""
+TERMS = "reserved=N, maximum=N, provisioned=MIN-MAX, proxy, ingress=" + "|".join(INGRESSES)
+
+
 def parse_variants(spec: str, limit: int, throttle: tuple[int | None, int | None] | None = None) -> list[Variant]:
-    """``reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none,ingress=direct``; empty: the default
-    three. A variant that sets only the way in keeps ``throttle`` (reserved, maximum; default: reserved
-    concurrency ``limit``), so ``ingress=function,ingress=direct`` compares the ways in alone."""
+    """``reserved=1,reserved=2,maximum=2,reserved=2+maximum=2,none,ingress=direct,proxy+reserved=4,
+    provisioned=2-20`` or a named set (``designs``); empty: the default three. A variant that sets only the way
+    in keeps ``throttle`` (reserved, maximum; default: reserved concurrency ``limit``), so
+    ``ingress=function,ingress=direct`` compares the ways in alone; ``proxy`` and ``provisioned`` are designs
+    of their own, unthrottled unless combined. When any variant has the proxy, the others run without it."""
     if not spec.strip():
         return default_variants(limit)
-    variants = []
-    for item in (part.strip() for part in spec.split(",") if part.strip()):
-        reserved = maximum = ingress = None
-        throttled_here = item == "none"
-        for term in item.split("+") if item != "none" else []:
-            key, _, value = term.partition("=")
-            if key == "ingress" and value in INGRESSES:
-                ingress = value
-                continue
-            if key not in ("reserved", "maximum") or not value.isdigit():
-                raise SettingsError(
-                    f"variant {item!r}: expected reserved=N, maximum=N, ingress={'|'.join(INGRESSES)}, "
-                    "terms joined with + (reserved=N+maximum=M), or none "
-                    "(e.g. --variants reserved=1,reserved=2,none or ingress=function,ingress=direct)"
-                )
-            throttled_here = True
+    spec = NAMED_SETS.get(spec.strip(), spec).format(limit=limit)
+    variants = [_variant(item, limit, throttle) for item in (part.strip() for part in spec.split(",") if part.strip())]
+    if any(variant.proxy for variant in variants):
+        variants = [dataclasses.replace(variant, proxy=bool(variant.proxy)) for variant in variants]
+    return variants
+
+
+def _variant(item: str, limit: int, throttle: tuple[int | None, int | None] | None) -> Variant:
+    reserved = maximum = ingress = pollers = None
+    proxy = None
+    designed = item == "none"
+    for term in item.split("+") if item != "none" else []:
+        key, _, value = term.partition("=")
+        if key == "ingress" and value in INGRESSES:
+            ingress = value
+        elif term == "proxy":
+            proxy, designed = True, True
+        elif key == "provisioned" and re.fullmatch(r"\d+(-\d+)?", value):
+            low, _, high = value.partition("-")
+            pollers, designed = (int(low), int(high or 200)), True
+        elif key in ("reserved", "maximum") and value.isdigit():
+            designed = True
             if key == "reserved":
                 reserved = int(value)
             else:
                 maximum = int(value)
-        if not throttled_here:
-            reserved, maximum = throttle if throttle is not None else (limit, None)
-        names = [f"reserved concurrency {reserved}" if reserved is not None else "",
-                 f"MaximumConcurrency {maximum}" if maximum is not None else ""]  # fmt: skip
-        name = " + ".join(n for n in names if n) or "no throttle"
-        if ingress is not None:
-            name += f", ingress {ingress}"
-        variants.append(Variant(name, reserved, maximum, ingress))
-    return variants
+        else:
+            raise SettingsError(
+                f"variant {item!r}: expected {TERMS}, terms joined with + (proxy+reserved=4), none, or a named set "
+                f"({', '.join(NAMED_SETS)}) (e.g. --variants reserved=1,reserved=2,none or designs)"
+            )
+    if pollers and maximum:
+        raise SettingsError(
+            f"variant {item!r}: provisioned pollers and MaximumConcurrency are mutually exclusive (AWS rule)"
+        )
+    if not designed:
+        reserved, maximum = throttle if throttle is not None else (limit, None)
+    names = [
+        "RDS Proxy" if proxy else "",
+        f"provisioned pollers {pollers[0]}-{pollers[1]}" if pollers else "",
+        f"reserved concurrency {reserved}" if reserved is not None else "",
+        f"MaximumConcurrency {maximum}" if maximum is not None else "",
+    ]
+    name = " + ".join(n for n in names if n) or "no throttle"
+    if proxy and reserved is None and maximum is None:
+        name += ", no throttle"
+    if ingress is not None:
+        name += f", ingress {ingress}"
+    return Variant(name, reserved, maximum, ingress, proxy, pollers)
 
 
 @dataclass
@@ -107,6 +145,8 @@ class VariantResult:
             "drain_seconds": verdict.drain_seconds,
             "answer_p50_ms": verdict.answer_latency_ms.get("p50"),
             "answer_p99_ms": verdict.answer_latency_ms.get("p99"),
+            "provisioned_pollers": list(self.variant.pollers) if self.variant.pollers else None,
+            "proxy": verdict.backend.get("proxy"),
             "verdict": verdict.verdict,
             "run_dir": str(self.run_dir),
         }
@@ -127,6 +167,13 @@ class VariantResult:
                 parts.append(f"the backend took a peak of {peak} from its burst credit, refusing nothing")
             else:
                 parts.append(f"held the backend at ≤ {peak}")
+            if view.proxy is not None:
+                proxy = view.proxy
+                parts.append(
+                    f"through RDS Proxy: up to {proxy.peak(proxy.client_connections):g} clients on "
+                    f"{proxy.peak(proxy.database_connections):g} database connections, "
+                    f"{proxy.peak(proxy.clients_waiting):g} waiting at most, {proxy.borrow_timeouts} borrow timeout(s)"
+                )
         if verdict.dlq:
             parts.append(f"{verdict.dlq} message(s) in the DLQ")
         if verdict.pending:
@@ -136,6 +183,34 @@ class VariantResult:
         if verdict.lost:
             parts.append(f"{verdict.lost} not (yet) rows")
         return f"{self.variant.name}: " + ", ".join(parts) + f" — {verdict.verdict}"
+
+
+def recommendation(results: Sequence[VariantResult]) -> dict[str, Any]:
+    """Computed from the runs, never written by hand: of the variants that kept the backend within capacity
+    with nothing lost, nothing left queued and no duplicate row, the one that drained soonest; and, when
+    several reserved-concurrency throttles were swept, the highest of them that still held."""
+
+    def held(result: VariantResult) -> bool:
+        verdict, view = result.verdict, result.evidence.backend
+        return (
+            verdict.passed and not verdict.lost and not verdict.pending and not verdict.duplicate_rows
+            and (view is None or not view.errors)
+        )  # fmt: skip
+
+    holding = [r for r in results if held(r)]
+    answer: dict[str, Any] = {"variant": None, "why": "no variant kept the backend within capacity with nothing lost"}
+    if holding:
+        best = min(holding, key=lambda r: (r.verdict.drain_seconds is None, r.verdict.drain_seconds or 0.0))
+        answer = {
+            "variant": best.variant.name,
+            "why": f"it kept the backend within capacity with nothing lost and drained soonest: {best.sentence()}",
+        }
+    swept = [r for r in results if r.variant.reserved_concurrency is not None and not r.variant.proxy
+             and r.variant.maximum_concurrency is None and not r.variant.pollers]  # fmt: skip
+    if len({r.variant.reserved_concurrency for r in swept}) > 1:
+        highest = max((r for r in swept if held(r)), key=lambda r: r.variant.reserved_concurrency, default=None)
+        answer["highest_reserved_concurrency_that_held"] = highest.variant.reserved_concurrency if highest else None
+    return answer
 
 
 def failed_throttled(results: list[VariantResult]) -> list[VariantResult]:

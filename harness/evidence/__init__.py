@@ -241,6 +241,8 @@ class Consumer:
     duplicates_suppressed: int
     concurrency: list[tuple[float, float]] = field(default_factory=list)
     """ConcurrentExecutions (Maximum) per second, as (seconds since the load started, value)."""
+    provisioned_pollers: dict[str, int] = field(default_factory=dict)
+    """The mapping's ProvisionedPollerConfig (empty: standard mode)."""
 
     @property
     def limit(self) -> int | None:

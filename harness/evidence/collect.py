@@ -67,13 +67,14 @@ def duplicates_suppressed(logs: Any, subscriber: str, since: float) -> int:
     return total
 
 
-def consumer_limits(lambda_client: Any, outputs: Outputs) -> tuple[int | None, int | None]:
-    """(reserved concurrency, ScalingConfig.MaximumConcurrency) of the subscriber as deployed now."""
+def consumer_limits(lambda_client: Any, outputs: Outputs) -> tuple[int | None, int | None, dict[str, int]]:
+    """(reserved concurrency, ScalingConfig.MaximumConcurrency, ProvisionedPollerConfig) as deployed now."""
     reserved = lambda_client.get_function_concurrency(FunctionName=outputs.subscriber_name).get(
         "ReservedConcurrentExecutions"
     )
     mapping = lambda_client.get_event_source_mapping(UUID=outputs.event_source_mapping_uuid)
-    return reserved, (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    provisioned = dict(mapping.get("ProvisionedPollerConfig") or {})
+    return reserved, (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"), provisioned
 
 
 METRICS_WINDOW_S = 6 * 3600
@@ -159,7 +160,7 @@ def collect(
         settle=True,
     )
     cloudwatch, subscriber = client("cloudwatch"), outputs.subscriber_name
-    reserved, maximum = consumer_limits(client("lambda"), outputs)
+    reserved, maximum, provisioned = consumer_limits(client("lambda"), outputs)
 
     def per_second(metric: str, statistic: str) -> list[tuple[float, float]]:
         """Only this run's seconds: a run right after another must not inherit its metrics."""
@@ -169,6 +170,7 @@ def collect(
     consumer = Consumer(
         reserved_concurrency=reserved,
         maximum_concurrency=maximum,
+        provisioned_pollers=provisioned,
         max_concurrency=max((value for _, value in concurrency), default=None),
         throttles=sum(value for _, value in per_second("Throttles", "Sum")),
         errors=sum(value for _, value in per_second("Errors", "Sum")),

@@ -9,6 +9,8 @@ namespace each second, never per request. ``LambdaMetrics`` publishes:
   invocation refused with TooManyRequestsException.
 - ``Harness/Emulation`` ``HostCeilingHits`` per mapping function: seconds in which AWS would have run
   more concurrent batches than this machine's ceiling allows (a fidelity limit, never silent).
+- ``Harness/Emulation`` ``Pollers`` per mapping function: the concurrent batches the scaler allows (a
+  gauge, each tick): standard mode's scaling and provisioned mode's minimum, seen from outside.
 
 The DynamoDB provider publishes its tables' capacity metrics through the same publisher.
 
@@ -81,6 +83,7 @@ class LambdaMetrics(PerSecondPublisher):
         self._peak: dict[tuple[str, str, str], int] = defaultdict(int)
         self._throttles: dict[tuple[str, str, str], int] = defaultdict(int)
         self._ceiling_hits: dict[tuple[str, str, str], int] = defaultdict(int)
+        self._pollers: dict[tuple[str, str, str], int] = {}
 
     # --- recording (hot path: a lock and a dict update) ----------------------------------------
 
@@ -105,6 +108,11 @@ class LambdaMetrics(PerSecondPublisher):
             self._ceiling_hits[(account, region, function)] += 1
         self._ensure_flusher()
 
+    def pollers(self, account: str, region: str, function: str, count: int) -> None:
+        with self._lock:
+            self._pollers[(account, region, function)] = count
+        self._ensure_flusher()
+
     def active(self, account: str, region: str, function: str) -> int:
         with self._lock:
             return self._active[(account, region, function)]
@@ -114,6 +122,7 @@ class LambdaMetrics(PerSecondPublisher):
     def collect(self) -> Batch:
         with self._lock:
             peaks, throttles, hits = dict(self._peak), dict(self._throttles), dict(self._ceiling_hits)
+            pollers, self._pollers = self._pollers, {}
             # The next second starts from what is running now, not from zero.
             self._peak = defaultdict(int, {key: count for key, count in self._active.items() if count > 0})
             self._throttles.clear()
@@ -130,6 +139,8 @@ class LambdaMetrics(PerSecondPublisher):
             batch[(account, region)][EMULATION_NAMESPACE].append(
                 datum("HostCeilingHits", "FunctionName", function, count, now)
             )
+        for (account, region, function), count in pollers.items():
+            batch[(account, region)][EMULATION_NAMESPACE].append(datum("Pollers", "FunctionName", function, count, now))
         return batch
 
 

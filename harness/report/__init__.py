@@ -248,6 +248,11 @@ def deployed(evidence: Evidence) -> list[tuple[str, Any]]:
             "ScalingConfig.MaximumConcurrency",
             "not set" if consumer.maximum_concurrency is None else consumer.maximum_concurrency,
         ),
+        *(
+            [("ProvisionedPollerConfig", ", ".join(f"{k} {v}" for k, v in consumer.provisioned_pollers.items()))]
+            if consumer.provisioned_pollers
+            else []
+        ),
         ("backend table", outputs.table_name),
         *([("subscriber connects through", "RDS Proxy")] if outputs.backend_proxy != "none" else []),
     ] + ([("signatures verified", outputs.signature_scheme)] if outputs.signature_scheme != "none" else [])

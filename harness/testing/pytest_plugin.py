@@ -23,6 +23,8 @@ Fixtures:
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -59,8 +61,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> StackSettings:
-    return StackSettings.from_env(port=free_port(), state_dir=tmp_path_factory.mktemp("harness-state"))
+def stack_settings() -> Iterator[StackSettings]:
+    """A state folder outside pytest's own temporary root: a pytest run started meanwhile (a suite that runs
+    another suite) locks that root down to its owner, and PostgreSQL, running as a system user beside the
+    stack, would lose its way to its data (it panics at its next checkpoint)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="harness-state-"))
+    try:
+        yield StackSettings.from_env(port=free_port(), state_dir=state_dir)
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

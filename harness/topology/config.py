@@ -65,6 +65,17 @@ class TopologySettings(SettingsGroup):
     maximum_concurrency: int | None = option(
         None, "ScalingConfig.MaximumConcurrency of the mapping (empty = not set)", low=2, high=1000
     )
+    minimum_pollers: int | None = option(
+        None,
+        "ProvisionedPollerConfig.MinimumPollers: provisioned mode, pollers kept ready (AWS default 2; empty with "
+        "maximum_pollers empty = standard mode)",
+        low=2,
+        high=200,
+    )
+    maximum_pollers: int | None = option(
+        None, "ProvisionedPollerConfig.MaximumPollers: provisioned mode's upper bound (AWS default 200; 10 "
+        "concurrent invocations each)", low=2, high=10_000,
+    )  # fmt: skip
     reserved_concurrency: int | None = option(
         2,
         "subscriber reserved concurrency, the throttle (reference: 2; empty = unreserved; the account keeps 100)",
@@ -149,6 +160,12 @@ class TopologySettings(SettingsGroup):
         300, "how far a signed timestamp may be from now before the publisher refuses it", low=1, high=86_400
     )
 
+    @property
+    def provisioned_pollers(self) -> dict[str, int]:
+        """The mapping's ProvisionedPollerConfig (empty: standard mode)."""
+        config = {"MinimumPollers": self.minimum_pollers, "MaximumPollers": self.maximum_pollers}
+        return {key: value for key, value in config.items() if value is not None}
+
     def problems(self) -> list[str]:
         """AWS's own rules across options, checked before anything is created."""
         problems = []
@@ -161,6 +178,14 @@ class TopologySettings(SettingsGroup):
                 f"subscriber_timeout_s={self.subscriber_timeout_s}: must not exceed visibility_timeout_s="
                 f"{self.visibility_timeout_s} (AWS rejects the event-source mapping)"
             )
+        if self.provisioned_pollers and self.maximum_concurrency:
+            problems.append(
+                f"maximum_concurrency={self.maximum_concurrency}: provisioned pollers (minimum_pollers, "
+                "maximum_pollers) and MaximumConcurrency are mutually exclusive scaling modes (AWS rule); set one"
+            )
+        pollers = self.provisioned_pollers
+        if pollers and pollers.get("MinimumPollers", 2) > pollers.get("MaximumPollers", 200):
+            problems.append(f"minimum_pollers={self.minimum_pollers}: must not exceed maximum_pollers (AWS rule)")
         problems += ingress_for(self.ingress).problems(self)
         secret = self.signing_secret
         if self.signature_scheme != "none" and secret and (problem := secret_problem(self.signature_scheme, secret)):

@@ -283,6 +283,7 @@ class Deployer:
             "MaximumBatchingWindowInSeconds": s.batching_window_s,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "ScalingConfig": {"MaximumConcurrency": s.maximum_concurrency} if s.maximum_concurrency else {},
+            "ProvisionedPollerConfig": s.provisioned_pollers,
         }
         existing = lambda_client.list_event_source_mappings(FunctionName=function_name, EventSourceArn=queue_arn)[
             "EventSourceMappings"

@@ -43,7 +43,7 @@ def test_the_throttled_variants_stay_within_capacity_and_the_unthrottled_one_doe
     assert unthrottled["backend_errors"] > 0 and unthrottled["verdict"] == "FAIL"
     assert not compare.failed_throttled(results)
     page = (compare_dir / "report.html").read_text()
-    assert "Throttle comparison" in page and page.count("<svg") >= 3
+    assert "Design comparison" in page and page.count("<svg") >= 3
     assert all((compare_dir / result.variant.slug / "report.html").is_file() for result in results)
 
 

@@ -140,7 +140,7 @@ def test_compare_runs_the_variants_on_your_stack_and_gives_its_throttle_back(
     assert not mapping.get("ScalingConfig")
     variables = lambda_client.get_function_configuration(FunctionName=outputs.subscriber_name)["Environment"]
     assert VARIANT_VARIABLE not in variables["Variables"]
-    assert "Throttle comparison" in (compare_dir / "report.html").read_text()
+    assert "Design comparison" in (compare_dir / "report.html").read_text()
 
 
 @pytest.mark.slow

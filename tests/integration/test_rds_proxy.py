@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +30,10 @@ CLIENTS = 40
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory) -> Iterator[PostgresServer]:
-    """A server of this module's own: no other test's subscribers hold its connections."""
-    home = tmp_path_factory.mktemp("proxied")
+def database() -> Iterator[PostgresServer]:
+    """A server of this module's own: no other test's subscribers hold its connections (its data outside
+    pytest's temporary root, as the plugin's stack keeps it: see ``stack_settings``)."""
+    home = Path(tempfile.mkdtemp(prefix="harness-proxied-"))
     settings = BackendSettings.from_env().replace(backend="postgres", postgres_port=free_port())
     server = PostgresServer(home / "postgres", settings, startup_timeout_s=60)
     server.start()
@@ -38,6 +41,7 @@ def database(tmp_path_factory) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _pooler(database: PostgresServer, home: Path, **settings) -> Pooler:
@@ -151,16 +155,20 @@ def test_the_compose_path_names_what_it_lacks():
         pooler_for(hosting, BackendSettings.from_env())
 
 
-@pytest.fixture(scope="module")
-def proxied_topology(deploy_topology, postgres, localstack):
-    """The harness's topology on the session's server through RDS Proxy (the deployer starts the proxy)."""
-    # Other tests' idle function environments keep sessions open on this shared server: ended here, so the
-    # proxy's pool meets the database's whole capacity (a subscriber reconnects when it next writes).
-    admin = connect(postgres.port)
+def _end_other_sessions(port: int) -> None:
+    """Other tests' idle function environments keep sessions open on the shared server: ended, so the proxy's
+    pool meets the database's whole capacity (a subscriber reconnects when it next writes)."""
+    admin = connect(port)
     try:
         admin.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :user", user=APP_USER)
     finally:
         admin.close()
+
+
+@pytest.fixture(scope="module")
+def proxied_topology(deploy_topology, postgres, localstack):
+    """The harness's topology on the session's server through RDS Proxy (the deployer starts the proxy)."""
+    _end_other_sessions(postgres.port)
     try:
         yield lambda **settings: deploy_topology(
             backend="postgres", postgres_port=postgres.port, backend_proxy="rds-proxy", proxy_port=free_port(),
@@ -246,3 +254,39 @@ def test_make_up_starts_the_proxy_with_postgres_and_make_down_leaves_nothing(tmp
         down = harness("down")
     assert down.returncode == 0 and "stopped RDS Proxy" in down.stderr and "stopped PostgreSQL" in down.stderr
     assert poolers() == []
+
+
+@pytest.mark.slow
+def test_compare_runs_a_proxied_design_beside_a_throttled_one_on_the_same_database(
+    localstack, postgres, aws_client, tmp_path
+):
+    from harness import compare
+    from harness.backend import backend_for
+    from harness.load.config import LoadSettings
+    from harness.topology.config import TopologySettings
+
+    _end_other_sessions(postgres.port)
+    settings = BackendSettings.from_env().replace(backend="postgres", postgres_port=postgres.port)
+    backend = backend_for(settings, localstack.hosting(), aws_client)
+    topology = TopologySettings.from_env().replace(
+        name_prefix="cmp-proxy-", backend_latency_ms=200, visibility_timeout_s=20, subscriber_timeout_s=10,
+        batch_size=2,
+    )  # fmt: skip
+    load = LoadSettings.from_env().replace(
+        shape="burst", users=10, spawn_rate=10.0, duration_s=10, user_rps=3.0, drain_timeout_s=60,
+        reports_dir=tmp_path / "reports",
+    )  # fmt: skip
+    try:
+        results, compare_dir = compare.run(
+            localstack.settings, topology, backend, load, compare.parse_variants("reserved=2,proxy", 2), aws_client
+        )
+    finally:
+        stop_pooler(localstack.hosting())
+    summary = {v["name"]: v for v in json.loads((compare_dir / "compare.json").read_text())["variants"]}
+    direct, proxied = summary["reserved concurrency 2"], summary["RDS Proxy, no throttle"]
+    assert direct["proxy"] is None and direct["verdict"] == "PASS"
+    assert proxied["proxy"]["pool_size"] == 10 and proxied["proxy"]["database_connections_peak"] <= 10
+    assert proxied["backend_errors"] == 0 and proxied["verdict"] == "PASS", results
+    assert proxied["max_consumer_concurrency"] > 2  # unthrottled: more clients than the direct variant had
+    assert "through RDS Proxy" in results[1].sentence()
+    assert "RDS Proxy: database connections it held" in (compare_dir / "report.html").read_text()

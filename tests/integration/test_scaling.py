@@ -191,3 +191,55 @@ def test_hitting_the_host_ceiling_is_reported_not_silent(tmp_path):
         assert "fidelity limit: AWS would run" in stack.log_file.read_text()
     finally:
         stack.stop()
+
+
+def _pollers(aws_client, outputs) -> float:
+    """The scaler's allowance this last few seconds (the Harness/Emulation gauge), -1 before any."""
+    points = aws_client("cloudwatch").get_metric_statistics(
+        Namespace="Harness/Emulation", MetricName="Pollers",
+        Dimensions=[{"Name": "FunctionName", "Value": outputs.subscriber_name}],
+        StartTime=time.time() - 3, EndTime=time.time() + 1, Period=1, Statistics=["Maximum"],
+    )["Datapoints"]  # fmt: skip
+    return max((point["Maximum"] for point in points), default=-1)
+
+
+def test_provisioned_pollers_keep_their_minimum_idle_and_start_a_backlog_faster_than_standard_mode(
+    deploy_topology, aws_client
+):
+    """Three ready pollers carry 30 invocations at once; standard mode starts with 5 and adds 5 a second."""
+    outputs = deploy_topology(
+        subscriber_dir=TIMED_SUBSCRIBER, reserved_concurrency=None, batch_size=1, backend_latency_ms=1500,
+        minimum_pollers=3, maximum_pollers=3,
+    ).outputs  # fmt: skip
+    mapping = aws_client("lambda").get_event_source_mapping(UUID=outputs.event_source_mapping_uuid)
+    assert mapping["ProvisionedPollerConfig"] == {"MinimumPollers": 3, "MaximumPollers": 3}
+    wait_until(lambda: _pollers(aws_client, outputs) == 3, 15, 0.5, what="three pollers kept while idle")
+    drain(aws_client, outputs, timeout_s=60)
+    flood(aws_client("sqs"), outputs.queue_url, 30)  # warms 30 environments: cold starts blur the next start
+    drain(aws_client, outputs, timeout_s=90)
+    ids = flood(aws_client("sqs"), outputs.queue_url, 30)
+    drain(aws_client, outputs, timeout_s=90)
+    written = [row for row in rows(aws_client("dynamodb"), outputs.table_name) if row["id"] in set(ids)]
+    assert len(written) == 30
+    first = min(float(row["started"]) for row in written)
+    started_in_a_second = sum(1 for row in written if float(row["started"]) - first < 1.0)
+    assert started_in_a_second > 5 + 5 + 1  # more than standard mode could start in its first second
+    assert max_overlap(written) <= 30  # three pollers, ten invocations each
+    assert metric(aws_client, outputs, "Throttles", "Sum") == 0
+
+
+def test_provisioned_pollers_and_maximum_concurrency_are_refused_together(deploy_topology, aws_client):
+    from botocore.exceptions import ClientError
+
+    outputs = deploy_topology(minimum_pollers=2).outputs
+    lambda_client = aws_client("lambda")
+    with pytest.raises(ClientError) as refused:
+        lambda_client.update_event_source_mapping(
+            UUID=outputs.event_source_mapping_uuid, ScalingConfig={"MaximumConcurrency": 2}
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "mutually exclusive" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError, match="MinimumPollers must be between 2 and 200"):
+        lambda_client.update_event_source_mapping(
+            UUID=outputs.event_source_mapping_uuid, ProvisionedPollerConfig={"MinimumPollers": 1}
+        )

@@ -33,7 +33,7 @@ from localstack.utils.aws.arns import parse_arn
 
 from ..metrics import LAMBDA_METRICS
 from .config import ScalingConfig
-from .scaler import ConcurrencyScaler
+from .scaler import scaler_for
 
 LOG = logging.getLogger(__name__)
 IDLE_LONG_POLL_S = 5
@@ -102,8 +102,7 @@ class ScalingSqsPoller(SqsPoller):
         arn = parse_arn(esm_config["FunctionArn"])
         self.function = (arn["account"], arn["region"], arn["resource"].split(":")[1])
         self.processor.sender = _ThrottleRetryingSender(self.processor.sender, self)
-        mapping_maximum = (esm_config.get("ScalingConfig") or {}).get("MaximumConcurrency")
-        self.scaler = ConcurrencyScaler(config, mapping_maximum, time.monotonic())
+        self.scaler = scaler_for(config, esm_config, time.monotonic())
         self.visibility_timeout_s = 30.0
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -132,6 +131,7 @@ class ScalingSqsPoller(SqsPoller):
         if decision.host_limited:
             self._report_ceiling(decision.wanted, decision.concurrency)
         self._resize(decision.concurrency)
+        LAMBDA_METRICS.pollers(*self.function, decision.concurrency)
         self._stop.wait(self.config.tick_s)
 
     def _resize(self, concurrency: int) -> None:

@@ -21,6 +21,7 @@ from ..lambda_executor import runtimes
 from ..lambda_logs import BatchedLogVersions
 from .config import ScalingConfig
 from .poller import ScalingSqsPoller
+from .scaler import provisioning_problem
 
 LOG = logging.getLogger(__name__)
 
@@ -61,6 +62,12 @@ class ScalingLambdaProvider(LambdaProvider):
         """Every service the stock provider creates (at start, on state reset and load)."""
         service.lambda_starting_versions = BatchedLogVersions(service.lambda_starting_versions)
         self._lambda_service = service
+
+    def validate_event_source_mapping(self, context, request):
+        """AWS's rules for provisioned pollers on SQS (LocalStack 4.8.1 stores the setting and checks none)."""
+        if ":sqs:" in (request.get("EventSourceArn") or "") and (problem := provisioning_problem(request)):
+            raise InvalidParameterValueException(problem, Type="User")
+        return super().validate_event_source_mapping(context, request)
 
     def _validate_runtime(self, package_type, runtime):
         """AWS's runtime rules of today: deprecated Node.js runtimes are refused at create and update, with

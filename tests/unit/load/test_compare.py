@@ -37,3 +37,48 @@ def test_a_variant_of_the_way_in_alone_keeps_the_topologys_throttle():
 def test_a_malformed_variant_says_what_is_expected(spec):
     with pytest.raises(SettingsError, match="expected reserved=N, maximum=N"):
         parse_variants(spec, 2)
+
+
+def test_designs_are_variants_too_proxy_and_provisioned_pollers_unthrottled_unless_combined():
+    variants = parse_variants("reserved=2,proxy,proxy+reserved=4,provisioned=2-20,provisioned=3", 2)
+    assert [v.name for v in variants] == [
+        "reserved concurrency 2", "RDS Proxy, no throttle", "RDS Proxy + reserved concurrency 4",
+        "provisioned pollers 2-20", "provisioned pollers 3-200",
+    ]  # fmt: skip
+    assert [v.proxy for v in variants] == [False, True, True, False, False]  # one proxied: the others are not
+    assert variants[1].reserved_concurrency is None and variants[2].reserved_concurrency == 4
+    assert variants[3].pollers == (2, 20) and variants[3].reserved_concurrency is None
+    assert all(v.proxy is None for v in parse_variants("reserved=1,none", 2))  # the backend as deployed
+
+
+def test_the_designs_set_is_the_reference_awss_advice_the_proxy_alone_and_throttled_and_nothing():
+    names = [v.name for v in parse_variants("designs", 2)]
+    assert names == [
+        "reserved concurrency 2", "MaximumConcurrency 2", "RDS Proxy, no throttle",
+        "RDS Proxy + reserved concurrency 2", "no throttle",
+    ]  # fmt: skip
+
+
+def test_provisioned_pollers_with_maximum_concurrency_is_refused_as_aws_refuses_it():
+    with pytest.raises(SettingsError, match="mutually exclusive"):
+        parse_variants("provisioned=2-20+maximum=2", 2)
+
+
+def test_the_recommendation_is_computed_from_the_runs():
+    from harness.compare import recommendation
+
+    class Result:
+        def __init__(self, name, reserved, passed, drain, errors=0):
+            self.variant = Variant(name, reserved, None)
+            self.verdict = type("V", (), {"passed": passed, "lost": 0, "pending": 0, "duplicate_rows": 0,
+                                          "drain_seconds": drain})()  # fmt: skip
+            self.evidence = type("E", (), {"backend": type("B", (), {"errors": errors})()})()
+
+        def sentence(self):
+            return f"{self.variant.name}: held"
+
+    results = [Result("r1", 1, True, 40.0), Result("r2", 2, True, 20.0), Result("r4", 4, False, 5.0, errors=3)]
+    answer = recommendation(results)
+    assert answer["variant"] == "r2" and "drained soonest" in answer["why"]
+    assert answer["highest_reserved_concurrency_that_held"] == 2
+    assert recommendation([results[2]])["variant"] is None

@@ -88,3 +88,45 @@ def test_configuration_comes_from_the_environment():
 def test_the_default_ceiling_is_a_quarter_of_memory_at_60_mb_per_environment():
     memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
     assert default_host_ceiling() == max(2, min(1000, memory_mb // 4 // 60))
+
+
+def test_provisioned_pollers_start_with_what_the_minimum_carries_and_scale_over_three_times_faster():
+    from harness.localstack_extensions.sqs_scaling.scaler import ProvisionedScaler
+
+    roomy = ScalingConfig(host_ceiling=20_000)
+    provisioned = ProvisionedScaler(roomy, minimum=2, maximum=200, now=0)
+    standard = ConcurrencyScaler(roomy, None, now=0)
+    fast, slow = run(provisioned, 60), run(standard, 60)
+    assert fast[0] > slow[0] and fast[0] == 2 * 10 + 16  # two ready pollers carry 20 at once, +1000/min
+    assert fast[59] == 20 + 1000 > 3 * (slow[59] - 5)
+    assert max(run(ProvisionedScaler(AWS, minimum=2, maximum=3, now=0), 10)) == 30  # 10 per poller
+
+
+def test_provisioned_pollers_keep_their_minimum_when_idle():
+    from harness.localstack_extensions.sqs_scaling.scaler import ProvisionedScaler
+
+    scaler = ProvisionedScaler(AWS, minimum=7, maximum=200, now=0)
+    assert run(scaler, 3, backlog=False) == [7, 7, 7]
+    run(scaler, 5, start=3)
+    run(scaler, 600, backlog=False, start=8)
+    assert scaler.target == 7
+
+
+def test_the_mapping_picks_its_mode_and_aws_refuses_both_at_once():
+    from harness.localstack_extensions.sqs_scaling.scaler import (
+        ProvisionedScaler,
+        provisioning_problem,
+        scaler_for,
+    )
+
+    assert isinstance(scaler_for(AWS, {"ProvisionedPollerConfig": {"MinimumPollers": 3}}, 0), ProvisionedScaler)
+    assert scaler_for(AWS, {"ScalingConfig": {"MaximumConcurrency": 4}}, 0).ceiling == 4
+    assert scaler_for(AWS, {"ProvisionedPollerConfig": {}}, 0).ceiling == 1000  # {} clears it: standard mode
+    both = {"ProvisionedPollerConfig": {"MinimumPollers": 2}, "ScalingConfig": {"MaximumConcurrency": 2}}
+    assert "mutually exclusive" in provisioning_problem(both)
+    assert "between 2 and 200" in provisioning_problem({"ProvisionedPollerConfig": {"MinimumPollers": 1}})
+    assert "between 2 and 10,000" in provisioning_problem({"ProvisionedPollerConfig": {"MaximumPollers": 10_001}})
+    assert "less than or equal" in provisioning_problem(
+        {"ProvisionedPollerConfig": {"MinimumPollers": 9, "MaximumPollers": 8}}
+    )
+    assert provisioning_problem({"ProvisionedPollerConfig": {"MinimumPollers": 2, "MaximumPollers": 20}}) is None

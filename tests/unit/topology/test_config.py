@@ -33,6 +33,16 @@ def test_the_default_functions_are_found_from_any_folder(tmp_path, monkeypatch):
         ({"HARNESS_MAX_RECEIVE_COUNT": "0"}, r"max_receive_count=0: expected 1-1000"),
         ({"HARNESS_QUEUE_NAME": "bad name!"}, r"queue_name='bad name!'.*not a valid SQS queue name"),
         ({"HARNESS_PUBLISHER_DIR": "/nonexistent"}, r"publisher_dir='/nonexistent': no /nonexistent/app.py"),
+        (
+            {"HARNESS_MINIMUM_POLLERS": "2", "HARNESS_MAXIMUM_CONCURRENCY": "2"},
+            r"maximum_concurrency=2: provisioned pollers .* are mutually exclusive",
+        ),
+        ({"HARNESS_MINIMUM_POLLERS": "1"}, r"minimum_pollers=1: expected 2-200"),
+        ({"HARNESS_MAXIMUM_POLLERS": "10001"}, r"maximum_pollers=10001: expected 2-10000"),
+        (
+            {"HARNESS_MINIMUM_POLLERS": "9", "HARNESS_MAXIMUM_POLLERS": "8"},
+            r"minimum_pollers=9: must not exceed maximum_pollers",
+        ),
     ],
 )
 def test_aws_rules_are_checked_before_anything_is_created(env, message):
@@ -82,3 +92,8 @@ def test_the_node_subscriber_example_is_found_as_node():
 
     settings = TopologySettings.from_env({}).replace(subscriber_dir=FUNCTIONS_DIR / "subscriber-node")
     assert settings.runtime("subscriber") == "nodejs22.x"
+
+
+def test_provisioned_pollers_are_the_mappings_config_and_absent_in_standard_mode():
+    assert TopologySettings.from_env({}).provisioned_pollers == {}
+    assert TopologySettings.from_env({"HARNESS_MINIMUM_POLLERS": "4"}).provisioned_pollers == {"MinimumPollers": 4}
