@@ -22,13 +22,15 @@ def test_the_throttled_variants_stay_within_capacity_and_the_unthrottled_one_doe
     already_held = _app_connections(postgres.port)  # by other tests' environments on this shared server
     topology = TopologySettings.from_env().replace(
         name_prefix="cmp-test-",
-        backend_latency_ms=200,
+        # Each write holds its connection 500 ms: an unthrottled consumer needs more environments than the
+        # database's exact capacity (10) to keep up, as the pollers scale, whatever this machine's ingest rate.
+        backend_latency_ms=500,
         visibility_timeout_s=20,
         subscriber_timeout_s=10,
         batch_size=2,  # many small batches keep every poller busy, so no throttle scales well past capacity
     )
     load = LoadSettings.from_env().replace(
-        shape="burst", users=20, spawn_rate=20.0, duration_s=15, user_rps=4.0, drain_timeout_s=60,
+        shape="burst", users=20, spawn_rate=20.0, duration_s=10, user_rps=4.0, drain_timeout_s=120,
         reports_dir=tmp_path / "reports",
     )  # fmt: skip
     variants = compare.parse_variants("reserved=2,maximum=2,none", 2)
