@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 
 import psutil
+
+
+def read_record(path: Path) -> dict:
+    """A started process's record (JSON written beside it); empty when there is none or it is unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def live_record(path: Path, name: str) -> dict | None:
+    """The record, while its ``pid`` is a live process whose name contains ``name`` (not a reused pid)."""
+    record = read_record(path)
+    pid = record.get("pid")
+    with contextlib.suppress(psutil.Error):
+        process = psutil.Process(pid) if pid else None
+        if process and process.status() != psutil.STATUS_ZOMBIE and name in process.name():
+            return record
+    return None
 
 
 def group_members(pgid: int) -> list[psutil.Process]:

@@ -14,8 +14,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from harness.backend.base import Hosting, Progress
 from harness.backend.config import BackendSettings
 from harness.backend.postgres_server import (
@@ -31,7 +29,7 @@ from harness.backend.postgres_server import (
 from harness.exceptions import StackError, StartupError
 from harness.network import LOOPBACK_HOST
 from harness.polling import DeadlineExceeded, poll
-from harness.processes import group_members, log_tail, signal_and_wait
+from harness.processes import group_members, live_record, log_tail, read_record, signal_and_wait
 
 PROXY = "rds-proxy"
 BORROW_TIMEOUT_LOG_LINE = "closing because: query_wait_timeout"
@@ -154,7 +152,7 @@ class Pooler:
 
     def stop(self, timeout_s: float = 10) -> int:
         """Stop the pooler (SIGTERM: its immediate shutdown), then anything left of its group; how many ended."""
-        record = self._record()
+        record = read_record(self.record_file)
         self.record_file.unlink(missing_ok=True)
         pid = record.get("pid")
         if not pid:
@@ -163,20 +161,8 @@ class Pooler:
         signal_and_wait(signal_and_wait(members, signal.SIGTERM, timeout_s), signal.SIGKILL, 5)
         return len(members)
 
-    def _record(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.record_file.read_text())
-        except (OSError, ValueError):
-            return {}
-
     def running_record(self) -> dict[str, Any] | None:
-        record = self._record()
-        pid = record.get("pid")
-        with contextlib.suppress(psutil.Error):
-            process = psutil.Process(pid) if pid else None
-            if process and process.status() != psutil.STATUS_ZOMBIE and "pgbouncer" in process.name():
-                return record
-        return None
+        return live_record(self.record_file, "pgbouncer")
 
     def logs(self, lines: int = 30) -> str:
         return log_tail(self.log_file, lines)

@@ -31,7 +31,7 @@ from harness.backend.config import POSTGRES_RESERVED_CONNECTIONS, BackendSetting
 from harness.exceptions import StackError, StartupError
 from harness.network import LOOPBACK_HOST
 from harness.polling import DeadlineExceeded, poll
-from harness.processes import group_members, log_tail, signal_and_wait
+from harness.processes import group_members, live_record, log_tail, read_record, signal_and_wait
 
 DATABASE = "webhook"
 APP_USER, APP_PASSWORD = "webhook", "webhook"
@@ -231,22 +231,10 @@ class PostgresServer:
     # --- state -----------------------------------------------------------------------------------
 
     def _record(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.record_file.read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_record(self.record_file)
 
     def running_record(self) -> dict[str, Any] | None:
-        record = self._record()
-        pid = record.get("pid")
-        with contextlib.suppress(psutil.Error):
-            if (
-                pid
-                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-                and "postgres" in psutil.Process(pid).name()
-            ):
-                return record
-        return None
+        return live_record(self.record_file, "postgres")
 
     def logs(self, lines: int = 30) -> str:
         return log_tail(self.log_file, lines)
