@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -152,7 +153,21 @@ def cmd_status(o: Options) -> int:
             f"  deployed: your stack {record.stack_name} from {record.template} ({outputs_path(settings)}); "
             "`make up` restores it, `harness destroy` returns to the harness's topology"
         )
+    if record is not None and status.healthy:
+        _say_host_ceiling(settings, record.subscriber_name)
     return 0 if status.healthy else 1
+
+
+def _say_host_ceiling(settings: StackSettings, subscriber: str) -> None:
+    """When this machine, not AWS's scaling rule, bounded the subscriber lately: the figures depend on it."""
+    from harness import aws, observe
+
+    hits = observe.host_ceiling_hits(aws.client("cloudwatch", settings), subscriber, time.time() - 3600)
+    if hits:
+        print(
+            f"  the host ceiling on function processes (HARNESS_MAX_CONCURRENT_ENVIRONMENTS), not AWS's scaling "
+            f"rule, bounded {subscriber} in {hits:g} second(s) of the last hour: AWS would have run more at once"
+        )
 
 
 # --- deploying ---------------------------------------------------------------------------------------
@@ -450,8 +465,15 @@ def _print_verdict(verdict) -> None:
             f"{signed['stale']} (accepted {signed['stale_accepted']}), replays {signed['replays']} (one row each), "
             f"rows of refused deliveries {signed['refused_rows']}"
         )
+    if offered := verdict.offered:
+        print(
+            f"offered {offered['offered']} webhooks on the seeded schedule (open arrivals), sent {offered['sent']}, "
+            f"{offered['late']} over a second late"
+        )
     for gap in verdict.unproven:
         print(f"  not proven: {gap}")
+    for note in verdict.notes:
+        print(f"  note: {note}")
 
 
 def _print_outputs(outputs) -> None:

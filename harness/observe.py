@@ -11,6 +11,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from harness.evidence import DeadLetter
+from harness.localstack_extensions.contract import EMULATION_NAMESPACE
 
 _deserialize = TypeDeserializer().deserialize
 
@@ -150,6 +151,11 @@ def per_second_sums(
     cloudwatch: Any, namespace: str, dimension: str, value: str, metric: str, since: float
 ) -> list[tuple[float, float]]:
     return per_second(cloudwatch, namespace, dimension, value, metric, "Sum", since)
+
+
+def host_ceiling_hits(cloudwatch: Any, function: str, since: float) -> float:
+    """Seconds since ``since`` in which the emulation wanted more of ``function`` than the host ceiling allows."""
+    return sum(sums(cloudwatch, EMULATION_NAMESPACE, "FunctionName", function, "HostCeilingHits", since))
 
 
 def concurrency_per_second(cloudwatch: Any, function: str, since: float) -> list[tuple[float, float]]:

@@ -8,6 +8,7 @@ backend never refusing work for capacity (no throttle event, no connection refus
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -310,6 +311,11 @@ class Verdict:
     """Answers 429 from API Gateway's throttle (each retry that got one counts)."""
     never_accepted: int = 0
     """Requests the sender gave up on after 429s: not accepted, so not lost."""
+    offered: dict[str, Any] = field(default_factory=dict)
+    """An open-model load: offered (the schedule), sent, late, unsent; {}: a closed-model load."""
+    notes: list[str] = field(default_factory=list)
+    """What a reader must know to trust the figures, not failures: a load short of its schedule, a backend that
+    held only on burst credit, a consumer bounded by this machine rather than by AWS's rule."""
 
     @property
     def passed(self) -> bool:
@@ -378,7 +384,61 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         ),
         throttled_at_gate=len(evidence.accepted.throttled),
         never_accepted=len(evidence.accepted.never_accepted),
+        offered=dataclasses.asdict(evidence.offered) | {"unsent": evidence.offered.unsent} if evidence.offered else {},
+        notes=[note for check in NOTES if (note := check(evidence)) is not None],
     )
+
+
+GATEWAY_SATURATED_PERCENT = 90.0
+"""The emulator's process at this share of one core or above: its gateway, not the stack, set the pace."""
+
+
+def short_of_schedule(evidence: Evidence) -> str | None:
+    """An open-model load that sent materially fewer webhooks, or sent them late: the measured reason."""
+    offered = evidence.offered
+    if offered is None or not offered.short:
+        return None
+    answers = [float(r["ms"]) for r in evidence.accepted.records if r.get("ms") is not None]
+    p99 = percentiles(answers).get("p99")
+    reasons = [f"every sender was waiting for an answer (answers p99 {p99:g} ms)" if p99 is not None else ""]
+    if throttled := len(evidence.accepted.throttled):
+        reasons.append(f"{throttled} answered 429 at the gate and were retried")
+    gateway = max((sample.get("gateway_cpu", 0.0) for sample in evidence.samples), default=0.0)
+    if gateway >= GATEWAY_SATURATED_PERCENT:
+        reasons.append(f"LocalStack at up to {gateway:.0f} % of a core: this machine, not your stack, set the pace")
+    late = f", {offered.late} of them over a second late (up to {offered.late_max_s:g} s)" if offered.late else ""
+    return f"the load offered {offered.offered} webhooks on its schedule and sent {offered.sent}{late}: " + "; ".join(
+        reason for reason in reasons if reason
+    )
+
+
+def survived_on_credit(evidence: Evidence) -> str | None:
+    """Held, but above the provisioned rate: safe only while the banked credit lasts."""
+    view = evidence.backend
+    if view is None or not view.on_credit or view.errors:
+        return None
+    lasts = view.credit_lasts_s()
+    return (
+        f"the backend survived on burst credit, not within its capacity: it peaked at {view.peak:g} of "
+        f"{view.capacity:g} {view.capacity_unit}, drawing {view.credit_drawn:g} of the {view.full_credit:g} units "
+        f"a full credit holds; a burst at that rate empties a full credit in {lasts:.0f} s, then it {view.refusal}"
+    )
+
+
+def bounded_by_this_machine(evidence: Evidence) -> str | None:
+    """Only where the consumer stayed below its own limit: a throttled one that reached it was bounded by its
+    throttle (the ceiling then only held back batches AWS would have polled and throttled)."""
+    consumer = evidence.consumer
+    hits, limit, reached = consumer.host_ceiling_hits, consumer.limit, consumer.max_concurrency
+    if not hits or (limit is not None and reached is not None and reached >= limit):
+        return None
+    return (
+        f"the host ceiling on function processes (HARNESS_MAX_CONCURRENT_ENVIRONMENTS), not AWS's scaling rule, "
+        f"bounded the subscriber in {hits:g} second(s): AWS would have run more at once"
+    )
+
+
+NOTES: tuple[Callable[[Evidence], str | None], ...] = (short_of_schedule, survived_on_credit, bounded_by_this_machine)
 
 
 def _signed_summary(evidence: Evidence) -> dict[str, int]:

@@ -21,12 +21,14 @@ from pathlib import Path
 
 import gevent
 from gevent import GreenletExit
-from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
+from locust import FastHttpUser, LoadTestShape, constant, constant_throughput, events, task
 from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
 
 from harness import aws
 from harness.evidence import FORGED, STALE, THROTTLED, UNANSWERED
 from harness.evidence.tokens import new_token
+from harness.load import arrivals
 from harness.load.config import LoadSettings
 from harness.load.shapes import shape_for
 from harness.outputs import Outputs, load_outputs
@@ -61,6 +63,65 @@ class Recorder:
 
 RECORDER = Recorder()
 _sqs = None
+SHAPE = shape_for(SETTINGS.shape, SETTINGS.users, SETTINGS.spawn_rate, SETTINGS.duration_s)
+OPEN = SETTINGS.arrival == "open"
+
+
+class Schedule:
+    """Open arrivals: this process's share of the seeded schedule, taken in order by whichever sender is free;
+    what was sent, and how late, is written to ``arrivals-<pid>.json`` when the load stops."""
+
+    def __init__(self) -> None:
+        self.times: list[float] | None = None
+        self.next = self.sent = self.late = self.answered = 0
+        self.late_max_s = 0.0
+        self.started = 0.0
+
+    def start(self, environment: Environment) -> None:
+        index = environment.runner.worker_index if isinstance(environment.runner, WorkerRunner) else 0
+        every = arrivals.arrival_times(SHAPE, SETTINGS.user_rps, SETTINGS.seed)
+        self.times = arrivals.share(every, index, SETTINGS.workers or 1)
+        self.started = time.monotonic()
+
+    def wait_for_next(self) -> bool:
+        """Sleep until this sender's next arrival; False when the schedule is done."""
+        if self.times is None or self.next >= len(self.times):
+            return False
+        at = self.started + self.times[self.next]
+        self.next += 1
+        gevent.sleep(max(0.0, at - time.monotonic()))
+        lateness = time.monotonic() - at
+        self.sent += 1
+        if lateness > arrivals.LATE_S:
+            self.late += 1
+            self.late_max_s = max(self.late_max_s, lateness)
+        return True
+
+    def done(self) -> bool:
+        """Every arrival sent and answered (False while unknown: a master's workers hold the schedule)."""
+        return self.times is not None and self.answered >= len(self.times)
+
+    def write(self) -> None:
+        if self.times is None:
+            return
+        record = {"sent": self.sent, "late": self.late, "late_max_s": round(self.late_max_s, 2)}
+        run_dir = Path(os.environ.get("HARNESS_RUN_DIR") or STACK.state_path / "ui-run")
+        (run_dir / f"arrivals-{os.getpid()}.json").write_text(json.dumps(record) + "\n")
+
+
+SCHEDULE = Schedule()
+
+
+@events.test_start.add_listener
+def start_schedule(environment: Environment, **_kwargs) -> None:
+    if OPEN and not isinstance(environment.runner, MasterRunner):
+        SCHEDULE.start(environment)
+
+
+@events.test_stop.add_listener
+def write_schedule(environment: Environment, **_kwargs) -> None:
+    if OPEN:
+        SCHEDULE.write()
 
 
 def sqs_client():
@@ -71,9 +132,10 @@ def sqs_client():
 
 
 class WebhookUser(FastHttpUser):
-    """A webhook sender: JSON events on varied paths, some with idempotency keys, HARNESS_USER_RPS a second."""
+    """A webhook sender: JSON events on varied paths, some with idempotency keys, HARNESS_USER_RPS a second
+    (closed model), or on the seeded arrival schedule (HARNESS_ARRIVAL=open)."""
 
-    wait_time = constant_throughput(SETTINGS.user_rps)
+    wait_time = constant(0) if OPEN else constant_throughput(SETTINGS.user_rps)
 
     def on_start(self) -> None:
         run_outputs = Path(os.environ.get("HARNESS_RUN_DIR", "/nonexistent")) / "outputs.json"
@@ -82,6 +144,16 @@ class WebhookUser(FastHttpUser):
 
     @task
     def post_webhook(self) -> None:
+        if OPEN and not SCHEDULE.wait_for_next():
+            gevent.sleep(SHAPE.duration_s)  # the schedule is done: idle until the load ends
+            return
+        try:
+            self._send()
+        finally:
+            if OPEN:
+                SCHEDULE.answered += 1
+
+    def _send(self) -> None:
         event_id, token = str(uuid.uuid4()), new_token()
         marker = self.outputs.fail_path_marker
         poisoned = marker and SETTINGS.poison_share and random.random() < SETTINGS.poison_share
@@ -219,13 +291,20 @@ class WebhookUser(FastHttpUser):
 
 
 class WebhookShape(LoadTestShape):
-    """The shape named by HARNESS_SHAPE (steady, burst, soak); see harness/load/shapes.py."""
+    """The shape named by HARNESS_SHAPE (steady, burst, soak; see harness/load/shapes.py); with open arrivals,
+    the pool of senders (the schedule carries the shape) until every arrival is sent and answered: late ones
+    catch up for at most another duration (in one process; Locust workers stop at the duration)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.profile = shape_for(SETTINGS.shape, SETTINGS.users, SETTINGS.spawn_rate, SETTINGS.duration_s)
+        self.profile = SHAPE
+        self.pool = arrivals.pool_size(SHAPE, SETTINGS.open_senders)
 
     def tick(self):
+        if OPEN:
+            run_time, duration = self.get_run_time(), self.profile.duration_s
+            catching_up = run_time < arrivals.CATCH_UP * duration and SCHEDULE.times and not SCHEDULE.done()
+            return (self.pool, float(self.pool)) if run_time < duration or catching_up else None
         return self.profile.at(self.get_run_time())
 
 

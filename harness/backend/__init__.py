@@ -71,10 +71,8 @@ def running_servers(hosting: Hosting) -> list[str]:
     servers = [line for kind in kinds().values() for line in kind.running_servers(hosting)]
     pooler = running_pooler(hosting)
     if pooler:
-        servers.append(
-            f"RDS Proxy (pgbouncer, pid {pooler['pid']}) on 127.0.0.1:{pooler['port']} in front of PostgreSQL's "
-            f"port {pooler['database_port']}"
-        )
+        where = f"pid {pooler['pid']}" if pooler.get("pid") else "Compose service rds-proxy"
+        servers.append(f"RDS Proxy (pgbouncer, {where}) on 127.0.0.1:{pooler['port']} in front of PostgreSQL")
     return servers
 
 

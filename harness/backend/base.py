@@ -43,6 +43,10 @@ class Services(Protocol):
     def service_logs(self, service: str, lines: int = 30) -> str: ...
 
 
+BURST_CREDITS = ("kept", "new", "none", "full")
+"""A table's burst credit when a load starts: as it stands, as a new table's, nothing banked, all of it."""
+
+
 @dataclass(frozen=True)
 class Hosting:
     """What the stack tells a backend that runs a server: where its files go, how long a start may take, how
@@ -124,8 +128,8 @@ class Backend(ABC):
     def empty(self, table: str) -> None:
         """Delete every row."""
 
-    def reset_capacity(self, table: str) -> None:  # noqa: B027 (nothing to reset where capacity is a limit)
-        """Start the table's capacity accounting afresh (no burst credit left over from an earlier run)."""
+    def reset_capacity(self, table: str, credit: str = "new") -> None:  # noqa: B027 (a limit keeps no credit)
+        """Start the table's capacity accounting afresh with this burst credit (``BURST_CREDITS``, not kept)."""
 
     def recreate(self, table: str) -> None:
         """The table as new: empty, with fresh capacity (a comparison's variant of the harness's topology)."""

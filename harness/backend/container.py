@@ -1,17 +1,22 @@
-"""PostgreSQL inside the Compose `postgres` service: the embedded mode's server, in a container.
+"""PostgreSQL inside the Compose `postgres` service, and RDS Proxy inside `rds-proxy`: the embedded mode's
+server and pooler, in containers.
 
-It listens on loopback and on the container's own interface (the Compose file publishes it on the host's
+Each listens on loopback and on the container's own interface (the Compose file publishes it on the host's
 127.0.0.1 only), and writes its log into the bind-mounted folder the host reads refusals from.
-Run as ``python -m harness.backend.container``; ends the server on SIGTERM (`docker stop`).
+Run as ``python -m harness.backend.container`` (PostgreSQL) or ``... container rds-proxy`` (the pooler, in
+front of the ``postgres`` service); each ends on SIGTERM (`docker stop`).
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from harness.backend.config import BackendSettings
+from harness.backend.pooler import ContainerPooler, Pooler
 from harness.backend.postgres_server import ContainerPostgres, PostgresServer
 from harness.network import LOOPBACK_HOST, own_addresses
 
@@ -20,6 +25,37 @@ HOME = Path("/var/lib/harness/postgres")
 LOG_DIR = Path("/var/log/harness-postgres")
 """Bind-mounted from the host's state folder (docker-compose.yml), where the harness counts refusals."""
 STARTUP_TIMEOUT_S = 60.0
+PROXY_HOME = Path("/var/lib/harness/rds-proxy")
+PROXY_LOG_DIR = Path("/var/log/harness-rds-proxy")
+
+
+def say(message: str) -> None:
+    print(f"harness: {message}", file=sys.stderr, flush=True)
+
+
+def serve(name: str, start: Callable[[], object], process: Callable[[], Any], stop: Callable[[], object]) -> None:
+    """Start, say so, and run until the process ends or SIGTERM comes (SystemExit: the finally stops it)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        start()
+        say(f"{name} is ready")
+        sys.exit(process().wait())
+    finally:
+        stop()
+
+
+def run_pooler() -> None:
+    """pgbouncer in front of the ``postgres`` service, on the container's port; its log on the bind mount."""
+    settings = BackendSettings.from_env().replace(proxy_port=ContainerPooler.CONTAINER_PORT)
+    pooler = Pooler(
+        PROXY_HOME,
+        settings,
+        STARTUP_TIMEOUT_S,
+        listen_hosts=[LOOPBACK_HOST, *own_addresses()],
+        database_host=ContainerPostgres.SERVICE,
+        log_file=PROXY_LOG_DIR / "pgbouncer.log",
+    )
+    serve("RDS Proxy", lambda: pooler.start(ContainerPostgres.CONTAINER_PORT, say), lambda: pooler.process, pooler.stop)
 
 
 def main() -> None:
@@ -31,15 +67,8 @@ def main() -> None:
         listen_hosts=[LOOPBACK_HOST, *own_addresses()],
         log_file=LOG_DIR / "postgres.log",
     )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # SystemExit: the finally below stops the server
-    try:
-        server.start(progress=lambda message: print(f"harness: {message}", file=sys.stderr, flush=True))
-        print("harness: PostgreSQL is ready", file=sys.stderr, flush=True)
-        assert server.process is not None
-        sys.exit(server.process.wait())
-    finally:
-        server.stop()
+    serve("PostgreSQL", lambda: server.start(progress=say), lambda: server.process, server.stop)
 
 
 if __name__ == "__main__":
-    main()
+    run_pooler() if sys.argv[1:] == [ContainerPooler.SERVICE] else main()

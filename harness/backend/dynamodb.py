@@ -13,7 +13,12 @@ from harness import observe
 from harness.backend.base import Backend, ClientFactory, Hosting, Progress, added
 from harness.backend.config import BackendSettings
 from harness.evidence import BackendView
-from harness.localstack_extensions.contract import CAPACITY_RESET_TAG, TABLE_ERROR_RATE_TAG, TABLE_OUTAGE_TAG
+from harness.localstack_extensions.contract import (
+    BURST_CREDIT_SECONDS,
+    CAPACITY_RESET_TAG,
+    TABLE_ERROR_RATE_TAG,
+    TABLE_OUTAGE_TAG,
+)
 from harness.outputs import Outputs
 
 KEY_SCHEMA = [{"AttributeName": "id", "KeyType": "HASH"}]
@@ -100,10 +105,11 @@ class DynamoDBBackend(Backend):
                 requests = [{"DeleteRequest": {"Key": item}} for item in page["Items"][start : start + 25]]
                 dynamodb.batch_write_item(RequestItems={table: requests})
 
-    def reset_capacity(self, table: str) -> None:
+    def reset_capacity(self, table: str, credit: str = "new") -> None:
         dynamodb = self.client("dynamodb")
         arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
-        dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": CAPACITY_RESET_TAG, "Value": "now"}])
+        value = str(BURST_CREDIT_SECONDS.get(credit, credit))
+        dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": CAPACITY_RESET_TAG, "Value": value}])
         dynamodb.untag_resource(ResourceArn=arn, TagKeys=[CAPACITY_RESET_TAG])
 
     def recreate(self, table: str) -> None:
@@ -148,4 +154,5 @@ class DynamoDBBackend(Backend):
             throughput=consumed,
             throughput_unit="write units / s",
             refusal="throttled",
+            burst_window_s=None if mode == "PAY_PER_REQUEST" else BURST_CREDIT_SECONDS["full"],
         )

@@ -1,4 +1,5 @@
-"""RDS Proxy's pooler: Debian's pgbouncer as a process of this machine, configured as an RDS Proxy target group.
+"""RDS Proxy's pooler: Debian's pgbouncer configured as an RDS Proxy target group, as a process of this machine
+(``Pooler``) or as the Compose service ``rds-proxy`` (``ContainerPooler``: the same pooler in the project image).
 
 ``rds_proxy.py`` puts it in front of the PostgreSQL backend; this module runs it and reads it: its admin
 console (``SHOW POOLS``) and its log (borrow timeouts, clients refused at its limit).
@@ -22,11 +23,13 @@ from harness.backend.postgres_server import (
     DATABASE,
     SUPERUSER,
     SUPERUSER_PASSWORD,
+    ComposeService,
     Connection,
     connect,
+    start_answering,
     system_user,
 )
-from harness.exceptions import StackError, StartupError
+from harness.exceptions import StartupError
 from harness.network import LOOPBACK_HOST
 from harness.polling import DeadlineExceeded, poll
 from harness.processes import group_members, live_record, log_tail, read_record, signal_and_wait
@@ -56,22 +59,35 @@ def pgbouncer_binary() -> str:
 
 
 class Pooler:
-    """pgbouncer as a process of this machine, its files and the record of the running pooler in ``home``."""
+    """pgbouncer as a process of this machine, its files and the record of the running pooler in ``home``.
 
-    def __init__(self, home: Path, settings: BackendSettings, startup_timeout_s: float) -> None:
+    ``listen_hosts`` and ``database_host``: loopback here; inside the Compose service, also the container's
+    own interface, and the ``postgres`` service."""
+
+    def __init__(
+        self,
+        home: Path,
+        settings: BackendSettings,
+        startup_timeout_s: float,
+        listen_hosts: list[str] | None = None,
+        database_host: str = LOOPBACK_HOST,
+        log_file: Path | None = None,
+    ) -> None:
         self.home, self.settings, self.startup_timeout_s = home, settings, startup_timeout_s
+        self.listen_hosts, self.database_host = listen_hosts or [LOOPBACK_HOST], database_host
         self.config_file = home / "pgbouncer.ini"
-        self.log_file = home / "pgbouncer.log"
+        self.log_file = log_file or home / "pgbouncer.log"
         self.record_file = home / "proxy.json"
+        self.process: subprocess.Popen | None = None
 
     def config(self, database_port: int) -> str:
         s = self.settings
         return "\n".join(
             [
                 "[databases]",
-                f"{DATABASE} = host={LOOPBACK_HOST} port={database_port} dbname={DATABASE}",
+                f"{DATABASE} = host={self.database_host} port={database_port} dbname={DATABASE}",
                 "[pgbouncer]",
-                f"listen_addr = {LOOPBACK_HOST}",
+                f"listen_addr = {','.join(self.listen_hosts)}",
                 f"listen_port = {s.proxy_port}",
                 "unix_socket_dir =",
                 "auth_type = scram-sha-256",
@@ -111,13 +127,14 @@ class Pooler:
         (self.home / "userlist.txt").write_text(
             f'"{APP_USER}" "{APP_PASSWORD}"\n"{SUPERUSER}" "{SUPERUSER_PASSWORD}"\n'
         )
-        run_as = system_user(self.home)  # pgbouncer refuses to run as root
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        run_as = system_user(*{self.home, self.log_file.parent})  # pgbouncer refuses to run as root
         s = self.settings
         progress(
             f"starting RDS Proxy (pgbouncer, transaction pooling) on {LOOPBACK_HOST}:{s.proxy_port}: "
             f"{s.proxy_pool_size} database connection(s), borrow timeout {s.proxy_connection_borrow_timeout_s}s ..."
         )
-        process = subprocess.Popen(
+        process = self.process = subprocess.Popen(
             [binary, str(self.config_file)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, user=run_as,
@@ -164,6 +181,10 @@ class Pooler:
     def running_record(self) -> dict[str, Any] | None:
         return live_record(self.record_file, "pgbouncer")
 
+    def function_connection(self, database: Connection) -> Connection:
+        """Where the functions reach the proxy: the database's host, the proxy's port."""
+        return Connection(database.host, self.settings.proxy_port)
+
     def logs(self, lines: int = 30) -> str:
         return log_tail(self.log_file, lines)
 
@@ -177,25 +198,62 @@ class Pooler:
         return timeouts, refused
 
 
-def pooler_for(hosting: Hosting, settings: BackendSettings) -> Pooler:
-    if hosting.services is not None:
-        raise StackError(
-            "HARNESS_BACKEND_PROXY=rds-proxy runs beside the embedded stack only: the Compose path has no pooler "
-            "service yet; use HARNESS_STACK=embedded, or HARNESS_BACKEND_PROXY=none"
+class ContainerPooler(ComposeService, Pooler):
+    """The same pooler as the Compose service ``rds-proxy``, published on 127.0.0.1:``proxy_port``.
+
+    Its log is written into this machine's state folder (a bind mount), so borrow timeouts are counted from
+    it as in the embedded mode; the subscriber, inside the LocalStack container, reaches it by service name.
+    """
+
+    SERVICE = PROXY
+    CONTAINER_PORT = 6432
+    LOG_DIR_VARIABLE = "HARNESS_PROXY_LOG_DIR"
+    """docker-compose.yml bind-mounts this host folder as the container's log folder."""
+    SETTINGS = (
+        "backend_max_connections", "proxy_port", "proxy_max_connections_percent",
+        "proxy_max_idle_connections_percent", "proxy_connection_borrow_timeout_s", "proxy_idle_client_timeout_s",
+    )  # fmt: skip
+
+    def __init__(self, home: Path, settings: BackendSettings, startup_timeout_s: float, services: Any) -> None:
+        super().__init__(
+            home, settings, startup_timeout_s, log_file=home.parent / "rds-proxy-container" / "pgbouncer.log"
         )
-    return Pooler(hosting.state_path / PROXY, settings, hosting.startup_timeout_s)
+        self.services = services
+
+    def environment(self) -> dict[str, str]:
+        return {self.settings.env_name(name): str(getattr(self.settings, name)) for name in self.SETTINGS} | {
+            self.LOG_DIR_VARIABLE: str(self.log_file.parent)
+        }
+
+    def start(self, database_port: int, progress: Progress = lambda _: None) -> Connection:
+        """Start the service (recreated by Compose when its settings changed)."""
+        for folder in (self.home, self.log_file.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        start_answering(
+            self.services, self.SERVICE, self.environment(), self._answers, self.startup_timeout_s,
+            f"RDS Proxy's container on {LOOPBACK_HOST}:{self.settings.proxy_port}", progress,
+        )  # fmt: skip
+        self.record_file.write_text(json.dumps({"kind": "docker", "port": self.settings.proxy_port}))
+        return Connection(LOOPBACK_HOST, self.settings.proxy_port)
+
+    def function_connection(self, database: Connection) -> Connection:
+        return Connection(self.SERVICE, self.CONTAINER_PORT)
+
+
+def pooler_for(hosting: Hosting, settings: BackendSettings) -> Pooler:
+    """The pooler beside the stack: a process of this machine, or the stack's Compose service."""
+    home = hosting.state_path / PROXY
+    if hosting.services is not None:
+        return ContainerPooler(home, settings, hosting.startup_timeout_s, hosting.services)
+    return Pooler(home, settings, hosting.startup_timeout_s)
 
 
 def running_pooler(hosting: Hosting) -> dict[str, Any] | None:
-    if hosting.services is not None:
-        return None
-    return Pooler(hosting.state_path / PROXY, BackendSettings.from_env(validate=False), 0).running_record()
+    return pooler_for(hosting, BackendSettings.from_env(validate=False)).running_record()
 
 
 def stop_pooler(hosting: Hosting) -> list[str]:
-    if hosting.services is not None:
-        return []
-    pooler = Pooler(hosting.state_path / PROXY, BackendSettings.from_env(validate=False), 0)
+    pooler = pooler_for(hosting, BackendSettings.from_env(validate=False))
     if not pooler.running_record():
         return []
     return [f"stopped RDS Proxy (pgbouncer): {pooler.stop()} process(es)"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.backend.base import Backend, ClientFactory, Hosting, Probe, Progress
 from harness.backend.config import BackendSettings
-from harness.backend.pooler import running_pooler
+from harness.backend.pooler import running_pooler, stop_pooler
 from harness.backend.postgres_server import APP_USER, DATABASE, PostgresServer, connect, require, server_for
 from harness.evidence import BackendView
 from harness.outputs import Outputs
@@ -116,6 +116,11 @@ class PostgresBackend(Backend):
 
     def empty(self, table: str) -> None:
         _run(self.port, f'TRUNCATE "{table}"')
+
+    def recreate(self, table: str) -> None:
+        """Empty, and no pooler left holding the database's connections: every variant starts with all of them."""
+        super().recreate(table)
+        stop_pooler(self.hosting)
 
     def probe(self, table: str) -> Probe | None:
         return ServerProbe(self.server, self.port)

@@ -19,10 +19,10 @@ import os
 import signal
 import subprocess
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 
@@ -252,7 +252,25 @@ class PostgresServer:
             return 0
 
 
-class ContainerPostgres(PostgresServer):
+class ComposeService:
+    """A server run as a Compose service: its record says so, and the engine says whether it still runs."""
+
+    SERVICE: ClassVar[str]
+    services: Services
+    record_file: Path
+
+    def running_record(self) -> dict[str, Any] | None:
+        record = read_record(self.record_file)
+        if record.get("kind") == "docker" and self.services.service_running(self.SERVICE):
+            return record
+        return None
+
+    def stop(self, timeout_s: float = 15) -> int:
+        self.record_file.unlink(missing_ok=True)
+        return self.services.remove_service(self.SERVICE, timeout_s)
+
+
+class ContainerPostgres(ComposeService, PostgresServer):
     """The same server as the Compose service ``postgres`` (the Docker path), published on 127.0.0.1.
 
     Its log is written into this machine's state folder (a bind mount), so refusals are counted from the
@@ -282,32 +300,37 @@ class ContainerPostgres(PostgresServer):
         """Start the service (recreated by Compose when its capacity or port changed)."""
         for folder in (self.home, self.log_file.parent):
             folder.mkdir(parents=True, exist_ok=True)
-        self.services.start_service(self.SERVICE, self.environment(), progress)
-        try:
-            poll(self._answers, timeout_s=self.startup_timeout_s, what="PostgreSQL's container to answer")
-        except DeadlineExceeded:
-            raise StartupError(
-                f"PostgreSQL's container did not accept connections on {LOOPBACK_HOST}:{self.backend.postgres_port} "
-                f"within {self.startup_timeout_s:.0f}s; its log:\n{self.services.service_logs(self.SERVICE)}"
-            ) from None
+        start_answering(
+            self.services, self.SERVICE, self.environment(), self._answers, self.startup_timeout_s,
+            f"PostgreSQL's container on {LOOPBACK_HOST}:{self.backend.postgres_port}", progress,
+        )  # fmt: skip
         self.record_file.write_text(
             json.dumps({"kind": "docker", "port": self.backend.postgres_port,
                         "max_connections": self.backend.postgres_max_connections})
         )  # fmt: skip
         return Connection(LOOPBACK_HOST, self.backend.postgres_port)
 
-    def running_record(self) -> dict[str, Any] | None:
-        record = self._record()
-        if record.get("kind") == "docker" and self.services.service_running(self.SERVICE):
-            return record
-        return None
-
-    def stop(self, timeout_s: float = 15) -> int:
-        self.record_file.unlink(missing_ok=True)
-        return self.services.remove_service(self.SERVICE, timeout_s)
-
     def function_connection(self, port: int) -> Connection:
         return Connection(self.SERVICE, self.CONTAINER_PORT)
+
+
+def start_answering(
+    services: Services,
+    service: str,
+    environment: dict[str, str],
+    answers: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    progress: Progress,
+) -> None:
+    """Start a Compose service and wait until it accepts connections; its log in the error when it does not."""
+    services.start_service(service, environment, progress)
+    try:
+        poll(answers, timeout_s=timeout_s, what=f"{what} to answer")
+    except DeadlineExceeded:
+        raise StartupError(
+            f"{what} did not accept connections within {timeout_s:.0f}s; its log:\n{services.service_logs(service)}"
+        ) from None
 
 
 def server_for(hosting: Hosting, backend: BackendSettings) -> PostgresServer:

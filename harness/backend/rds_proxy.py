@@ -58,8 +58,15 @@ class ProxiedPostgresBackend(PostgresBackend):
 
     def ensure_table(self, table: str, changed: Progress) -> dict[str, str]:
         environment = super().ensure_table(table, changed)
-        self.pooler.start(require(self.server)["port"], changed)  # kept as it runs, restarted when changed
-        return environment | {"PGPORT": str(self.settings.proxy_port)}
+        port = require(self.server)["port"]
+        self.pooler.start(port, changed)  # kept as it runs, restarted when changed
+        proxy = self.pooler.function_connection(self.server.function_connection(port))
+        return environment | {"PGHOST": proxy.host, "PGPORT": str(proxy.port)}
+
+    def recreate(self, table: str) -> None:
+        """Empty, behind a pooler started afresh: every proxied variant starts from the same pool."""
+        super().recreate(table)
+        self.pooler.start(require(self.server)["port"])
 
     def probe(self, table: str) -> Probe | None:
         return ProxiedProbe(ServerProbe(self.server, self.port), self.pooler)

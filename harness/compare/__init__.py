@@ -3,7 +3,9 @@
 An orchestrator above ``load/`` and ``topology/``: each variant runs on a topology of its own (the
 configured one under a name prefix: its own queue, mapping, subscriber and table, on the same backend
 server), emptied and on fresh execution environments, gets the same load (shape, duration, users and
-random seed), and is judged and reported like any load run; afterwards its mapping is disabled and its
+random seed, as open arrivals: the same webhooks at the same moments, however fast each variant answers),
+starts from the same backend state (the same burst credit, ``HARNESS_BURST_CREDIT``; a fresh pool), and is
+judged and reported like any load run; afterwards its mapping is disabled and its
 environments let go of their connections. The topology deployed by `make up` is not touched.
 
 On a user's own stack (deployed with ``harness deploy --template``) the variants run one after another on
@@ -53,7 +55,12 @@ def run(
 ) -> tuple[list[VariantResult], Path]:
     """Each variant loaded and judged in turn: on a topology of its own, or, for ``deployed`` (a user's stack
     from a template), on that stack itself with its throttle changed per variant and restored afterwards."""
-    load = load.replace(seed=load.seed or DEFAULT_SEED, drain_required=False)
+    load = load.replace(
+        seed=load.seed or DEFAULT_SEED,
+        drain_required=False,
+        arrival="open",  # the same requests for every variant, however fast each one answers
+        burst_credit="new" if load.burst_credit == "kept" else load.burst_credit,  # and the same starting credit
+    )
     compare_id = time.strftime("%Y%m%d-%H%M%S") + "-compare"
     compare_dir = load.reports_dir / compare_id
     compare_dir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +87,13 @@ def run(
         bench.finish()
     (compare_dir / "compare.json").write_text(
         json.dumps(
-            {"seed": load.seed, "variants": [r.summary() for r in results], "recommendation": recommendation(results)},
+            {
+                "seed": load.seed,
+                "arrival": load.arrival,
+                "burst_credit": load.burst_credit,
+                "variants": [r.summary() for r in results],
+                "recommendation": recommendation(results),
+            },
             indent=2,
             default=str,
         )

@@ -86,13 +86,16 @@ class TopologyVariants:
         set_variant(lambda_client, outputs.subscriber_name, "retired")
 
     def finish(self) -> None:
-        """The topology deployed by `make up` was never touched."""
+        """The topology deployed by `make up` was never touched; its backend runs as deployed (a variant without
+        RDS Proxy stopped the pooler a deployed proxy needs)."""
+        self.backend.start(self.progress)
 
 
 class StackVariants:
     """A user's own stack: one variant after another on its own queue, mapping, subscriber and table. Before
-    each, the throttle is set, the queues and the table are emptied, the table's burst credit starts afresh and
-    the subscriber gets fresh environments; afterwards the stack's own throttle and environment come back."""
+    each, the throttle is set, the queues and the table are emptied, the table starts its load with the
+    comparison's burst credit, and the subscriber gets fresh environments; afterwards the stack's own throttle and
+    environment come back."""
 
     def __init__(
         self, outputs: Outputs, backend: Backend, client: Callable[[str], Any], progress: Callable[[str], None]
@@ -129,8 +132,7 @@ class StackVariants:
         for url in (outputs.queue_url, outputs.dlq_url if outputs.has_dlq else ""):
             if url:
                 sqs.purge_queue(QueueUrl=url)
-        self.backend.empty(outputs.table_name)
-        self.backend.reset_capacity(outputs.table_name)
+        self.backend.empty(outputs.table_name)  # its burst credit is set when the load starts
         self.progress(f"  {outputs.stack_name}: {variant.name}; queues and table emptied; fresh environments")
         return outputs, self.backend
 

@@ -145,8 +145,21 @@ class VariantResult:
             "drain_seconds": verdict.drain_seconds,
             "answer_p50_ms": verdict.answer_latency_ms.get("p50"),
             "answer_p99_ms": verdict.answer_latency_ms.get("p99"),
+            "e2e_p50_ms": verdict.e2e_latency_ms.get("p50"),
+            "e2e_p99_ms": verdict.e2e_latency_ms.get("p99"),
+            "offered": verdict.offered.get("offered"),
+            "sent": verdict.offered.get("sent"),
+            "late": verdict.offered.get("late"),
+            "refused_at_gate": verdict.throttled_at_gate,
+            "never_accepted": verdict.never_accepted,
+            "backend_on_credit": bool(view and view.on_credit),
+            "credit_lasts_s": None
+            if view is None or view.credit_lasts_s() is None
+            else round(view.credit_lasts_s(), 1),
+            "host_ceiling_hits": self.evidence.consumer.host_ceiling_hits,
             "provisioned_pollers": list(self.variant.pollers) if self.variant.pollers else None,
             "proxy": verdict.backend.get("proxy"),
+            "notes": verdict.notes,
             "verdict": verdict.verdict,
             "run_dir": str(self.run_dir),
         }
@@ -156,55 +169,77 @@ class VariantResult:
         return 0 if self.evidence.consumer.errors else self.verdict.dlq
 
     def sentence(self) -> str:
+        """What the design bought and cost, in one sentence."""
         view, verdict = self.evidence.backend, self.verdict
         parts = []
         if view is not None:
             capacity = "unlimited" if view.capacity is None else f"{view.capacity:g}"
             peak = f"{view.peak:g} of {capacity} {view.capacity_unit}"
             if view.errors:
-                parts.append(f"overloaded the backend: {view.errors} refused for capacity (peak {peak})")
-            elif view.capacity is not None and view.peak > view.capacity:
-                parts.append(f"the backend took a peak of {peak} from its burst credit, refusing nothing")
+                parts.append(f"overloaded {view.kind}: {view.refusal} {view.errors} time(s) (peak {peak})")
+            elif view.on_credit:
+                parts.append(
+                    f"{view.kind} survived only on burst credit (peak {peak}; at that rate a full credit lasts "
+                    f"{view.credit_lasts_s():.0f} s)"
+                )
             else:
-                parts.append(f"held the backend at ≤ {peak}")
+                parts.append(f"held {view.kind} at ≤ {peak}")
             if view.proxy is not None:
                 proxy = view.proxy
+                timeouts = proxy.borrow_timeouts
                 parts.append(
                     f"through RDS Proxy: up to {proxy.peak(proxy.client_connections):g} clients on "
                     f"{proxy.peak(proxy.database_connections):g} database connections, "
-                    f"{proxy.peak(proxy.clients_waiting):g} waiting at most, {proxy.borrow_timeouts} borrow timeout(s)"
+                    f"{proxy.peak(proxy.clients_waiting):g} waiting at most"
+                    + (f"; {timeouts} borrow timeout(s) became retries" if timeouts else "")
                 )
+        if verdict.throttles:
+            parts.append(f"{verdict.throttles:g} Lambda throttle(s)")
         if verdict.dlq:
             parts.append(f"{verdict.dlq} message(s) in the DLQ")
         if verdict.pending:
             parts.append(f"{verdict.pending} still queued when the drain timed out")
         elif verdict.drain_seconds is not None:
             parts.append(f"drained in {verdict.drain_seconds:g} s")
+        if p99 := verdict.e2e_latency_ms.get("p99"):
+            parts.append(f"end-to-end p99 {p99 / 1000:.1f} s")
         if verdict.lost:
             parts.append(f"{verdict.lost} not (yet) rows")
+        offered = verdict.offered
+        if offered and self.evidence.offered and self.evidence.offered.short:
+            parts.append(f"sent {offered['sent']} of {offered['offered']} offered ({offered['late']} late)")
         return f"{self.variant.name}: " + ", ".join(parts) + f" — {verdict.verdict}"
 
 
 def recommendation(results: Sequence[VariantResult]) -> dict[str, Any]:
     """Computed from the runs, never written by hand: of the variants that kept the backend within capacity
-    with nothing lost, nothing left queued and no duplicate row, the one that drained soonest; and, when
+    with nothing lost, nothing left queued and no duplicate row, the one that drained soonest (one that stayed
+    within the provisioned rate before one that survived on burst credit); and, when
     several reserved-concurrency throttles were swept, the highest of them that still held."""
 
     def held(result: VariantResult) -> bool:
-        verdict, view = result.verdict, result.evidence.backend
+        """Held the backend under the whole load: a design that was sent less than offered was not tested by it."""
+        verdict, view, offered = result.verdict, result.evidence.backend, result.evidence.offered
         return (
             verdict.passed and not verdict.lost and not verdict.pending and not verdict.duplicate_rows
-            and (view is None or not view.errors)
+            and (view is None or not view.errors) and (offered is None or offered.unsent <= 0.05 * offered.offered)
         )  # fmt: skip
 
+    def on_credit(result: VariantResult) -> bool:
+        return bool(result.evidence.backend and result.evidence.backend.on_credit)
+
     holding = [r for r in results if held(r)]
+    within = [r for r in holding if not on_credit(r)]
     answer: dict[str, Any] = {"variant": None, "why": "no variant kept the backend within capacity with nothing lost"}
     if holding:
-        best = min(holding, key=lambda r: (r.verdict.drain_seconds is None, r.verdict.drain_seconds or 0.0))
-        answer = {
-            "variant": best.variant.name,
-            "why": f"it kept the backend within capacity with nothing lost and drained soonest: {best.sentence()}",
-        }
+        best = min(within or holding, key=lambda r: (r.verdict.drain_seconds is None, r.verdict.drain_seconds or 0.0))
+        how = (
+            "it kept the backend within capacity with nothing lost and drained soonest"
+            if within
+            else "no variant stayed within the provisioned rate; this one survived on burst credit with nothing "
+            "lost and drained soonest, safe only while the credit lasts"
+        )
+        answer = {"variant": best.variant.name, "why": f"{how}: {best.sentence()}", "on_credit": on_credit(best)}
     swept = [r for r in results if r.variant.reserved_concurrency is not None and not r.variant.proxy
              and r.variant.maximum_concurrency is None and not r.variant.pollers]  # fmt: skip
     if len({r.variant.reserved_concurrency for r in swept}) > 1:

@@ -81,6 +81,30 @@ class BackendView:
 
     proxy: ProxyView | None = None
     """The connection pooler in front of it (RDS Proxy), when the design has one."""
+    burst_window_s: float | None = None
+    """Seconds of unused capacity it banks as burst credit (DynamoDB: 300); None: its capacity is a hard limit."""
+
+    @property
+    def on_credit(self) -> bool:
+        """Survived above its capacity on banked credit: safe only while the credit lasts."""
+        return bool(self.burst_window_s) and self.capacity is not None and self.peak > self.capacity
+
+    @property
+    def credit_drawn(self) -> float:
+        """Units taken beyond the capacity, out of the banked credit."""
+        if self.capacity is None:
+            return 0.0
+        return sum(max(0.0, value - self.capacity) for _, value in self.load)
+
+    @property
+    def full_credit(self) -> float:
+        return (self.capacity or 0.0) * (self.burst_window_s or 0.0)
+
+    def credit_lasts_s(self) -> float | None:
+        """How long a full credit lasts against a burst at this run's peak rate; None: it never runs out."""
+        if not self.on_credit:
+            return None
+        return self.full_credit / (self.peak - (self.capacity or 0.0))
 
     def describe(self) -> str:
         unit = self.capacity_unit
@@ -140,6 +164,28 @@ class ProxyView:
             f"{self.peak(self.database_connections):g} of {self.pool_size} database connections, up to "
             f"{self.peak(self.clients_waiting):g} waiting, {failed}"
         )
+
+
+@dataclass(frozen=True)
+class Offered:
+    """What an open-model load offered and what its senders managed to send."""
+
+    offered: int
+    """Arrivals in the schedule."""
+    sent: int
+    """Arrivals sent before the load ended."""
+    late: int = 0
+    """Sent over a second (``harness.load.arrivals.LATE_S``) after their time: every sender was busy."""
+    late_max_s: float = 0.0
+
+    @property
+    def unsent(self) -> int:
+        return max(0, self.offered - self.sent)
+
+    @property
+    def short(self) -> bool:
+        """Materially fewer sent, or sent on time, than offered (more than 5 %)."""
+        return self.unsent + self.late > 0.05 * self.offered
 
 
 @dataclass
@@ -243,6 +289,9 @@ class Consumer:
     """ConcurrentExecutions (Maximum) per second, as (seconds since the load started, value)."""
     provisioned_pollers: dict[str, int] = field(default_factory=dict)
     """The mapping's ProvisionedPollerConfig (empty: standard mode)."""
+    host_ceiling_hits: float = 0
+    """Seconds in which the scaler wanted more than this machine's ceiling on function processes: then the
+    host, not AWS's scaling rule, bounded the consumer."""
 
     @property
     def limit(self) -> int | None:
@@ -284,6 +333,8 @@ class Evidence:
     """Rows that carry the id or token of a forged or stale delivery: a trace of what must have been refused."""
     throttled_rows: int = 0
     """Rows that carry the token of a request only ever answered 429: API Gateway queued what it refused."""
+    offered: Offered | None = None
+    """An open-model load's schedule and what its senders sent; None: a closed-model load."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)
@@ -311,6 +362,7 @@ class Evidence:
                 "backend": _backend_view(data.get("backend")),
                 "table_rows": tuple(data["table_rows"]) if data.get("table_rows") else None,
                 "dlq_depth": tuple(data["dlq_depth"]) if data.get("dlq_depth") else None,
+                "offered": Offered(**data["offered"]) if data.get("offered") else None,
             }
         )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from harness import observe
 from harness.backend import Backend
-from harness.evidence import Accepted, Consumer, Evidence, Fault
+from harness.evidence import Accepted, Consumer, Evidence, Fault, Offered
 from harness.evidence.tokens import tokens_in
 from harness.outputs import Outputs
 from harness.polling import DeadlineExceeded, poll
@@ -127,6 +127,7 @@ def collect(
     samples: Sequence[dict[str, Any]] = (),
     faults: Sequence[Fault] = (),
     before: dict[str, int] | None = None,
+    offered: Offered | None = None,
 ) -> Evidence:
     """Everything the rules and the report need about a run; ``client(service)`` builds AWS clients, and
     ``backend`` reads the rows and its own side of the run.
@@ -176,6 +177,7 @@ def collect(
         errors=sum(value for _, value in per_second("Errors", "Sum")),
         duplicates_suppressed=suppressed,
         concurrency=concurrency,
+        host_ceiling_hits=observe.host_ceiling_hits(cloudwatch, subscriber, load_started),
     )
     return Evidence(
         run_id=run_id,
@@ -197,6 +199,7 @@ def collect(
         enqueued=_enqueued(cloudwatch, outputs, before),
         refused_rows=refused_rows,
         throttled_rows=throttled_rows,
+        offered=offered,
     )
 
 

@@ -18,7 +18,8 @@ from harness.outputs import Outputs
 
 
 class Sampler(threading.Thread):
-    """Queue depth, in flight, DLQ depth, the load generator's CPU, (with ``cloudwatch``) the subscriber's
+    """Queue depth, in flight, DLQ depth, the CPU of watched processes (the load generator's, the emulator's, in
+    % of one core), (with ``cloudwatch``) the subscriber's
     concurrency and (with ``probe``) the backend's own numbers, once a second until stopped; appended to
     ``path`` as JSON lines when given."""
 
@@ -39,7 +40,7 @@ class Sampler(threading.Thread):
         self.interval_s = interval_s
         self.probe = probe
         self.stop_event = threading.Event()
-        self.processes: list[psutil.Process] = []
+        self.processes: dict[str, list[psutil.Process]] = {}
         self.samples: deque[dict[str, Any]] = deque(maxlen=history)
         self.error = ""
 
@@ -71,8 +72,8 @@ class Sampler(threading.Thread):
             "in_flight": depth.in_flight,
             "dlq": observe.queue_depth(self.sqs, outputs.dlq_url).total if outputs.dlq_url else 0,
         }
-        if self.processes:
-            sample["locust_cpu"] = self._cpu()
+        for name, processes in self.processes.items():
+            sample[name] = self._cpu(processes)
         if self.probe is not None:
             sample.update(self.probe())
         if self.cloudwatch is not None:
@@ -80,20 +81,24 @@ class Sampler(threading.Thread):
             sample["concurrency"] = (recent[-1][1] if recent else 0) or 0
         return sample
 
-    def _cpu(self) -> float:
+    @staticmethod
+    def _cpu(processes: list[psutil.Process]) -> float:
         cpu = 0.0
-        for process in list(self.processes):
+        for process in list(processes):
             try:
                 cpu += process.cpu_percent(None)
             except psutil.Error:
-                self.processes.remove(process)
+                processes.remove(process)
         return cpu
 
-    def watch(self, process: subprocess.Popen) -> None:
-        """Count this process's CPU in the samples (the load generator's own cost)."""
-        watched = psutil.Process(process.pid)
-        watched.cpu_percent(None)
-        self.processes.append(watched)
+    def watch(self, process: subprocess.Popen | int, as_: str = "locust_cpu") -> None:
+        """Count this process's CPU in the samples under ``as_`` (the load generator's own cost by default)."""
+        try:
+            watched = psutil.Process(process if isinstance(process, int) else process.pid)
+            watched.cpu_percent(None)
+        except psutil.Error:
+            return
+        self.processes.setdefault(as_, []).append(watched)
 
     def stop(self, timeout_s: float = 5) -> list[dict[str, Any]]:
         """Stop sampling; the samples taken."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.backend.base import BURST_CREDITS
+from harness.load.arrivals import ARRIVALS
 from harness.load.shapes import SHAPES
 from harness.settings import SettingsGroup, option
 
@@ -21,6 +23,19 @@ class LoadSettings(SettingsGroup):
     users: int = option(20, "peak concurrent Locust users", low=1, flags=("-u",))
     user_rps: float = option(2.0, "webhooks per second each user sends (Locust constant_throughput)", low=0.001)
     spawn_rate: float = option(10.0, "users started per second", low=0.001, flags=("-r",))
+    arrival: str = option(
+        "closed",
+        "closed: each user sends user_rps and waits for each answer (a slower system is sent fewer); open: "
+        "webhooks arrive on a schedule fixed by the seed (users x user_rps a second, Poisson), whatever the "
+        "answers (make compare always runs open)",
+        choices=ARRIVALS,
+    )
+    open_senders: int = option(
+        0,
+        "open arrivals: concurrent senders carrying the schedule (0: the shape's peak users)",
+        low=0,
+        high=2000,
+    )
     duration_s: int = option(
         60,
         "length of the load, e.g. 90, 30s, 5m, 1h30m (the queue then drains)",
@@ -94,6 +109,13 @@ class LoadSettings(SettingsGroup):
     fault_queue_outage_duration_s: int = option(5, "publisher-side: how long SQS is unavailable", low=1, duration=True)
     seed: int = option(
         0, "random seed of the load's choices (paths, shares, redeliveries); 0: a new one each run", low=0
+    )
+    burst_credit: str = option(
+        "kept",
+        "a PROVISIONED table's burst credit when the load starts: kept (as it stands), new (as a new table: "
+        "one second of capacity), none, or full (300 s of capacity banked); make compare: kept means new, so "
+        "every variant starts alike",
+        choices=BURST_CREDITS,
     )
     drain_required: bool = option(
         True, "a queue that does not drain within drain_timeout_s ends the run (false: judged as it stands)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -21,12 +22,14 @@ from typing import Any
 from harness import aws, signing
 from harness.backend import Backend
 from harness.deployment import recorded_backend
-from harness.evidence import Accepted, Evidence
+from harness.evidence import Accepted, Evidence, Offered
 from harness.evidence.collect import baseline, collect, wait_for_drain
 from harness.evidence.sampler import Sampler
 from harness.exceptions import HarnessError, SettingsError
+from harness.load import arrivals
 from harness.load.config import LoadSettings
 from harness.load.faults import injected, planned
+from harness.load.shapes import shape_for
 from harness.network import LOOPBACK_HOST, free_port
 from harness.outputs import Outputs, load_outputs
 from harness.polling import DeadlineExceeded, poll
@@ -34,6 +37,7 @@ from harness.report import render_report
 from harness.resources import bundled
 from harness.rules import Verdict, judge
 from harness.secrets import current_signing_secret
+from harness.stack import started_stack
 from harness.stack.config import StackSettings
 from harness.topology.config import TopologySettings
 
@@ -45,7 +49,8 @@ def locust_commands(load: LoadSettings, outputs: Outputs, run_dir: Path) -> list
     """The master (or single process) first, then the workers; every socket on 127.0.0.1."""
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", outputs.webhook_url]
     reports = ["--html", str(run_dir / "locust.html"), "--csv", str(run_dir / "locust"), "--only-summary"]
-    run_time = ["--run-time", f"{load.duration_s + 30}s", "--stop-timeout", "5"]
+    longest = load.duration_s * (arrivals.CATCH_UP if load.arrival == "open" else 1)
+    run_time = ["--run-time", f"{longest + 30:.0f}s", "--stop-timeout", "5"]
     if not load.workers:
         return [[*base, "--headless", *reports, *run_time]]
     port = free_port()
@@ -131,6 +136,8 @@ def run(
             "fail; deploy with HARNESS_FAIL_PATH_MARKER=poison first (set HARNESS_POISON_SHARE=0 otherwise)"
         )
     aws.require_stack(stack)
+    if load.arrival == "open" and not load.seed:
+        load = load.replace(seed=random.randrange(1, 2**31))  # the harness counts the schedule Locust sends
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{load.shape}"
     run_dir = run_dir or load.reports_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -147,6 +154,10 @@ def run(
     load_started = time.time() + (2.0 if faults else 0.0)  # the faults are set up first
     probe = backend.probe(outputs.table_name)
     sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl", probe=probe)
+    if gateway := started_stack(stack).status().pid:
+        sampler.watch(gateway, as_="gateway_cpu")  # the emulator's own CPU: a machine-bound ingest shows here
+    if load.burst_credit != "kept":
+        backend.reset_capacity(outputs.table_name, load.burst_credit)
     env = {
         **os.environ,
         **stack.to_environment(),
@@ -194,11 +205,26 @@ def run(
         samples=samples,
         faults=faults,
         before=before,
+        offered=offered(load, run_dir),
     )
     verdict = write_run(evidence, run_dir, load)
     if run_dir.parent.resolve() == load.reports_dir.resolve():
         point_latest(load.reports_dir, run_dir)
     return verdict, run_dir
+
+
+def offered(load: LoadSettings, run_dir: Path) -> Offered | None:
+    """An open-model load's schedule against what its senders sent (``arrivals-*.json``); None: closed model."""
+    if load.arrival != "open":
+        return None
+    shape = shape_for(load.shape, load.users, load.spawn_rate, load.duration_s)
+    records = [json.loads(path.read_text()) for path in sorted(run_dir.glob("arrivals-*.json"))]
+    return Offered(
+        offered=len(arrivals.arrival_times(shape, load.user_rps, load.seed)),
+        sent=sum(record["sent"] for record in records),
+        late=sum(record["late"] for record in records),
+        late_max_s=max((record["late_max_s"] for record in records), default=0.0),
+    )
 
 
 def write_run(evidence: Evidence, run_dir: Path, load: LoadSettings) -> Verdict:
@@ -250,6 +276,7 @@ def reverify(
         samples=previous.samples if previous else (),
         faults=previous.faults if previous else (),
         before=times.get("before"),
+        offered=previous.offered if previous else None,
     )
     return write_run(evidence, run_dir, load)
 
@@ -283,7 +310,8 @@ def _run_locust(
         accepted = sum(1 for path in run_dir.glob("accepted-*.jsonl") for _ in path.open())
         progress(f"load: {elapsed:.0f}s of {load.duration_s}s, {accepted} accepted")
 
-    limit_s = load.duration_s + 90
+    limit_s = load.duration_s * (arrivals.CATCH_UP if load.arrival == "open" else 1) + 90
+
     try:
         poll(lambda: master.poll() is not None, timeout_s=limit_s, interval_s=0.5, progress=note, progress_every_s=5)
     except DeadlineExceeded:

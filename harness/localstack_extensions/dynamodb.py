@@ -256,12 +256,23 @@ def _track_fault_tags(operation: str, handler: Handler) -> Handler:
             tags = {t["Key"]: t["Value"] for t in request.get("Tags", [])}
             FAULTS.tagged(context, request["ResourceArn"], tags)
             if CAPACITY_RESET_TAG in tags:
-                CAPACITY.forget(context, request["ResourceArn"].rpartition("/")[2])
+                name = request["ResourceArn"].rpartition("/")[2]
+                CAPACITY.forget(context, name)
+                if (credit_s := _seconds(tags[CAPACITY_RESET_TAG])) is not None:
+                    CAPACITY.table(context, name).bank(credit_s)
         else:
             FAULTS.untagged(context, request["ResourceArn"], request.get("TagKeys", []))
         return response
 
     return tracked
+
+
+def _seconds(value: str) -> float | None:
+    """Seconds of burst credit a reset tag asks for; None: as a new table."""
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def _track_table_changes(operation: str, handler: Handler) -> Handler:

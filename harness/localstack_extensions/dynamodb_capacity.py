@@ -168,6 +168,13 @@ class TableCapacity:
             self.read.set_rate(None if on_demand else read_units_per_s)
             self.write.set_rate(None if on_demand else write_units_per_s)
 
+    def bank(self, seconds: float) -> None:
+        """Start with ``seconds`` of the provisioned rate as credit (at most the burst window's)."""
+        with self._lock:
+            for bucket in (self.read, self.write):
+                if bucket.rate is not None:
+                    bucket.tokens, bucket.updated = min(bucket.ceiling, bucket.rate * seconds), self.clock()
+
     def take_write(self, units: float) -> bool:
         with self._lock:
             if not self.write.take(units):

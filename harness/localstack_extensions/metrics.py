@@ -28,9 +28,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from .contract import EMULATION_NAMESPACE
+
 LOG = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 1.0
-EMULATION_NAMESPACE = "Harness/Emulation"
 
 
 Batch = dict[tuple[str, str], dict[str, list[dict]]]

@@ -178,8 +178,14 @@ CORRELATION = {
 
 def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple[str, Any]]:
     latency = verdict.e2e_latency_ms
+    offered = verdict.offered
     rows = [
         ("verified by", CORRELATION[verdict.correlation]),
+        *(
+            [("offered / sent (open arrivals)", f"{offered['offered']} / {offered['sent']}, {offered['late']} late")]
+            if offered
+            else []
+        ),
         ("accepted", verdict.accepted),
         ("rows written", verdict.rows),
         ("lost", verdict.lost),

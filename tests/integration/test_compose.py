@@ -144,3 +144,24 @@ def test_postgres_runs_as_a_compose_service_and_takes_the_rows(compose_harness, 
     status_output = compose_harness("status").stdout
     assert "PostgreSQL running (Compose service postgres)" in status_output
     assert "capacity 10 connections" in status_output
+
+    # RDS Proxy as the Compose service `rds-proxy`: the subscriber writes through it, and a load reads both sides.
+    proxy_port = str(free_port())
+    proxied = {"HARNESS_BACKEND": "postgres", "HARNESS_BACKEND_PROXY": "rds-proxy", "HARNESS_PROXY_PORT": proxy_port}
+    up = compose_harness("up", timeout_s=1400, **proxied)
+    assert up.returncode == 0, up.stderr[-3000:]
+    assert f"RDS Proxy is ready: postgresql://webhook@127.0.0.1:{proxy_port}" in up.stderr, up.stderr[-3000:]
+    outputs = json.loads((tmp_path / "state" / "outputs.json").read_text())
+    status, body = post_webhook(outputs["webhook_url"], body=b'{"hello": "rds-proxy"}')
+    assert status == 202, body
+    poll(lambda: body["id"] in compose_harness("rows", **proxied).stdout, timeout_s=60, what="a row via the proxy")
+    status_output = compose_harness("status", **proxied).stdout
+    assert f"RDS Proxy (pgbouncer, Compose service rds-proxy) on 127.0.0.1:{proxy_port}" in status_output
+    assert "behind RDS Proxy" in status_output
+    load = compose_harness(
+        "load", HARNESS_DURATION_S="10s", HARNESS_USERS="5", HARNESS_DRAIN_TIMEOUT_S="120", **proxied
+    )
+    assert load.returncode == 0, load.stderr[-3000:]
+    proxy = json.loads((tmp_path / "reports" / "latest" / "verify.json").read_text())["backend"]["proxy"]
+    assert proxy["pool_size"] == 10 and 1 <= proxy["database_connections_peak"] <= 10, proxy
+    assert proxy["borrow_timeouts"] == 0

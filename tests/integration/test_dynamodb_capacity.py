@@ -146,3 +146,19 @@ def test_a_fault_window_tagged_on_the_table_fails_item_requests_as_an_outage(app
     assert written_ids(aws_client, table) == set()  # nothing written, and the observer still reads
     application_dynamodb.untag_resource(ResourceArn=arn, TagKeys=["harness:fault-outage-ms"])
     assert put(application_dynamodb, table, "after") == "written"
+
+
+def test_a_reset_starts_the_table_with_the_burst_credit_asked_for(application_dynamodb, localstack, aws_client):
+    """`HARNESS_BURST_CREDIT`: full banks 300 s of the rate (1,500 units at 5 WCU), none nothing at all."""
+    from harness.backend.config import BackendSettings
+    from harness.backend.dynamodb import DynamoDBBackend
+
+    backend = DynamoDBBackend(BackendSettings.from_env(), localstack.hosting(), aws_client)
+    table = create_table(application_dynamodb, **PROVISIONED_5)
+    big = 100 * 1024 - 100  # 100 write units per put
+    backend.reset_capacity(table, "full")
+    assert [put(application_dynamodb, table, f"f{n}", size=big) for n in range(14)] == ["written"] * 14
+    backend.reset_capacity(table, "none")
+    assert put(application_dynamodb, table, "n0") == "ProvisionedThroughputExceededException"
+    backend.reset_capacity(table, "new")  # as a new table: one second of the rate
+    assert put(application_dynamodb, table, "new0", size=4 * 1024) == "written"

@@ -20,7 +20,7 @@ from harness.backend.base import Hosting
 from harness.backend.config import BackendSettings
 from harness.backend.pooler import Pooler, pooler_for, stop_pooler
 from harness.backend.postgres import ServerProbe
-from harness.backend.postgres_server import APP_USER, PostgresServer, connect
+from harness.backend.postgres_server import APP_USER, Connection, PostgresServer, connect
 from harness.backend.rds_proxy import ProxiedProbe
 from harness.network import LOOPBACK_HOST, free_port
 from harness.polling import wait_until
@@ -148,11 +148,16 @@ def test_the_proxy_refuses_to_start_where_pgbouncer_is_missing_and_says_what_to_
     assert "apt-get install pgbouncer" in str(failed.value) and "HARNESS_BACKEND_PROXY=none" in str(failed.value)
 
 
-def test_the_compose_path_names_what_it_lacks():
-    hosting = Hosting(state_path=Path("/nonexistent"), startup_timeout_s=1, functions_host=LOOPBACK_HOST,
-                      services=object())  # fmt: skip
-    with pytest.raises(Exception, match="embedded stack only"):
-        pooler_for(hosting, BackendSettings.from_env())
+def test_the_compose_path_runs_the_pooler_as_its_rds_proxy_service_reached_by_name(tmp_path):
+    from harness.backend.pooler import ContainerPooler
+
+    hosting = Hosting(state_path=tmp_path, startup_timeout_s=1, functions_host=LOOPBACK_HOST, services=object())
+    pooler = pooler_for(hosting, BackendSettings.from_env().replace(proxy_connection_borrow_timeout_s=7))
+    assert isinstance(pooler, ContainerPooler)
+    assert pooler.function_connection(Connection("postgres", 5432)) == Connection("rds-proxy", 6432)
+    environment = pooler.environment()
+    assert environment["HARNESS_PROXY_CONNECTION_BORROW_TIMEOUT_S"] == "7"
+    assert environment["HARNESS_PROXY_LOG_DIR"] == str(tmp_path / "rds-proxy-container")
 
 
 def _end_other_sessions(port: int) -> None:
@@ -257,9 +262,10 @@ def test_make_up_starts_the_proxy_with_postgres_and_make_down_leaves_nothing(tmp
 
 
 @pytest.mark.slow
-def test_compare_runs_a_proxied_design_beside_a_throttled_one_on_the_same_database(
+def test_compare_designs_runs_the_five_designs_on_one_load_and_recommends_one(
     localstack, postgres, aws_client, tmp_path
 ):
+    """`make compare VARIANTS=designs`: the same webhooks for every design, and a recommendation from the runs."""
     from harness import compare
     from harness.backend import backend_for
     from harness.load.config import LoadSettings
@@ -278,15 +284,30 @@ def test_compare_runs_a_proxied_design_beside_a_throttled_one_on_the_same_databa
     )  # fmt: skip
     try:
         results, compare_dir = compare.run(
-            localstack.settings, topology, backend, load, compare.parse_variants("reserved=2,proxy", 2), aws_client
+            localstack.settings, topology, backend, load, compare.parse_variants("designs", 2), aws_client
         )
     finally:
         stop_pooler(localstack.hosting())
-    summary = {v["name"]: v for v in json.loads((compare_dir / "compare.json").read_text())["variants"]}
+    written = json.loads((compare_dir / "compare.json").read_text())
+    summary = {v["name"]: v for v in written["variants"]}
+    assert list(summary) == [
+        "reserved concurrency 2", "MaximumConcurrency 2", "RDS Proxy, no throttle",
+        "RDS Proxy + reserved concurrency 2", "no throttle",
+    ]  # fmt: skip
+    offered = {v["offered"] for v in summary.values()}
+    assert len(offered) == 1 and offered.pop() > 50, "one schedule for every design"
     direct, proxied = summary["reserved concurrency 2"], summary["RDS Proxy, no throttle"]
     assert direct["proxy"] is None and direct["verdict"] == "PASS"
     assert proxied["proxy"]["pool_size"] == 10 and proxied["proxy"]["database_connections_peak"] <= 10
     assert proxied["backend_errors"] == 0 and proxied["verdict"] == "PASS", results
     assert proxied["max_consumer_concurrency"] > 2  # unthrottled: more clients than the direct variant had
-    assert "through RDS Proxy" in results[1].sentence()
-    assert "RDS Proxy: database connections it held" in (compare_dir / "report.html").read_text()
+    assert "through RDS Proxy" in results[2].sentence()
+    for variant in summary.values():
+        assert variant["e2e_p99_ms"] is not None and variant["refused_at_gate"] == 0
+    held = [v for v in summary.values() if v["verdict"] == "PASS" and not v["lost"] and not v["backend_errors"]
+            and not v["pending"] and not v["duplicate_rows"]]  # fmt: skip
+    recommended = written["recommendation"]["variant"]
+    assert recommended == min(held, key=lambda v: v["drain_seconds"])["name"], written["recommendation"]
+    page = (compare_dir / "report.html").read_text()
+    assert f"Recommended: {recommended}" in page and "RDS Proxy: database connections it held" in page
+    assert "offered (the schedule) / sent" in page and "started from the same state" in page

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from harness import aws
+from harness.evidence.collect import consumer_limits
 from harness.network import free_port
-from harness.observe import lambda_metric, peek_messages, queue_depth, rows
+from harness.observe import host_ceiling_hits, lambda_metric, peek_messages, queue_depth, rows
 from harness.polling import wait_until
 from harness.stack.config import StackSettings
 from harness.stack.embedded import EmbeddedStack
 from harness.topology.config import TopologySettings
 from harness.topology.deploy import Deployer
 from tests.integration.helpers import TIMED_SUBSCRIBER, flood
+
+STACKS = Path(__file__).resolve().parents[1] / "stacks"
 
 
 def max_overlap(batch_rows: list[dict]) -> int:
@@ -178,17 +186,14 @@ def test_hitting_the_host_ceiling_is_reported_not_silent(tmp_path):
         wait_until(lambda: queue_depth(sqs, outputs.queue_url).total == 0, 60, 0.2, what="the queue to drain")
         written = rows(aws.client("dynamodb", settings), outputs.table_name)
         assert max_overlap(written) == 2  # the ceiling, not AWS's 5
-        hits = aws.client("cloudwatch", settings).get_metric_statistics(
-            Namespace="Harness/Emulation",
-            MetricName="HostCeilingHits",
-            Dimensions=[{"Name": "FunctionName", "Value": outputs.subscriber_name}],
-            StartTime=time.time() - 600,
-            EndTime=time.time() + 60,
-            Period=60,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        assert sum(point["Sum"] for point in hits) > 0
+        hits = host_ceiling_hits(aws.client("cloudwatch", settings), outputs.subscriber_name, time.time() - 600)
+        assert hits > 0
         assert "fidelity limit: AWS would run" in stack.log_file.read_text()
+        status = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "status"], env={**os.environ, **settings.to_environment()},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert f"not AWS's scaling rule, bounded {outputs.subscriber_name} in" in status.stdout, status.stdout
     finally:
         stack.stop()
 
@@ -243,3 +248,21 @@ def test_provisioned_pollers_and_maximum_concurrency_are_refused_together(deploy
         lambda_client.update_event_source_mapping(
             UUID=outputs.event_source_mapping_uuid, ProvisionedPollerConfig={"MinimumPollers": 1}
         )
+
+
+def test_your_templates_provisioned_pollers_are_honoured(deploy_stack, aws_client, tmp_path):
+    """A CloudFormation template's ProvisionedPollerConfig reaches the mapping and the scaler keeps its minimum."""
+    stack_dir = tmp_path / "provisioned"
+    shutil.copytree(STACKS / "cfn-webhook", stack_dir)
+    template = stack_dir / "template.yaml"
+    original = template.read_text()
+    assert "ScalingConfig: {MaximumConcurrency: 2}" in original
+    template.write_text(
+        original.replace(
+            "ScalingConfig: {MaximumConcurrency: 2}", "ProvisionedPollerConfig: {MinimumPollers: 3, MaximumPollers: 4}"
+        )
+    )
+    outputs = deploy_stack(template, stack_name="provisioned-webhook").outputs
+    _, maximum, provisioned = consumer_limits(aws_client("lambda"), outputs)
+    assert maximum is None and provisioned == {"MinimumPollers": 3, "MaximumPollers": 4}
+    wait_until(lambda: _pollers(aws_client, outputs) == 3, 15, 0.5, what="the template's three pollers kept idle")

@@ -166,6 +166,9 @@ def test_the_pooler_is_configured_as_an_rds_proxy_target_group(tmp_path):
             "query_wait_timeout = 7", "client_idle_timeout = 99", "listen_addr = 127.0.0.1"} <= lines  # fmt: skip
     assert "webhook = host=127.0.0.1 port=5433 dbname=webhook" in lines
     assert BackendSettings(backend_max_connections=3, proxy_max_connections_percent=1).proxy_pool_size == 1
+    in_a_container = Pooler(tmp_path, settings, 1, listen_hosts=["127.0.0.1", "172.18.0.3"], database_host="postgres")
+    lines = set(in_a_container.config(5432).splitlines())
+    assert {"listen_addr = 127.0.0.1,172.18.0.3", "webhook = host=postgres port=5432 dbname=webhook"} <= lines
 
 
 def test_the_proxys_failures_are_the_backend_refusing_and_survive_a_reread():

@@ -217,3 +217,48 @@ def test_a_forged_delivery_accepted_or_written_fails_the_run():
     assert result.verdict == "FAIL"
     assert "1 of 1 forged signed deliveries were accepted (expected 401)" in result.reasons[0]
     assert "1 row(s) carry a forged or stale delivery" in result.reasons[0]
+
+
+# --- notes: what a reader must know to trust the figures ----------------------------------------------------
+
+
+def test_a_backend_above_its_rate_on_burst_credit_passes_with_a_note_of_how_long_the_credit_lasts():
+    load = [(0.0, 5.0), (1.0, 25.0), (2.0, 15.0)]
+    credit = BackendView("dynamodb", 5.0, "write units / s", peak=25.0, errors=0, load=load, burst_window_s=300.0)
+    result = judge(evidence([record("a")], rows=[row("a")], backend=credit))
+    assert result.verdict == "PASS"
+    (note,) = result.notes
+    # 20 + 10 units beyond the rate; a full credit (5 x 300 = 1500) lasts 1500 / (25 - 5) = 75 s at the peak
+    assert "survived on burst credit" in note and "drawing 30 of the 1500 units" in note and "in 75 s" in note
+    hard = BackendView("postgres", 10.0, "connections", peak=10.0, errors=0)
+    assert judge(evidence([record("a")], rows=[row("a")], backend=hard)).notes == []
+
+
+def test_an_open_load_short_of_its_schedule_says_why_with_what_was_measured():
+    from harness.evidence import Offered
+
+    answered = [{**record(f"i{n}"), "ms": 2500.0} for n in range(10)]
+    short = dataclasses.replace(
+        evidence(answered, rows=[row(f"i{n}") for n in range(10)]),
+        offered=Offered(offered=100, sent=80, late=30, late_max_s=4.2),
+        samples=[{"t": 0, "gateway_cpu": 97.0}],
+    )
+    result = judge(short)
+    assert result.verdict == "PASS" and result.offered == {
+        "offered": 100, "sent": 80, "late": 30, "late_max_s": 4.2, "unsent": 20,
+    }  # fmt: skip
+    (note,) = result.notes
+    assert "offered 100 webhooks on its schedule and sent 80, 30 of them over a second late (up to 4.2 s)" in note
+    assert "answers p99 2500 ms" in note and "LocalStack at up to 97 % of a core" in note
+    on_time = dataclasses.replace(short, offered=Offered(offered=100, sent=99, late=1))
+    assert judge(on_time).notes == []
+
+
+def test_a_consumer_bounded_by_the_host_ceiling_is_named_unless_its_own_throttle_bounded_it():
+    def with_hits(**limits) -> Evidence:
+        run = evidence([record("a")], rows=[row("a")], **limits)
+        return dataclasses.replace(run, consumer=dataclasses.replace(run.consumer, host_ceiling_hits=4))
+
+    (note,) = judge(with_hits(reserved=None, concurrency=30.0)).notes
+    assert "host ceiling" in note and "in 4 second(s)" in note
+    assert judge(with_hits(reserved=2, concurrency=2.0)).notes == []  # its throttle, not the machine

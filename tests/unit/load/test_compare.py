@@ -67,18 +67,34 @@ def test_provisioned_pollers_with_maximum_concurrency_is_refused_as_aws_refuses_
 def test_the_recommendation_is_computed_from_the_runs():
     from harness.compare import recommendation
 
+    results = [_result("r1", 1, True, 40.0), _result("r2", 2, True, 20.0), _result("r4", 4, False, 5.0, errors=3)]
+    answer = recommendation(results)
+    assert answer["variant"] == "r2" and "drained soonest" in answer["why"] and not answer["on_credit"]
+    assert answer["highest_reserved_concurrency_that_held"] == 2
+    assert recommendation([results[2]])["variant"] is None
+
+
+def test_a_design_within_its_capacity_is_recommended_over_one_that_survived_on_burst_credit():
+    from harness.compare import recommendation
+
+    within, on_credit = _result("r1", 1, True, 60.0), _result("none", None, True, 10.0, peak=12.0)
+    answer = recommendation([on_credit, within])
+    assert answer["variant"] == "r1", "burst credit is not protection: the slower design that stayed within wins"
+    alone = recommendation([on_credit])
+    assert alone["variant"] == "none" and alone["on_credit"] and "survived on burst credit" in alone["why"]
+
+
+def _result(name, reserved, passed, drain, errors=0, peak=4.0):
+    from harness.evidence import BackendView
+
     class Result:
-        def __init__(self, name, reserved, passed, drain, errors=0):
-            self.variant = Variant(name, reserved, None)
-            self.verdict = type("V", (), {"passed": passed, "lost": 0, "pending": 0, "duplicate_rows": 0,
-                                          "drain_seconds": drain})()  # fmt: skip
-            self.evidence = type("E", (), {"backend": type("B", (), {"errors": errors})()})()
+        variant = Variant(name, reserved, None)
+        verdict = type("V", (), {"passed": passed, "lost": 0, "pending": 0, "duplicate_rows": 0,
+                                 "drain_seconds": drain})()  # fmt: skip
+        backend = BackendView("dynamodb", 5.0, "write units / s", peak, errors, burst_window_s=300.0)
+        evidence = type("E", (), {"offered": None, "backend": backend})()
 
         def sentence(self):
             return f"{self.variant.name}: held"
 
-    results = [Result("r1", 1, True, 40.0), Result("r2", 2, True, 20.0), Result("r4", 4, False, 5.0, errors=3)]
-    answer = recommendation(results)
-    assert answer["variant"] == "r2" and "drained soonest" in answer["why"]
-    assert answer["highest_reserved_concurrency_that_held"] == 2
-    assert recommendation([results[2]])["variant"] is None
+    return Result()

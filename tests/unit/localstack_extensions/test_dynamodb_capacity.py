@@ -97,3 +97,19 @@ def test_usage_is_counted_per_flush():
     usage = table.drain_usage()
     assert (usage.consumed_write, usage.write_throttles, usage.consumed_read) == (2, 1, 0.5)
     assert table.drain_usage().consumed_write == 0
+
+
+def test_a_reset_table_starts_with_the_credit_asked_for_at_most_the_window():
+    clock = Clock()
+    table = TableCapacity("PROVISIONED", 5.0, 5.0, clock)
+    table.bank(300.0)
+    assert table.take_write(1500.0) and not table.take_write(1.0)
+    table.bank(0.0)
+    assert not table.take_write(1.0)
+    clock.now += 1
+    assert table.take_write(5.0) and not table.take_write(1.0)
+    table.bank(10_000.0)
+    assert table.write.tokens == table.write.ceiling == 1500.0
+    on_demand = TableCapacity("PAY_PER_REQUEST", 0, 0, clock)
+    on_demand.bank(300.0)
+    assert on_demand.take_write(1_000_000.0)

@@ -39,11 +39,12 @@ def test_every_service_but_the_image_variant_is_built_from_the_project_image():
         assert service["build"]["dockerfile"] == "docker/Dockerfile", name
     assert SERVICES["localstack"]["command"] == ["python", "-m", "harness.stack.container"]
     assert SERVICES["postgres"]["command"] == ["python", "-m", "harness.backend.container"]
+    assert SERVICES["rds-proxy"]["command"] == ["python", "-m", "harness.backend.container", "rds-proxy"]
 
 
 def test_every_published_port_binds_loopback_only():
     published = [port for service in SERVICES.values() for port in service.get("ports", [])]
-    assert len(published) == 3, "LocalStack, PostgreSQL and the Locust UI are published"
+    assert len(published) == 4, "LocalStack, PostgreSQL, RDS Proxy and the Locust UI are published"
     assert all(str(port).startswith("127.0.0.1:") for port in published), published
 
 
