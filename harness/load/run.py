@@ -311,7 +311,6 @@ def _run_locust(
         progress(f"load: {elapsed:.0f}s of {load.duration_s}s, {accepted} accepted")
 
     limit_s = load.duration_s * (arrivals.CATCH_UP if load.arrival == "open" else 1) + 90
-
     try:
         poll(lambda: master.poll() is not None, timeout_s=limit_s, interval_s=0.5, progress=note, progress_every_s=5)
     except DeadlineExceeded:
