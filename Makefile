@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv pgbouncer up down status test unit quick integration bench profile lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
+.PHONY: venv pgbouncer up down status test unit quick integration bench side-by-side profile lint clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -73,6 +73,11 @@ bench: venv
 
 profile: venv
 	$(BIN)/python -m harness.bench.profile
+
+# This code against MiniStack (installed from PyPI into the state folder), and other checkouts
+# (`make side-by-side TREES=../base`), the stacks taking turns: reports/side-by-side.json.
+side-by-side: venv
+	$(if $(TREES),HARNESS_SIDE_TREES=$(TREES)) $(BIN)/python -m harness.bench.side_by_side
 
 lint: venv
 	$(BIN)/ruff check harness functions tests locustfiles setup.py

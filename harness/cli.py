@@ -13,13 +13,13 @@ from botocore.exceptions import BotoCoreError
 
 from harness.backend import Backend
 from harness.backend.config import BackendSettings
-from harness.bench.config import BenchSettings
 from harness.compare.config import CompareSettings
 from harness.exceptions import AlreadyRunningError, HarnessError, SettingsError
 from harness.ingress import ingress_for
 from harness.load.config import LoadSettings, WebUISettings
 from harness.settings import SettingsGroup
 from harness.settings.flags import add_flags, given
+from harness.settings.registry import all_groups
 from harness.stack.config import StackSettings
 from harness.topology.config import TemplateSettings, TopologySettings
 
@@ -548,8 +548,7 @@ COMMANDS = (
             (*_REACH, (StackSettings, ("stop_timeout_s",)))),
     Command("status", cmd_status, "which stack runs, is it healthy, what is deployed on it", _REACH),
     Command("config", cmd_config, "show the effective settings and their environment variables",
-            tuple((group, None) for group in (StackSettings, TopologySettings, TemplateSettings, BackendSettings,
-                                              LoadSettings, CompareSettings, WebUISettings, BenchSettings)),
+            tuple((group, None) for group in all_groups()),
             ((("--markdown",), {"action": "store_true", "help": "the tables of the README, from the declarations"}),)),
 )  # fmt: skip
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.evidence import FORGED, PUBLISHED_KINDS, REFUSED_KINDS, STALE, Evidence
 from harness.evidence.tokens import tokens_in
+from harness.localstack_extensions.contract import API_ACCOUNT_RATE_LIMIT
 from harness.stats import percentiles
 
 
@@ -313,6 +314,8 @@ class Verdict:
     """Requests the sender gave up on after 429s: not accepted, so not lost."""
     offered: dict[str, Any] = field(default_factory=dict)
     """An open-model load: offered (the schedule), sent, late, unsent; {}: a closed-model load."""
+    machine_limit: dict[str, Any] = field(default_factory=dict)
+    """The seconds this machine, not the stack, was the limit (``MachineLimit``); {}: it never was."""
     notes: list[str] = field(default_factory=list)
     """What a reader must know to trust the figures, not failures: a load short of its schedule, a backend that
     held only on burst credit, a consumer bounded by this machine rather than by AWS's rule."""
@@ -385,12 +388,116 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         throttled_at_gate=len(evidence.accepted.throttled),
         never_accepted=len(evidence.accepted.never_accepted),
         offered=dataclasses.asdict(evidence.offered) | {"unsent": evidence.offered.unsent} if evidence.offered else {},
+        machine_limit=asdict(limit) | {"first_s": limit.first_s} if (limit := machine_limit(evidence)) else {},
         notes=[note for check in NOTES if (note := check(evidence)) is not None],
     )
 
 
 GATEWAY_SATURATED_PERCENT = 90.0
 """The emulator's process at this share of one core or above: its gateway, not the stack, set the pace."""
+LOAD_GENERATOR_SATURATED_PERCENT = 90.0
+"""A load generator process at this share of one core or above (Locust warns at 90 % too)."""
+MACHINE_SATURATED_PERCENT = 95.0
+"""The whole machine at this share of all its cores or above."""
+SATURATED_PARTS = ("LocalStack's gateway", "the load generator", "every core of this machine")
+SATURATED_SECONDS_TO_TELL = 3
+"""Fewer saturated seconds than this are a blip (a cold start), not a limit worth a finding."""
+
+
+@dataclass(frozen=True)
+class MachineLimit:
+    """The seconds of the load in which this machine, not the stack under test, was the limit."""
+
+    seconds: list[int]
+    """Seconds since the load started (each sample covers the second before it)."""
+    by: list[str]
+    """What sat at its ceiling: the emulator's gateway, the load generator, the machine's cores."""
+    capped_rps: float
+    """Accepted webhooks per second in those seconds (the median): what this machine let in."""
+    queue_empty_at_s: int | None
+    """A saturated second with no backlog: the consumer kept up with what got in, so the backend saw only that."""
+    conclusion_depends: bool
+    """The backend held, but with an empty queue in a saturated second: a faster ingest would have tested it."""
+
+    @property
+    def first_s(self) -> int:
+        return self.seconds[0]
+
+    def spans(self) -> list[tuple[int, int]]:
+        """The seconds as (from, to) intervals, for a chart."""
+        spans: list[tuple[int, int]] = []
+        for second in self.seconds:
+            if spans and spans[-1][1] == second - 1:
+                spans[-1] = (spans[-1][0], second)
+            else:
+                spans.append((second - 1, second))
+        return spans
+
+    def describe(self) -> str:
+        by = " and ".join(self.by)
+        sentence = (
+            f"ingest was capped by this machine at ~{self.capped_rps:g}/s from second {self.first_s} "
+            f"({by} at its ceiling in {len(self.seconds)} s of the load): the figures after second {self.first_s} "
+            f"measure the emulator, not your stack; AWS would have accepted them "
+            f"({API_ACCOUNT_RATE_LIMIT:,.0f} requests/s per account)"
+        )
+        if self.conclusion_depends:
+            sentence += (
+                f"; the backend's verdict rests on those seconds: the queue was empty at second "
+                f"{self.queue_empty_at_s}, so the consumer kept up with what got in, and a faster ingest would have "
+                "pressed the backend harder"
+            )
+        return sentence
+
+
+def machine_limit(evidence: Evidence) -> MachineLimit | None:
+    """The seconds of the load in which the gateway, a load generator process or the whole machine sat at its
+    ceiling; None when there were too few to matter. A slower run is not a failed one: this is a note."""
+    origin, end = evidence.load_started, evidence.load_ended
+    seconds: list[int] = []
+    by: set[str] = set()
+    empty_at: int | None = None
+    for sample in evidence.samples:
+        if not origin < sample.get("t", 0) <= end + 1:
+            continue
+        what = _saturated(sample)
+        if not what:
+            continue
+        second = max(1, round(sample["t"] - origin))
+        if not seconds or seconds[-1] != second:
+            seconds.append(second)
+        by |= what
+        if empty_at is None and sample.get("visible") == 0 and sample.get("in_flight", 0) == 0:
+            empty_at = second
+    if len(seconds) < SATURATED_SECONDS_TO_TELL:
+        return None
+    accepted = evidence.accepted.times("new") + evidence.accepted.times("sender-retry")
+    per_second = Counter(int(t - origin) + 1 for t in accepted)
+    rates = sorted(per_second.get(second, 0) for second in seconds)
+    backend_held = evidence.backend is None or not evidence.backend.errors
+    return MachineLimit(
+        seconds=seconds,
+        by=[name for name in SATURATED_PARTS if name in by],
+        capped_rps=float(rates[len(rates) // 2]),
+        queue_empty_at_s=empty_at,
+        conclusion_depends=empty_at is not None and backend_held,
+    )
+
+
+def _saturated(sample: dict[str, Any]) -> set[str]:
+    what = set()
+    if sample.get("gateway_cpu", 0.0) >= GATEWAY_SATURATED_PERCENT:
+        what.add(SATURATED_PARTS[0])
+    if sample.get("locust_cpu_busiest", sample.get("locust_cpu", 0.0)) >= LOAD_GENERATOR_SATURATED_PERCENT:
+        what.add(SATURATED_PARTS[1])
+    if sample.get("machine_cpu", 0.0) >= MACHINE_SATURATED_PERCENT:
+        what.add(SATURATED_PARTS[2])
+    return what
+
+
+def capped_by_this_machine(evidence: Evidence) -> str | None:
+    limit = machine_limit(evidence)
+    return limit.describe() if limit else None
 
 
 def short_of_schedule(evidence: Evidence) -> str | None:
@@ -438,7 +545,12 @@ def bounded_by_this_machine(evidence: Evidence) -> str | None:
     )
 
 
-NOTES: tuple[Callable[[Evidence], str | None], ...] = (short_of_schedule, survived_on_credit, bounded_by_this_machine)
+NOTES: tuple[Callable[[Evidence], str | None], ...] = (
+    short_of_schedule,
+    survived_on_credit,
+    bounded_by_this_machine,
+    capped_by_this_machine,
+)
 
 
 def _signed_summary(evidence: Evidence) -> dict[str, int]:

@@ -7,6 +7,7 @@ runs) and leaves nothing running. Keys already in bench.json from other benchmar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import statistics
@@ -14,9 +15,11 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,7 @@ TARGETS = {
     "drain_efficiency": (">=", 0.9),
     "ingest_ratio": (">=", 0.5),
     "webhook_ingest_10_senders_rps": (">=", 151.0),
+    "direct_over_function_ingest": (">=", 2.0),
     "start_to_healthy_s": ("<=", 0.5),
     "node_over_python_warm_p50": ("<=", 1.2),
 }
@@ -181,27 +185,150 @@ class KeptAliveSender:
         return response.status
 
 
-def webhook_ingest(webhook_url: str, senders: int, requests: int, warmup_per_sender: int = 0) -> tuple[float, float]:
-    """(accepted webhooks/s through API Gateway -> SQS, this process's CPU % meanwhile): the
-    load generator's own CPU shows whether it, not the stack, was the limit. The warm-up, on the same
-    connections, is not timed: a new level of concurrency first cold-starts publisher environments, and
-    counting those would measure cold starts (figures of their own), not ingest."""
+def send_on_new_connection(webhook_url: str, path: str) -> int:
+    """One webhook on a connection of its own, as a plain ``urllib`` sender (most webhook senders) does."""
+    request = urllib.request.Request(
+        webhook_url.rstrip("/") + path, data=b"{}", headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (OSError, http.client.HTTPException):
+        return 0
+
+
+@dataclass(frozen=True)
+class Ingest:
+    accepted_per_s: float
+    accepted: int
+    load_generator_cpu_percent: float
+    """This process's CPU meanwhile: whether it, not the stack, was the limit."""
+    gateway_cpu_ms_per_webhook: float | None = None
+    """The stack's gateway process's CPU per accepted webhook (with ``pid``)."""
+    stack_cpu_ms_per_webhook: float | None = None
+    """The same with its descendants: the function processes of either emulator."""
+
+
+def webhook_ingest(
+    webhook_url: str,
+    senders: int,
+    requests: int,
+    warmup_per_sender: int = 0,
+    kept_alive: bool = True,
+    pid: int | None = None,
+) -> Ingest:
+    """Webhooks through the way in from ``senders`` threads, each on a kept-alive connection (as Locust's users)
+    or on a new connection per webhook. The warm-up, on the same senders, is not timed: a new level of
+    concurrency first cold-starts publisher environments, and counting those would measure cold starts
+    (figures of their own), not ingest."""
     local = threading.local()
 
     def send(index: int) -> int:
+        if not kept_alive:
+            return send_on_new_connection(webhook_url, f"/bench/{index}")
         if not hasattr(local, "sender"):
             local.sender = KeptAliveSender(webhook_url)
         return local.sender.post(f"/bench/{index}")
 
     me = psutil.Process()
+    stack = psutil.Process(pid) if pid else None
     with ThreadPoolExecutor(senders) as pool:
         warmup = senders * warmup_per_sender
         list(pool.map(send, range(warmup)))
         me.cpu_percent(None)
+        before = cpu_seconds(stack) if stack else (0.0, 0.0)
         started = time.perf_counter()
         statuses = list(pool.map(send, range(warmup, warmup + requests)))
         elapsed = time.perf_counter() - started
-    return statuses.count(202) / elapsed, me.cpu_percent(None)
+        after = cpu_seconds(stack) if stack else (0.0, 0.0)
+    accepted = sum(1 for status in statuses if 200 <= status < 300)
+    per_webhook = [(later - earlier) * 1000 / max(accepted, 1) for earlier, later in zip(before, after, strict=True)]
+    return Ingest(
+        accepted / elapsed,
+        accepted,
+        me.cpu_percent(None),
+        round(per_webhook[0], 3) if stack else None,
+        round(per_webhook[1], 3) if stack else None,
+    )
+
+
+def cpu_seconds(process: psutil.Process) -> tuple[float, float]:
+    """(the process's CPU seconds, with its descendants')."""
+    own = process.cpu_times()
+    total = own.user + own.system
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            total += times.user + times.system
+    return own.user + own.system, total
+
+
+def memory_over_invocations(settings: StackSettings, pid: int, invocations: int) -> dict[str, float]:
+    """LocalStack's resident memory after 1,000 and after ``invocations`` invocations of a trivial function (10
+    threads), beside what the log lines those invocations stored take in CloudWatch Logs' state (measured by
+    storing as many alike in the same moto backend here, with tracemalloc). Metrics are not in the
+    process's memory: LocalStack keeps them in SQLite on disk."""
+    lambda_client = aws.client("lambda", settings, max_pool_connections=10)
+    name = create_function(lambda_client, f"leak-{uuid.uuid4().hex[:6]}", TRIVIAL)
+    gateway = psutil.Process(pid)
+    figures: dict[str, float] = {}
+    done = 0
+    with ThreadPoolExecutor(10) as pool:
+        for checkpoint in (1000, invocations):
+            list(pool.map(lambda _: lambda_client.invoke(FunctionName=name, Payload=b"{}"), range(checkpoint - done)))
+            done = checkpoint
+            time.sleep(1.5)  # the log shipper's batch window and the metrics' second, flushed into the state
+            figures[f"localstack_rss_mb_after_{checkpoint}_invocations"] = gateway.memory_info().rss / 2**20
+    grown = (
+        figures[f"localstack_rss_mb_after_{invocations}_invocations"]
+        - figures["localstack_rss_mb_after_1000_invocations"]
+    )
+    figures["localstack_rss_mb_per_1000_invocations"] = grown * 1000 / (invocations - 1000)
+    lines = invocation_log_lines(aws.client("logs", settings), name)
+    figures["log_lines_per_invocation"] = len(lines)
+    figures["stored_logs_mb_per_1000_invocations"] = stored_log_bytes(lines, 1000) / 2**20
+    lambda_client.delete_function(FunctionName=name)
+    return figures
+
+
+def invocation_log_lines(logs: Any, function: str) -> list[str]:
+    """The lines one invocation stored (START ... REPORT), read back from its log group."""
+    group = f"/aws/lambda/{function}"
+    stream = logs.describe_log_streams(logGroupName=group, limit=1)["logStreams"][0]["logStreamName"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream, limit=50, startFromHead=True)["events"]
+    lines = []
+    for event in events:
+        lines.append(event["message"])
+        if event["message"].startswith("REPORT"):
+            return lines
+    return lines
+
+
+def stored_log_bytes(lines: list[str], invocations: int) -> int:
+    """What CloudWatch Logs' moto backend keeps for ``invocations`` invocations' ``lines`` (new request ids each),
+    written in batches as the harness's log shipper writes them."""
+    import tracemalloc
+
+    from moto.logs.models import LogsBackend
+
+    backend = LogsBackend("us-east-1", "000000000000")
+    backend.create_log_group("/aws/lambda/measured", {})
+    backend.create_log_stream("/aws/lambda/measured", "stream")
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    now_ms = int(time.time() * 1000)
+    request_id = next((line.split()[2] for line in lines if line.startswith("START ")), "")
+    for first in range(0, invocations, 100):
+        events = []
+        for _ in range(first, min(first + 100, invocations)):
+            new_id = str(uuid.uuid4())
+            events += [{"timestamp": now_ms, "message": line.replace(request_id, new_id)} for line in lines]
+        backend.put_log_events("/aws/lambda/measured", "stream", events)
+    stored = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return stored
 
 
 def one_round(settings: StackSettings, bench: BenchSettings) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -242,28 +369,27 @@ def one_round(settings: StackSettings, bench: BenchSettings) -> tuple[dict[str, 
         results["warm_invoke_p50_minus_gateway_rtt_ms"] = results["warm_invoke_p50_ms"] - results["raw_gateway_rtt_ms"]
         results["node_over_python_warm_p50"] = results["warm_invoke_node_p50_ms"] / results["warm_invoke_p50_ms"]
         results["raw_sqs_send_rps"] = sqs_send_rps(settings, bench.sqs_messages)
-        webhook_url = ingest_topology(settings)
-        results["localstack_rss_mb"] = psutil.Process(stack.status().pid).memory_info().rss / 2**20
-        ingest, cpu = {}, {}
-        for senders in bench.sender_counts():
-            ingest[str(senders)], cpu[str(senders)] = webhook_ingest(
-                webhook_url, senders, bench.ingest_requests, bench.ingest_warmup
-            )
-        curves["webhook_ingest_rps_by_senders"] = ingest
-        curves["load_generator_cpu_percent_by_senders"] = cpu
-        results["webhook_ingest_rps"] = max(ingest.values())
-        results["webhook_ingest_10_senders_rps"] = webhook_ingest(
-            webhook_url, 10, bench.ingest_requests, bench.ingest_warmup
-        )[0]
+        webhook_url, direct_url = ingest_topology(settings), ingest_topology(settings, "direct")
+        pid = stack.status().pid
+        results["localstack_rss_mb"] = psutil.Process(pid).memory_info().rss / 2**20
+        generator_cpu = []
+        for way, url in (("", webhook_url), ("_direct", direct_url)):
+            ingest = {}
+            for senders in bench.sender_counts():
+                measured = webhook_ingest(url, senders, bench.ingest_requests, bench.ingest_warmup)
+                ingest[str(senders)] = measured.accepted_per_s
+                generator_cpu.append(measured.load_generator_cpu_percent)
+            curves[f"webhook_ingest{way}_rps_by_senders"] = ingest
+            ten = webhook_ingest(url, 10, bench.ingest_requests, bench.ingest_warmup, pid=pid)
+            results[f"webhook_ingest{way}_10_senders_rps"] = ten.accepted_per_s
+            results[f"gateway_cpu_ms_per_webhook{way}"] = ten.gateway_cpu_ms_per_webhook
+        results["webhook_ingest_rps"] = max(curves["webhook_ingest_rps_by_senders"].values())
         results["ingest_ratio"] = results["webhook_ingest_rps"] / results["raw_sqs_send_rps"]
-        direct_url = ingest_topology(settings, "direct")
-        results["webhook_ingest_direct_10_senders_rps"] = webhook_ingest(
-            direct_url, 10, bench.ingest_requests, bench.ingest_warmup
-        )[0]
         results["direct_over_function_ingest"] = (
             results["webhook_ingest_direct_10_senders_rps"] / results["webhook_ingest_10_senders_rps"]
         )
-        results["load_generator_cpu_percent"] = max(cpu.values())
+        results["load_generator_cpu_percent"] = max(generator_cpu)
+        results.update(memory_over_invocations(settings, pid, bench.leak_invocations))
         efficiency, throughput = {}, {}
         for concurrency in bench.consumer_counts():
             efficiency[str(concurrency)], throughput[str(concurrency)] = drain(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.settings import SettingsGroup, option
 
@@ -42,6 +43,13 @@ class BenchSettings(SettingsGroup):
     consumers: str = option(
         "1,2,4,8", "the drain curve: consumer concurrency at each point", env="HARNESS_BENCH_CONSUMERS"
     )
+    leak_invocations: int = option(
+        10_000,
+        "invocations of a trivial function after which LocalStack's resident memory is read again (first after "
+        "1,000): what it keeps per invocation",
+        low=2000,
+        env="HARNESS_BENCH_LEAK_INVOCATIONS",
+    )
     drain_hold_s: float = option(
         0.2, "the drain's fixed backend latency per batch (seconds)", low=0.01, high=5, env="HARNESS_BENCH_DRAIN_HOLD_S"
     )
@@ -67,3 +75,60 @@ def _counts(text: str) -> list[int]:
     if not counts or min(counts) < 1:
         raise ValueError(text)
     return counts
+
+
+PEERS = ("ministack", "none")
+CLIENTS = ("new-connection", "kept-alive")
+WAYS_IN = ("function", "direct")
+
+
+@dataclass(frozen=True)
+class SideBySideSettings(SettingsGroup):
+    title = "side-by-side"
+
+    side_peer: str = option(
+        "ministack",
+        "the other emulator measured in turns with this code: MiniStack (installed from PyPI at side_peer_version into "
+        "the state folder), or none",
+        choices=PEERS,
+    )
+    side_peer_version: str = option("1.5.33", "the MiniStack release compared against")
+    side_trees: str = option(
+        "",
+        "other checkouts of this harness measured in turns too, comma-separated folders (e.g. a "
+        "`git worktree add ../base HEAD~1`)",
+    )
+    side_rounds: int = option(2, "turns per stack: the stacks alternate", low=1, high=10)
+    side_senders: int = option(10, "concurrent senders", low=1, high=100)
+    side_requests: int = option(1500, "webhooks per turn, timed", low=50)
+    side_clients: str = option(
+        "new-connection,kept-alive",
+        "how senders connect: new-connection (plain urllib, a connection per webhook) and/or kept-alive",
+    )
+    side_ways_in: str = option("function", "function and/or direct (API Gateway straight to SQS)")
+
+    def tree_paths(self) -> list[str]:
+        return [part.strip() for part in self.side_trees.split(",") if part.strip()]
+
+    def client_kinds(self) -> list[str]:
+        return _names(self.side_clients)
+
+    def ingress_ways(self) -> list[str]:
+        return _names(self.side_ways_in)
+
+    def problems(self) -> list[str]:
+        problems = []
+        for name, allowed in (("side_clients", CLIENTS), ("side_ways_in", WAYS_IN)):
+            chosen = _names(getattr(self, name))
+            if not chosen or set(chosen) - set(allowed):
+                problems.append(f"{name}={getattr(self, name)!r}: expected one or more of {', '.join(allowed)}")
+        problems += [
+            f"trees: {tree} is not a folder with a harness/ package"
+            for tree in self.tree_paths()
+            if not (Path(tree) / "harness" / "__init__.py").exists()
+        ]
+        return problems
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]

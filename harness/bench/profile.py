@@ -25,12 +25,17 @@ from harness.stack.config import StackSettings
 from harness.stack.embedded import EmbeddedStack
 
 CONCERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("HTTP server (twisted): requests in and out", ("twisted/",)),
+    ("HTTP server: requests in and out (twisted, or the harness's threaded server)", ("twisted/", "http_server.py")),
+    (
+        "  its own frames: parsing, writing, hand-offs between threads",
+        ("leaf:twisted/", "leaf:http_server.py", "leaf:socketserver.py", "leaf:socket.py", "leaf:threading.py"),
+    ),
     ("  of it, twisted's form parsing of POST bodies", ("_parseContentType",)),
     ("botocore: LocalStack's internal clients", ("botocore/",)),
     ("LocalStack's handler chain", ("aws/handlers/",)),
     ("protocol parse/serialize", ("aws/protocol/",)),
     ("API Gateway (execute-api)", ("services/apigateway/",)),
+    ("  of it, mapping templates (VTL)", ("template_mapping.py", "airspeed/")),
     ("Lambda service", ("services/lambda_/",)),
     ("  of it, log shipping per invocation", ("lambda_/invocation/logs.py", "localstack_extensions/lambda_logs.py")),
     ("  of it, the Invocations metric per invocation", ("lambda_/invocation/metrics.py",)),
@@ -51,7 +56,8 @@ CONCERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
 )
-"""Markers in the frames as py-spy shortens them (module paths relative to site-packages, function names)."""
+"""Markers in the frames as py-spy shortens them (module paths relative to site-packages, function names); a
+``leaf:`` marker counts a sample only when its innermost frame matches (own time, not time spent below)."""
 SAMPLE_RATE = 200
 
 
@@ -73,7 +79,7 @@ def summarise(samples: Iterable[tuple[list[str], int]], top: int = 12) -> str:
     for frames, count in samples:
         joined = ";".join(frames)
         for concern, markers in CONCERNS:
-            if any(marker in joined for marker in markers):
+            if any(marker[5:] in frames[-1] if marker.startswith("leaf:") else marker in joined for marker in markers):
                 by_concern[concern] += count
         own[_short(frames[-1])] += count
     lines = [f"{total} busy samples; share of them by concern (a sample can count for several):"]
@@ -128,12 +134,9 @@ def main() -> int:
     reports.mkdir(exist_ok=True)
     try:
         pid = stack.status().pid
-        webhook_url = ingest_topology(settings)
-
-        webhook_ingest(webhook_url, senders=10, requests=200)  # not sampled: the publisher environments start
-
-        def ingest() -> None:
-            webhook_ingest(webhook_url, senders=10, requests=1500)
+        urls = {way: ingest_topology(settings, way) for way in ("function", "direct")}
+        for url in urls.values():
+            webhook_ingest(url, senders=10, requests=200)  # not sampled: the publisher environments start
 
         lambda_client = aws.client("lambda", settings)
         name = create_function(lambda_client, f"profile-{uuid.uuid4().hex[:6]}", TRIVIAL)
@@ -143,9 +146,19 @@ def main() -> int:
             for _ in range(1500):
                 lambda_client.invoke(FunctionName=name, Payload=b"{}")
 
-        for phase, work in (("ingest", ingest), ("invoke", invokes)):
+        phases = (
+            ("ingest", "ingest through the publisher function (10 senders, 1,500 webhooks)", urls["function"]),
+            (
+                "ingest-direct",
+                "ingest through API Gateway straight to SQS (10 senders, 1,500 webhooks)",
+                urls["direct"],
+            ),
+            ("invoke", "invoke (1,500 sequential)", None),
+        )
+        for phase, title, url in phases:
+            work = invokes if url is None else lambda url=url: webhook_ingest(url, senders=10, requests=1500)
             samples = profiled(pid, reports / f"profile-{phase}.txt", work)
-            print(f"## {phase} (10 senders, 1,500 webhooks)" if phase == "ingest" else "## invoke (1,500 sequential)")
+            print(f"## {title}")
             print(summarise(samples))
             print(f"(raw samples: reports/profile-{phase}.txt)\n")
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import threading
@@ -18,10 +19,10 @@ from harness.outputs import Outputs
 
 
 class Sampler(threading.Thread):
-    """Queue depth, in flight, DLQ depth, the CPU of watched processes (the load generator's, the emulator's, in
-    % of one core), (with ``cloudwatch``) the subscriber's
-    concurrency and (with ``probe``) the backend's own numbers, once a second until stopped; appended to
-    ``path`` as JSON lines when given."""
+    """Queue depth, in flight, DLQ depth, the CPU of watched processes (the load generator's, the emulator's, its
+    function processes', in % of one core; the busiest load generator process apart) and of the whole machine
+    (in % of all its cores), (with ``cloudwatch``) the subscriber's concurrency and (with ``probe``) the
+    backend's own numbers, once a second until stopped; appended to ``path`` as JSON lines when given."""
 
     def __init__(
         self,
@@ -41,6 +42,8 @@ class Sampler(threading.Thread):
         self.probe = probe
         self.stop_event = threading.Event()
         self.processes: dict[str, list[psutil.Process]] = {}
+        self.parents: dict[str, tuple[psutil.Process, dict[int, psutil.Process]]] = {}
+        psutil.cpu_percent(None)  # the machine's figure counts from here
         self.samples: deque[dict[str, Any]] = deque(maxlen=history)
         self.error = ""
 
@@ -73,7 +76,12 @@ class Sampler(threading.Thread):
             "dlq": observe.queue_depth(self.sqs, outputs.dlq_url).total if outputs.dlq_url else 0,
         }
         for name, processes in self.processes.items():
-            sample[name] = self._cpu(processes)
+            sample[name], busiest = self._cpu(processes)
+            if len(processes) > 1:
+                sample[f"{name}_busiest"] = busiest
+        for name, (parent, children) in self.parents.items():
+            sample[name] = self._children_cpu(parent, children)
+        sample["machine_cpu"] = psutil.cpu_percent(None)
         if self.probe is not None:
             sample.update(self.probe())
         if self.cloudwatch is not None:
@@ -82,13 +90,30 @@ class Sampler(threading.Thread):
         return sample
 
     @staticmethod
-    def _cpu(processes: list[psutil.Process]) -> float:
-        cpu = 0.0
+    def _cpu(processes: list[psutil.Process]) -> tuple[float, float]:
+        """(their CPU together, the busiest one's), in % of one core."""
+        each = []
         for process in list(processes):
             try:
-                cpu += process.cpu_percent(None)
+                each.append(process.cpu_percent(None))
             except psutil.Error:
                 processes.remove(process)
+        return sum(each), max(each, default=0.0)
+
+    @staticmethod
+    def _children_cpu(parent: psutil.Process, known: dict[int, psutil.Process]) -> float:
+        """The CPU of ``parent``'s descendants: a process first seen counts from its next sample."""
+        try:
+            current = {child.pid: child for child in parent.children(recursive=True)}
+        except psutil.Error:
+            return 0.0
+        cpu = 0.0
+        for pid, child in current.items():
+            process = known.setdefault(pid, child)
+            with contextlib.suppress(psutil.Error):
+                cpu += process.cpu_percent(None)
+        for pid in set(known) - set(current):
+            del known[pid]
         return cpu
 
     def watch(self, process: subprocess.Popen | int, as_: str = "locust_cpu") -> None:
@@ -99,6 +124,18 @@ class Sampler(threading.Thread):
         except psutil.Error:
             return
         self.processes.setdefault(as_, []).append(watched)
+
+    def watch_children(self, process: int, as_: str = "functions_cpu") -> None:
+        """Count the CPU of this process's descendants under ``as_`` (the emulator's function processes)."""
+        try:
+            parent = psutil.Process(process)
+        except psutil.Error:
+            return
+        known = {child.pid: child for child in parent.children(recursive=True)}
+        for child in known.values():
+            with contextlib.suppress(psutil.Error):
+                child.cpu_percent(None)
+        self.parents[as_] = (parent, known)
 
     def stop(self, timeout_s: float = 5) -> list[dict[str, Any]]:
         """Stop sampling; the samples taken."""

@@ -156,6 +156,7 @@ def run(
     sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl", probe=probe)
     if gateway := started_stack(stack).status().pid:
         sampler.watch(gateway, as_="gateway_cpu")  # the emulator's own CPU: a machine-bound ingest shows here
+        sampler.watch_children(gateway, as_="functions_cpu")
     if load.burst_credit != "kept":
         backend.reset_capacity(outputs.table_name, load.burst_credit)
     env = {

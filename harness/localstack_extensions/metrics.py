@@ -7,6 +7,10 @@ namespace each second, never per request. ``LambdaMetrics`` publishes:
   around each invocation actually running in an environment.
 - ``AWS/Lambda`` ``Throttles`` (Sum per second), per function: counted by the SQS pollers for each
   invocation refused with TooManyRequestsException.
+- ``AWS/Lambda`` ``Invocations`` and ``Errors``, per function, in the shape LocalStack writes them (one
+  sample per invocation, no unit, standard resolution): counted here by the version manager (``patches``)
+  instead of a PutMetricData per invocation on a thread of its own, each thread kept in a list that only
+  shutdown clears.
 - ``Harness/Emulation`` ``HostCeilingHits`` per mapping function: seconds in which AWS would have run
   more concurrent batches than this machine's ceiling allows (a fidelity limit, never silent).
 - ``Harness/Emulation`` ``Pollers`` per mapping function: the concurrent batches the scaler allows (a
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -85,6 +90,8 @@ class LambdaMetrics(PerSecondPublisher):
         self._throttles: dict[tuple[str, str, str], int] = defaultdict(int)
         self._ceiling_hits: dict[tuple[str, str, str], int] = defaultdict(int)
         self._pollers: dict[tuple[str, str, str], int] = {}
+        self._invocations: dict[tuple[str, str, str, int], int] = defaultdict(int)
+        self._errors: dict[tuple[str, str, str, int], int] = defaultdict(int)
 
     # --- recording (hot path: a lock and a dict update) ----------------------------------------
 
@@ -114,6 +121,15 @@ class LambdaMetrics(PerSecondPublisher):
             self._pollers[(account, region, function)] = count
         self._ensure_flusher()
 
+    def invoked(self, account: str, region: str, function: str, error: bool = False) -> None:
+        """One invocation finished (``error``: with a function error), counted in the second it ended."""
+        key = (account, region, function, int(time.time()))
+        with self._lock:
+            self._invocations[key] += 1
+            if error:
+                self._errors[key] += 1
+        self._ensure_flusher()
+
     def active(self, account: str, region: str, function: str) -> int:
         with self._lock:
             return self._active[(account, region, function)]
@@ -124,6 +140,8 @@ class LambdaMetrics(PerSecondPublisher):
         with self._lock:
             peaks, throttles, hits = dict(self._peak), dict(self._throttles), dict(self._ceiling_hits)
             pollers, self._pollers = self._pollers, {}
+            invocations, self._invocations = self._invocations, defaultdict(int)
+            errors, self._errors = self._errors, defaultdict(int)
             # The next second starts from what is running now, not from zero.
             self._peak = defaultdict(int, {key: count for key, count in self._active.items() if count > 0})
             self._throttles.clear()
@@ -142,6 +160,9 @@ class LambdaMetrics(PerSecondPublisher):
             )
         for (account, region, function), count in pollers.items():
             batch[(account, region)][EMULATION_NAMESPACE].append(datum("Pollers", "FunctionName", function, count, now))
+        for name, counted in (("Invocations", invocations), ("Errors", errors)):
+            for (account, region, function, second), count in counted.items():
+                batch[(account, region)]["AWS/Lambda"].append(samples_of_one(name, function, count, second))
         return batch
 
 
@@ -172,6 +193,17 @@ class RequestMetrics(PerSecondPublisher):
         for (account, region), namespaces in self.collect().items():
             for namespace, data in namespaces.items():
                 self.writer(account, region, namespace, data)
+
+
+def samples_of_one(name: str, function: str, count: int, second: int) -> dict:
+    """``count`` samples of 1 in one second: the Sum and SampleCount of ``count`` PutMetricData calls of one."""
+    return {
+        "MetricName": name,
+        "Dimensions": [{"Name": "FunctionName", "Value": function}],
+        "Timestamp": datetime.fromtimestamp(second, UTC),
+        "Values": [1.0],
+        "Counts": [float(count)],
+    }
 
 
 def datum(

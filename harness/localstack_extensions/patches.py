@@ -8,16 +8,38 @@ test_patches.py`` fails when its shape changes.
   ``apigateway_limits``: a start time first, the throttle after the API key is validated, timing around
   the integration, and the metrics among the response handlers (LocalStack offers ``preprocess_request``
   for a request handler, but it runs before the API key is known, and there is no response-side point).
+- ``RestApiAwsProxyIntegration.call_lambda`` (a static method): API Gateway's Lambda proxy integration
+  invokes the function in process (``in_process.call_lambda``), not through an internal client.
+- ``requests`` as API Gateway's AWS integration module sees it: its requests to LocalStack itself are
+  handled in process (``in_process.InProcessRequests``), not sent to its own port.
+- ``airspeed`` and ``re`` as LocalStack's VTL renderer (``utils/aws/templating.py``) sees them: mapping
+  templates are rewritten and compiled once per distinct text (``templates``), not on every request.
+- ``version_manager.record_cw_metric_invocation`` / ``record_cw_metric_error`` and the ``start_thread``
+  that runs them: ``Invocations`` and ``Errors`` are counted in memory (``metrics.LAMBDA_METRICS``) on the
+  invoking thread, not written with a PutMetricData per invocation on a new thread that LocalStack keeps
+  in ``TMP_THREADS`` until shutdown. The module imports both by name, so they are patched there.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 from localstack.runtime import hooks
 from localstack.services.apigateway.next_gen.execute_api import handlers
 from localstack.services.apigateway.next_gen.execute_api.gateway import RestApiGateway
+from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
+from localstack.services.lambda_.invocation import version_manager
+from localstack.utils.aws import templating
 from localstack.utils.patch import Patch, Patches
 
-from . import apigateway_limits
+from . import apigateway_limits, in_process
+from .metrics import LAMBDA_METRICS
+from .templates import CompiledTemplates, RememberedSubstitutions
+
+METRIC_THREAD_PREFIX = "record-cloudwatch-metric"
+"""The names the version manager gives its per-invocation metric threads (and no other thread)."""
 
 
 def insert_after(chain: list, anchor: object, handler: object) -> None:
@@ -35,7 +57,51 @@ def _rest_api_gateway_with_limits_and_metrics(init, self) -> None:
     self.response_handlers.append(apigateway_limits.record_metrics)
 
 
-PATCHES = Patches([Patch.function(RestApiGateway.__init__, _rest_api_gateway_with_limits_and_metrics)])
+_stock_call_lambda = aws_integrations.RestApiAwsProxyIntegration.call_lambda
+
+
+def _call_lambda_in_process(function_arn: str, event: bytes, source_arn: str, credentials: str | None = None) -> bytes:
+    return in_process.call_lambda(_stock_call_lambda, function_arn, event, source_arn, credentials)
+
+
+_stock_start_thread = version_manager.start_thread
+
+
+def _metrics_inline(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The version manager's metric "threads" run here and now: recording is a counter update."""
+    if str(kwargs.get("name", "")).startswith(METRIC_THREAD_PREFIX):
+        return method(None)  # as FuncThread calls it: with its (absent) parameters
+    return _stock_start_thread(method, *args, **kwargs)
+
+
+def _static_method(cls: type, name: str, new: Callable[..., Any]) -> Patch:
+    """A static method replaced by one (``Patch`` would keep the plain function it reads as the one to restore)."""
+    patch = Patch(cls, name, staticmethod(new))
+    patch.old = inspect.getattr_static(cls, name)
+    return patch
+
+
+def _invocation_counted(function_name: str, account_id: str, region_name: str) -> None:
+    LAMBDA_METRICS.invoked(account_id, region_name, function_name)
+
+
+def _error_counted(function_name: str, account_id: str, region_name: str) -> None:
+    LAMBDA_METRICS.invoked(account_id, region_name, function_name, error=True)
+
+
+PATCHES = Patches(
+    [
+        Patch.function(RestApiGateway.__init__, _rest_api_gateway_with_limits_and_metrics),
+        _static_method(aws_integrations.RestApiAwsProxyIntegration, "call_lambda", _call_lambda_in_process),
+        Patch(aws_integrations, "requests", in_process.InProcessRequests()),
+        Patch(templating, "airspeed", CompiledTemplates(templating.airspeed)),
+        Patch(templating, "re", RememberedSubstitutions(templating.re)),
+        # Names the version manager imported: replaced there (``Patch.function`` patches where they are defined).
+        Patch(version_manager, "start_thread", _metrics_inline),
+        Patch(version_manager, "record_cw_metric_invocation", _invocation_counted),
+        Patch(version_manager, "record_cw_metric_error", _error_counted),
+    ]
+)
 
 
 @hooks.on_infra_start()

@@ -16,7 +16,7 @@ import jinja2
 from harness.evidence import Accepted, BackendView, Evidence
 from harness.ingress import ingress_for
 from harness.report.charts import Chart, Series, histogram, limit_line, line_chart
-from harness.rules import Verdict, latencies_ms
+from harness.rules import Verdict, latencies_ms, machine_limit
 from harness.stats import per_second
 
 
@@ -136,6 +136,7 @@ def report_charts(evidence: Evidence) -> list[Chart]:
             ],
             "per second",
             marks,
+            *saturated(evidence),
         ),
         queue_chart(evidence.samples, origin, marks),
         concurrency_chart(evidence.consumer.concurrency, evidence.consumer.limit, marks),
@@ -149,6 +150,16 @@ def report_charts(evidence: Evidence) -> list[Chart]:
         ),
         histogram("End-to-end latency (accepted -> row)", latencies_ms(evidence), "ms"),
     ]
+
+
+def saturated(evidence: Evidence) -> tuple[list[tuple[float, float]], str]:
+    """The seconds this machine was the limit, shaded on the ingest chart (none: nothing shaded)."""
+    limit = machine_limit(evidence)
+    if limit is None:
+        return [], ""
+    return [(float(start), float(end)) for start, end in limit.spans()], "this machine at its limit (" + ", ".join(
+        limit.by
+    ) + ")"
 
 
 def throttled_series(accepted: Accepted, origin: float) -> list[Series]:

@@ -44,6 +44,8 @@ class Chart:
     markers: list[tuple[float, float, str]] = field(default_factory=list)  # (svg x, label y, text)
     lines: list[Line] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
+    bands: list[tuple[float, float]] = field(default_factory=list)  # (svg x, svg width): shaded stretches of time
+    band_label: str = ""
     width: int = WIDTH
     height: int = HEIGHT
     left: int = PAD_LEFT
@@ -51,11 +53,19 @@ class Chart:
     bottom: int = HEIGHT - PAD_BOTTOM
 
 
-def line_chart(title: str, series: Sequence[Series], y_label: str, markers: Sequence[tuple[float, str]] = ()) -> Chart:
+def line_chart(
+    title: str,
+    series: Sequence[Series],
+    y_label: str,
+    markers: Sequence[tuple[float, str]] = (),
+    shaded: Sequence[tuple[float, float]] = (),
+    shaded_label: str = "",
+) -> Chart:
+    """``shaded``: stretches of time, (from, to) in seconds, drawn behind the lines and named ``shaded_label``."""
     all_points = [point for s in series for point in s.points]
     if not all_points:
         return Chart(title, empty=True)
-    x_max = max(x for x, _ in all_points) or 1
+    x_max = max([x for x, _ in all_points] + [end for _, end in shaded]) or 1
     y_max = (max(y for _, y in all_points) or 1) * 1.1
 
     def sx(x: float) -> float:
@@ -73,6 +83,8 @@ def line_chart(title: str, series: Sequence[Series], y_label: str, markers: Sequ
         x_ticks=[(sx(x_max * f), _tick(x_max * f, x_max) + "s") for f in fractions],
         # Staggered labels, so close markers stay readable.
         markers=[(sx(at), PAD_TOP + 10 + 12 * (i % 4), label) for i, (at, label) in enumerate(sorted(markers))],
+        bands=[(sx(start), round(sx(end) - sx(start), 1)) for start, end in shaded],
+        band_label=shaded_label if shaded else "",
     )
     # Reference lines (dashed) first, so a measured series equal to its limit stays visible on top.
     for index, s in sorted(enumerate(series), key=lambda pair: not pair[1].dashed):

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 
 from harness.backend.config import BackendSettings
-from harness.bench.config import BenchSettings
+from harness.bench.config import BenchSettings, SideBySideSettings
 from harness.compare.config import CompareSettings
 from harness.exceptions import SettingsError
 from harness.load.config import LoadSettings, WebUISettings
@@ -22,7 +22,7 @@ from harness.topology.config import TemplateSettings, TopologySettings
 def all_groups() -> list[type[SettingsGroup]]:
     return [
         StackSettings, TopologySettings, TemplateSettings, BackendSettings, LoadSettings, CompareSettings,
-        WebUISettings, BenchSettings,
+        WebUISettings, BenchSettings, SideBySideSettings,
     ]  # fmt: skip
 
 

@@ -18,6 +18,8 @@ from harness.settings import SettingsGroup, option
 
 STACK_KINDS = ("embedded", "docker")
 LOG_LEVELS = ("trace", "trace-internal", "debug", "info", "warn", "error")
+GATEWAY_SERVERS = {"threaded": "threaded-loopback", "twisted": "twisted-loopback"}
+"""The gateway's HTTP server (GATEWAY_SERVER): the harness's extensions, both bound to the listen host only."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ class StackSettings(SettingsGroup):
         600_000, "idle time after which a Lambda execution environment is stopped (LAMBDA_KEEPALIVE_MS)", low=1000
     )
     localstack_log_level: str = option("info", "LocalStack's own log level (LS_LOG)", choices=LOG_LEVELS)
+    gateway_server: str = option(
+        "threaded",
+        "LocalStack's HTTP server: threaded (a thread per connection reads, serves and answers) or twisted "
+        "(LocalStack's own, a reactor handing each request to a thread pool and back)",
+        choices=tuple(GATEWAY_SERVERS),
+    )
     # SQS -> Lambda scaling of the embedded stack: the extension's own defaults and variables (AWS's numbers).
     esm_initial_concurrency: int = option(
         ScalingConfig.initial_concurrency,

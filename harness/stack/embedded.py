@@ -27,7 +27,7 @@ from harness.network import LOOPBACK_HOST
 from harness.processes import group_members, log_tail, signal_and_wait
 from harness.resources import ensure_node_sdk
 from harness.stack.base import StackStatus, is_healthy, read_record, record_path, wait_until_healthy, write_record
-from harness.stack.config import StackSettings
+from harness.stack.config import GATEWAY_SERVERS, StackSettings
 
 # Ambient variables that must not leak into LocalStack (or, through it, into functions).
 _SCRUBBED_PREFIXES = ("AWS_", "LOCALSTACK_", "PROVIDER_OVERRIDE_", "LAMBDA_", "GATEWAY_")
@@ -50,7 +50,7 @@ def localstack_environment(
         {
             "GATEWAY_LISTEN": ",".join(f"{host}:{settings.port}" for host in listen_hosts),
             "LOCALSTACK_HOST": listen,
-            "GATEWAY_SERVER": "twisted-loopback",  # harness extension: binds the interface for real
+            "GATEWAY_SERVER": GATEWAY_SERVERS[settings.gateway_server],  # harness extension: binds the host only
             "LAMBDA_RUNTIME_EXECUTOR": "local-process",  # harness extension: no Docker
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",  # harness extension: no Java, no download
             "PROVIDER_OVERRIDE_CLOUDWATCH": "buffered",  # harness extension: batched metric writes

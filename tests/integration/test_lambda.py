@@ -230,6 +230,8 @@ def test_invocation_metrics_are_all_in_cloudwatch(aws_client, deploy_function):
     def total(metric: str) -> float | None:
         return observe.lambda_metric(cloudwatch, name, metric, "Sum")
 
-    # Metrics are recorded on a thread after each response: poll, never sleep blindly.
+    # Counted in memory and written each second: poll, never sleep blindly.
     wait_until(lambda: total("Invocations") == 7, 10, what="7 Invocations in CloudWatch")
     assert total("Errors") == 2
+    # One sample per invocation, as LocalStack writes them: SampleCount reads as it does stock.
+    assert observe.lambda_metric(cloudwatch, name, "Invocations", "SampleCount") == 7

@@ -81,10 +81,33 @@ def accepting_webhook():
 
 def test_ingest_warms_up_untimed_on_the_same_connections_then_times_the_rest(accepting_webhook):
     url, seen = accepting_webhook
-    rate, _ = webhook_ingest(url, senders=3, requests=30, warmup_per_sender=4)
-    assert rate > 0
+    measured = webhook_ingest(url, senders=3, requests=30, warmup_per_sender=4)
+    assert measured.accepted == 30 and measured.accepted_per_s > 0
     assert len(seen) == 3 * 4 + 30
     indexes = [int(path.rsplit("/", 1)[1]) for _, path in seen]
     assert sorted(indexes) == list(range(42))
     assert sorted(indexes[:12]) == list(range(12))  # the warm-up is done before the timed part starts
     assert len({port for port, _ in seen}) == 3  # one kept-alive connection per sender, warm-up and timed alike
+
+
+def test_ingest_on_new_connections_counts_the_accepted_and_the_stacks_cpu_per_webhook(accepting_webhook):
+    import os
+
+    url, seen = accepting_webhook
+    measured = webhook_ingest(url, senders=2, requests=20, kept_alive=False, pid=os.getpid())
+    assert measured.accepted == 20 and len(seen) == 20
+    assert len({port for port, _ in seen}) == 20  # a connection per webhook, as a plain urllib sender
+    assert measured.gateway_cpu_ms_per_webhook is not None and measured.gateway_cpu_ms_per_webhook >= 0
+
+
+def test_the_memory_stored_log_lines_take_grows_with_the_invocations_that_wrote_them():
+    from harness.bench.benchmark import stored_log_bytes
+
+    lines = [
+        "START RequestId: 6f1d2a8e-1111-2222-3333-444455556666 Version: $LATEST\n",
+        "END RequestId: 6f1d2a8e-1111-2222-3333-444455556666\n",
+        "REPORT RequestId: 6f1d2a8e-1111-2222-3333-444455556666\tDuration: 1.00 ms\tMemory Size: 128 MB\n",
+    ]
+    hundred, thousand = stored_log_bytes(lines, 100), stored_log_bytes(lines, 1000)
+    assert 3 * 100 * 100 < hundred < thousand  # at least the text itself, ~100 bytes a line
+    assert thousand > 5 * hundred  # it grows with them, beyond a fixed cost

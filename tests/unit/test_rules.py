@@ -262,3 +262,44 @@ def test_a_consumer_bounded_by_the_host_ceiling_is_named_unless_its_own_throttle
     (note,) = judge(with_hits(reserved=None, concurrency=30.0)).notes
     assert "host ceiling" in note and "in 4 second(s)" in note
     assert judge(with_hits(reserved=2, concurrency=2.0)).notes == []  # its throttle, not the machine
+
+
+def saturated_run(samples, records=None, backend=None) -> Evidence:
+    records = records if records is not None else [{**record(f"i{n}"), "t": 0.5 + n * 0.1} for n in range(80)]
+    return dataclasses.replace(
+        evidence(records, rows=[row(r["id"]) for r in records], backend=backend), load_ended=8, samples=samples
+    )
+
+
+def test_seconds_when_this_machine_was_the_limit_are_a_note_with_the_rate_it_let_in_not_a_failure():
+    # seconds 1-3: LocalStack's gateway at its ceiling (a backlog waiting); 5-6: a Locust process (one of two)
+    samples = [{"t": t, "gateway_cpu": 95.0, "visible": 40, "in_flight": 10} for t in (1, 2, 3)]
+    samples += [{"t": 4, "gateway_cpu": 40.0, "visible": 5}]
+    samples += [{"t": t, "locust_cpu": 120.0, "locust_cpu_busiest": 93.0, "visible": 3} for t in (5, 6)]
+    result = judge(saturated_run(samples))
+    assert result.verdict == "PASS"
+    (note,) = result.notes
+    assert "ingest was capped by this machine at ~10/s from second 1" in note
+    assert "LocalStack's gateway and the load generator at its ceiling in 5 s" in note
+    assert "AWS would have accepted them (10,000 requests/s per account)" in note and "rests on" not in note
+    assert result.machine_limit["seconds"] == [1, 2, 3, 5, 6] and result.machine_limit["first_s"] == 1
+    assert not result.machine_limit["conclusion_depends"]
+
+
+def test_a_held_backend_with_an_empty_queue_while_capped_says_the_verdict_rests_on_those_seconds():
+    samples = [{"t": t, "machine_cpu": 99.0, "visible": 0, "in_flight": 0} for t in (2, 3, 4)]
+    held = BackendView("dynamodb", 5.0, "write units / s", peak=4.0, errors=0)
+    (note,) = judge(saturated_run(samples, backend=held)).notes
+    assert "every core of this machine" in note and "the queue was empty at second 2" in note
+    overloaded = BackendView("dynamodb", 5.0, "write units / s", peak=9.0, errors=12)
+    limit = judge(saturated_run(samples, backend=overloaded)).machine_limit
+    assert limit["queue_empty_at_s"] == 2 and not limit["conclusion_depends"]  # it failed anyway
+
+
+def test_a_blip_or_a_machine_with_room_is_no_limit():
+    blip = [{"t": t, "gateway_cpu": 99.0} for t in (1, 2)] + [{"t": t, "gateway_cpu": 50.0} for t in (3, 4)]
+    assert judge(saturated_run(blip)).machine_limit == {}
+    roomy = [{"t": t, "gateway_cpu": 70.0, "locust_cpu": 60.0, "machine_cpu": 80.0} for t in range(1, 9)]
+    assert judge(saturated_run(roomy)).notes == []
+    after_the_load = [{"t": t, "gateway_cpu": 99.0} for t in (12, 13, 14)]  # the drain, not the ingest
+    assert judge(saturated_run(after_the_load)).machine_limit == {}

@@ -46,3 +46,15 @@ def test_the_live_page_shares_the_reports_stylesheet():
     style = live[live.index("<style>") : live.index("</style>")]
     assert style and style in report
     assert 'http-equiv="refresh"' in live and "<polyline" in live
+
+
+def test_the_seconds_this_machine_was_the_limit_are_shaded_on_the_ingest_chart_and_said_in_the_verdict():
+    records = [{**record(f"i{n}"), "t": 0.5 + n * 0.1} for n in range(80)]
+    found = evidence(records, rows=[row(r["id"]) for r in records])
+    found.samples.extend({"t": t, "gateway_cpu": 97.0, "visible": 9, "in_flight": 1, "dlq": 0} for t in (2, 3, 4))
+    page = render_report(found, judge(found), [])
+    assert page.count('class="saturated"') == 1  # seconds 2-4: one stretch
+    assert "this machine at its limit (LocalStack&#39;s gateway)" in page
+    assert "ingest was capped by this machine at ~10/s from second 2" in page
+    calm = evidence(records, rows=[row(r["id"]) for r in records])
+    assert 'class="saturated"' not in render_report(calm, judge(calm), [])

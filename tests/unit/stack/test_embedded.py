@@ -5,13 +5,18 @@ from harness.stack.embedded import localstack_environment
 def test_localstack_runs_offline_dockerless_and_loopback_only(tmp_path):
     env = localstack_environment(StackSettings.from_env({}, port=4570, state_dir=tmp_path), base={})
     assert env["GATEWAY_LISTEN"] == "127.0.0.1:4570"
-    assert env["GATEWAY_SERVER"] == "twisted-loopback"
+    assert env["GATEWAY_SERVER"] == "threaded-loopback"
     assert env["LAMBDA_RUNTIME_EXECUTOR"] == "local-process"
     assert env["PROVIDER_OVERRIDE_DYNAMODB"] == "moto"
     assert env["DISABLE_EVENTS"] == "1"
     assert env["DNS_ADDRESS"] == "0"
     assert env["OVERRIDE_IN_DOCKER"] == "0"
     assert env["TMPDIR"].startswith(str(tmp_path))
+
+
+def test_twisted_stays_available_as_the_gateway_server(tmp_path):
+    settings = StackSettings.from_env({"HARNESS_GATEWAY_SERVER": "twisted"}, state_dir=tmp_path)
+    assert localstack_environment(settings, base={})["GATEWAY_SERVER"] == "twisted-loopback"
 
 
 def test_ambient_aws_and_localstack_variables_do_not_leak_in():

@@ -1,0 +1,152 @@
+"""API Gateway's integrations served inside LocalStack's process instead of through a request to itself.
+
+Stock, every webhook an integration passes on becomes a second request inside the same GIL-bound
+process: ``AWS_PROXY`` calls Lambda through an internal boto client (serialised, signed, run through
+the whole handler chain, parsed, and the answer serialised and parsed back), and the ``AWS`` (service)
+integration sends a real HTTP request to LocalStack's own port with ``requests``. Here:
+
+- ``call_lambda`` hands the event to the Lambda service as its provider's ``invoke`` does, and turns a
+  service exception back into the ``ClientError`` the caller already maps (502, or 500 for
+  AccessDeniedException). An integration with credentials (a role to assume) keeps the stock path.
+- ``InProcessRequests`` stands in for the ``requests`` module of that integration: a request to
+  LocalStack itself goes to its gateway's handler chain directly, as LocalStack's own in-memory clients
+  do (``aws/client.py``'s ``GatewayShortCircuit``): no socket, no HTTP server, no client session. A
+  query-protocol request to a queue's URL (what an SQS integration sends) is first written as the same
+  request to SQS's endpoint with the ``QueueUrl`` in its form, as LocalStack's queue-URL route does
+  (``services/sqs/query_api.py``) before it hands it to an internal client of its own: here it is served
+  by the SQS provider through the handler chain it is already in.
+
+Both are put in place by ``patches``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+from botocore.exceptions import ClientError
+from localstack import config
+from localstack.aws.api import RequestContext, ServiceException
+from localstack.aws.client import create_http_request
+from localstack.http import Request, Response
+from localstack.services.lambda_.api_utils import function_locators_from_arn
+from localstack.utils.strings import long_uid
+from werkzeug.datastructures import Headers
+
+SYNCHRONOUS = "RequestResponse"
+
+
+def lambda_service() -> Any:
+    """The running Lambda provider's service, or None where the provider has none."""
+    from localstack.services.plugins import SERVICE_PLUGINS
+
+    return getattr(SERVICE_PLUGINS.require("lambda").lifecycle_hook, "lambda_service", None)
+
+
+def call_lambda(
+    stock_call_lambda: Any, function_arn: str, event: bytes, source_arn: str, credentials: str | None = None
+) -> bytes:
+    """``RestApiAwsProxyIntegration.call_lambda``, in process: the function's payload (its error payload too)."""
+    name, qualifier, account, region = function_locators_from_arn(function_arn)
+    service = None if credentials or not (account and region) else lambda_service()
+    if service is None:
+        return stock_call_lambda(function_arn=function_arn, event=event, source_arn=source_arn, credentials=credentials)
+    try:
+        result = service.invoke(
+            function_name=name,
+            qualifier=qualifier,
+            region=region,
+            account_id=account,
+            invocation_type=SYNCHRONOUS,
+            client_context=None,
+            request_id=long_uid(),
+            payload=event,
+            trace_context={},
+        )
+    except ServiceException as error:
+        raise as_client_error(error) from error
+    return (result.payload or b"") if result is not None else b""
+
+
+def as_client_error(error: ServiceException) -> ClientError:
+    """What botocore raised for the same exception over the wire: the caller maps its code to a status."""
+    code = getattr(error, "code", type(error).__name__)
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": getattr(error, "message", str(error))},
+            "ResponseMetadata": {"HTTPStatusCode": getattr(error, "status_code", 500)},
+        },
+        "Invoke",
+    )
+
+
+class InProcessAnswer:
+    """The part of a ``requests.Response`` the AWS integration reads."""
+
+    def __init__(self, response: Response) -> None:
+        self.status_code = response.status_code
+        self.content: bytes = response.get_data()
+        self.headers = Headers(response.headers)
+
+
+class InProcessRequests:
+    """The ``requests`` module as API Gateway's AWS integration uses it (``requests.request(...)``): a request
+    to LocalStack's own URL is handled by its gateway in this thread; any other goes out as stock."""
+
+    def __init__(self, gateway: Any = None) -> None:
+        self._gateway = gateway
+
+    @property
+    def gateway(self) -> Any:
+        if self._gateway is None:
+            from localstack.runtime import get_current_runtime
+
+            self._gateway = get_current_runtime().components.gateway
+        return self._gateway
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        if not is_internal(url):
+            return requests.request(method=method, url=url, **kwargs)
+        prepared = requests.Request(
+            method=method,
+            url=url,
+            params=kwargs.get("params"),
+            headers=kwargs.get("headers"),
+            data=kwargs.get("data"),
+        ).prepare()
+        request = create_http_request(prepared)
+        context = RequestContext(queue_request_at_sqs_endpoint(request) or request)
+        response = Response()
+        self.gateway.handle(context, response)
+        return InProcessAnswer(response)
+
+
+QUEUE_PATH = re.compile(r"^/(?:queue/[a-z0-9-]+/)?[0-9]{12}/[a-zA-Z0-9_-]+(?:\.fifo)?$")
+"""A queue's URL path, in the forms of LocalStack's queue-URL routes (standard and path strategies)."""
+FORM = "application/x-www-form-urlencoded"
+
+
+def queue_request_at_sqs_endpoint(request: Request) -> Request | None:
+    """A query-protocol POST to a queue's URL on SQS's host, as the same call to SQS's endpoint (``/``) with
+    its ``QueueUrl`` in the form (a ``QueueUrl`` in the body wins, as on AWS); None for any other request."""
+    if (
+        request.method != "POST"
+        or not request.host.startswith("sqs.")
+        or not QUEUE_PATH.match(request.path)
+        or not request.headers.get("Content-Type", "").startswith(FORM)
+    ):
+        return None
+    form = {"QueueUrl": request.base_url, **dict(parse_qsl(request.get_data(as_text=True), keep_blank_values=True))}
+    if not form.get("Action") or form["Action"] in ("ListQueues", "CreateQueue"):
+        return None  # LocalStack's queue-URL route answers those (an error), as stock
+    headers = Headers(request.headers)
+    headers["Content-Type"] = f"{FORM}; charset=utf-8"
+    headers.pop("Content-Length", None)
+    server = (request.environ["SERVER_NAME"], int(request.environ["SERVER_PORT"]))
+    return Request("POST", "/", headers=headers, body=urlencode(form), server=server)
+
+
+def is_internal(url: str) -> bool:
+    return urlsplit(url).netloc == urlsplit(config.internal_service_url()).netloc

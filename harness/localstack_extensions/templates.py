@@ -1,0 +1,55 @@
+"""API Gateway's mapping templates prepared once, not on every request.
+
+LocalStack renders a mapping template (VTL) by rewriting its text with two regular expressions, then
+``airspeed.Template(text).merge(namespace)``: every request rewrites and parses its template again, and
+under a flood through a direct integration that was the largest share of the gateway's time (the
+README's "Benchmark"). Two stand-ins, put in place by ``patches`` where LocalStack's renderer
+(``utils/aws/templating.py``) looks them up:
+
+- ``CompiledTemplates`` for the ``airspeed`` module: the same text gives the same compiled template,
+  whose tree only reads the namespace it is merged with (``test_patches`` checks that no evaluation
+  writes to it), so threads can share it;
+- ``RememberedSubstitutions`` for the ``re`` module: ``sub`` is a pure function of its arguments, so
+  the same template's rewrite is remembered (and the strings' ``replaceAll`` with it).
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Any
+
+TEMPLATES_KEPT = 512
+"""Distinct templates kept compiled (each API's request and response templates, after LocalStack's rewrites)."""
+
+
+class CompiledTemplates:
+    """The ``airspeed`` module, but ``Template(text)`` answers one compiled template per distinct text."""
+
+    def __init__(self, airspeed: ModuleType) -> None:
+        self._airspeed = airspeed
+        self.Template = functools.lru_cache(maxsize=TEMPLATES_KEPT)(self._compiled)
+
+    def _compiled(self, content: str, filename: str = "<string>") -> Any:
+        template = self._airspeed.Template(content, filename)
+        template.ensure_compiled()
+        return template
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._airspeed, name)
+
+
+class RememberedSubstitutions:
+    """The ``re`` module, but ``sub`` of string arguments answers from memory when it was asked the same."""
+
+    def __init__(self, re: ModuleType) -> None:
+        self._re = re
+        self._sub = functools.lru_cache(maxsize=TEMPLATES_KEPT)(re.sub)
+
+    def sub(self, pattern: Any, repl: Any, string: Any, count: int = 0, flags: int = 0) -> Any:
+        if isinstance(pattern, str) and isinstance(repl, str) and type(string) is str:
+            return self._sub(pattern, repl, string, count, flags)
+        return self._re.sub(pattern, repl, string, count, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._re, name)

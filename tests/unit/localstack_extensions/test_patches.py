@@ -1,0 +1,287 @@
+"""Each patch of ``patches`` pinned to the LocalStack code it replaces (a change there fails here first), and
+what the replacements do, with fakes for LocalStack's services."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from types import SimpleNamespace
+
+import pytest
+from botocore.exceptions import ClientError
+from localstack.aws.api.lambda_ import TooManyRequestsException
+from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
+from localstack.services.lambda_.invocation import version_manager
+from localstack.services.sqs import query_api
+from localstack.utils.aws import templating
+
+from harness.localstack_extensions import in_process, patches
+from harness.localstack_extensions.metrics import LambdaMetrics
+from harness.localstack_extensions.templates import CompiledTemplates, RememberedSubstitutions
+
+PINNED = {
+    # What each patch relies on, and the digest of its source: when LocalStack's pin moves, re-read the code,
+    # check the patch, then pin the new digest.
+    "RestApiAwsProxyIntegration.invoke": (
+        aws_integrations.RestApiAwsProxyIntegration.invoke,
+        "6fcff821de55",
+        "calls self.call_lambda(function_arn=, event=, source_arn=, credentials=) and maps ClientError to 502/500",
+    ),
+    "RestApiAwsProxyIntegration.call_lambda": (
+        aws_integrations.RestApiAwsProxyIntegration.call_lambda,
+        "75964f5a1a6a",
+        "a static method: an internal client's Invoke, RequestResponse, the payload read",
+    ),
+    "RestApiAwsIntegration.invoke": (
+        aws_integrations.RestApiAwsIntegration.invoke,
+        "7e0e7e3bbc72",
+        "sends with requests.request(method=, url=, params=, headers=[, data=]) and reads content, status, headers",
+    ),
+    "VtlTemplate.render_vtl": (
+        templating.VtlTemplate.render_vtl,
+        "8675102cf946",
+        "rewrites the template with re.sub, then airspeed.Template(text).merge(namespace), per call",
+    ),
+    "try_call_sqs": (
+        query_api.try_call_sqs,
+        "a151780bb44b",
+        "a queue-URL request is {QueueUrl: its URL, **its form} posted to / (what queue_request_at_sqs_endpoint does)",
+    ),
+    "LambdaVersionManager.invoke": (
+        version_manager.LambdaVersionManager.invoke,
+        "3982e0e791a3",
+        "records each invocation with record_cw_metric_* in start_thread(..., name='record-cloudwatch-metric...')",
+    ),
+}
+
+
+def digest(function) -> str:
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:12]
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_the_patched_code_has_the_shape_the_patch_was_written_for(name):
+    function, pinned, relied_on = PINNED[name]
+    assert digest(function) == pinned, (
+        f"LocalStack's {name} changed; the patch relies on it: {relied_on}. Re-read it, check "
+        f"harness/localstack_extensions/patches.py, then pin the new digest"
+    )
+
+
+def test_the_shapes_the_patches_call_and_replace():
+    assert isinstance(inspect.getattr_static(aws_integrations.RestApiAwsProxyIntegration, "call_lambda"), staticmethod)
+    assert list(inspect.signature(aws_integrations.RestApiAwsProxyIntegration.call_lambda).parameters) == [
+        "function_arn",
+        "event",
+        "source_arn",
+        "credentials",
+    ]
+    source = inspect.getsource(aws_integrations)
+    assert source.count("requests.") == 1 and "requests.request(**request_parameters)" in source
+    managed = inspect.getsource(version_manager.LambdaVersionManager.invoke)
+    assert managed.count("start_thread(") == 2 and managed.count(f'name=f"{patches.METRIC_THREAD_PREFIX}') == 2
+
+
+def test_the_patches_apply_and_undo():
+    stock_call_lambda = aws_integrations.RestApiAwsProxyIntegration.call_lambda
+    stock_requests = aws_integrations.requests
+    patches.PATCHES.apply()
+    try:
+        assert aws_integrations.RestApiAwsProxyIntegration.call_lambda is not stock_call_lambda
+        assert isinstance(aws_integrations.requests, in_process.InProcessRequests)
+        assert version_manager.record_cw_metric_invocation is patches._invocation_counted
+    finally:
+        patches.PATCHES.undo()
+    assert aws_integrations.RestApiAwsProxyIntegration.call_lambda is stock_call_lambda
+    assert isinstance(inspect.getattr_static(aws_integrations.RestApiAwsProxyIntegration, "call_lambda"), staticmethod)
+    assert aws_integrations.requests is stock_requests
+
+
+ARN = "arn:aws:lambda:eu-west-1:111111111111:function:publisher"
+
+
+class FakeLambdaService:
+    def __init__(self, answer=None, error=None):
+        self.calls, self.answer, self.error = [], answer, error
+
+    def invoke(self, **call):
+        self.calls.append(call)
+        if self.error:
+            raise self.error
+        return self.answer
+
+
+def stock_never_called(**_):
+    raise AssertionError("the stock path was taken")
+
+
+def test_an_invoke_in_process_hands_the_event_to_the_lambda_service(monkeypatch):
+    service = FakeLambdaService(answer=SimpleNamespace(payload=b'{"statusCode": 202}'))
+    monkeypatch.setattr(in_process, "lambda_service", lambda: service)
+    assert in_process.call_lambda(stock_never_called, ARN, b"{}", "arn:source") == b'{"statusCode": 202}'
+    (call,) = service.calls
+    assert (call["function_name"], call["qualifier"], call["region"], call["account_id"]) == (
+        "publisher",
+        None,
+        "eu-west-1",
+        "111111111111",
+    )
+    assert call["invocation_type"] == "RequestResponse" and call["payload"] == b"{}"
+
+
+def test_a_throttled_invoke_becomes_the_client_error_the_integration_maps_to_502(monkeypatch):
+    service = FakeLambdaService(error=TooManyRequestsException("Rate Exceeded.", Type="User"))
+    monkeypatch.setattr(in_process, "lambda_service", lambda: service)
+    with pytest.raises(ClientError) as raised:
+        in_process.call_lambda(stock_never_called, ARN, b"{}", "arn:source")
+    assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+def test_an_integration_with_credentials_keeps_the_stock_path(monkeypatch):
+    monkeypatch.setattr(in_process, "lambda_service", lambda: pytest.fail("in process despite credentials"))
+    calls = []
+
+    def stock(**call):
+        calls.append(call)
+        return b"stock"
+
+    assert in_process.call_lambda(stock, ARN, b"{}", "arn:source", "arn:aws:iam::1:role/r") == b"stock"
+    assert calls[0]["credentials"] == "arn:aws:iam::1:role/r"
+
+
+def test_a_request_to_localstack_itself_is_handled_by_its_gateway_in_process(monkeypatch):
+    monkeypatch.setattr(in_process, "is_internal", lambda url: True)
+    seen = []
+
+    class Gateway:
+        def handle(self, context, response):
+            request = context.request
+            seen.append((request.method, request.path, request.args.to_dict(), request.get_data(), request.host))
+            response.status_code = 200
+            response.headers["Content-Type"] = "text/xml"
+            response.set_data(b"<SendMessageResponse/>")
+
+    answer = in_process.InProcessRequests(Gateway()).request(
+        method="POST",
+        url="http://localhost.localstack.cloud:4566/000000000000/q",
+        params={"Action": "SendMessage"},
+        headers={"Host": "sqs.us-east-1.localhost.localstack.cloud:4566"},
+        data="MessageBody=hi",
+    )
+    assert (answer.status_code, answer.content, answer.headers["Content-Type"]) == (
+        200,
+        b"<SendMessageResponse/>",
+        "text/xml",
+    )
+    assert seen == [
+        (
+            "POST",
+            "/000000000000/q",
+            {"Action": "SendMessage"},
+            b"MessageBody=hi",
+            "sqs.us-east-1.localhost.localstack.cloud:4566",
+        )
+    ]
+
+
+def test_the_version_managers_metric_threads_run_inline_and_others_still_start():
+    ran, started = [], []
+    assert patches._metrics_inline(lambda params: ran.append(params), name="record-cloudwatch-metric-f:1") is None
+    assert ran == [None]
+    original = patches._stock_start_thread
+    patches._stock_start_thread = lambda method, *args, **kwargs: started.append(kwargs["name"])
+    try:
+        patches._metrics_inline(lambda params: None, name="provisioning-f")
+    finally:
+        patches._stock_start_thread = original
+    assert started == ["provisioning-f"]
+
+
+def test_invocations_and_errors_are_counted_as_one_sample_per_invocation(monkeypatch):
+    metrics = LambdaMetrics()
+    monkeypatch.setattr(metrics, "_ensure_flusher", lambda: None)
+    for _ in range(3):
+        metrics.invoked("1", "r", "f")
+    metrics.invoked("1", "r", "f", error=True)
+    data = metrics.collect()[("1", "r")]["AWS/Lambda"]
+    by_name = {datum["MetricName"]: datum for datum in data}
+    assert by_name["Invocations"]["Values"] == [1.0] and by_name["Invocations"]["Counts"] == [4.0]
+    assert by_name["Errors"]["Counts"] == [1.0]
+    assert by_name["Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": "f"}]
+    assert "Unit" not in by_name["Invocations"]  # as LocalStack writes them: Sum and SampleCount read the same
+    assert metrics.collect() == {}  # counted once
+
+
+def test_a_query_request_to_a_queues_url_becomes_the_same_call_at_sqs_endpoint():
+    from localstack.http import Request
+
+    request = Request(
+        "POST",
+        "/000000000000/webhook-queue",
+        headers={"Host": "sqs.us-east-1.localhost.localstack.cloud:4566", "Content-Type": FORM},
+        body="Action=SendMessage&MessageBody=a%20b",
+        server=("localhost.localstack.cloud", 4566),
+    )
+    rewritten = in_process.queue_request_at_sqs_endpoint(request)
+    assert rewritten.path == "/" and rewritten.host == "sqs.us-east-1.localhost.localstack.cloud:4566"
+    assert rewritten.form.to_dict() == {
+        "QueueUrl": "http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/webhook-queue",
+        "Action": "SendMessage",
+        "MessageBody": "a b",
+    }
+    elsewhere = Request("POST", "/", headers={"Host": "sqs.us-east-1.x", "Content-Type": FORM}, body="Action=X")
+    json_call = Request("POST", "/000000000000/q", headers={"Host": "sqs.us-east-1.x"}, body="{}")
+    listing = Request(
+        "POST", "/000000000000/q", headers={"Host": "sqs.x", "Content-Type": FORM}, body="Action=ListQueues"
+    )
+    assert not any(map(in_process.queue_request_at_sqs_endpoint, (elsewhere, json_call, listing)))
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_a_template_is_compiled_once_and_renders_as_before_for_every_namespace():
+    import airspeed
+
+    compiled = CompiledTemplates(airspeed)
+    text = "#set($x = $a)#if($x == 1)one#else$x#end"
+    assert compiled.Template(text) is compiled.Template(text)
+    assert [compiled.Template(text).merge({"a": a}) for a in (1, 2)] == ["one", "2"]
+    assert compiled.TemplateError is airspeed.TemplateError  # the rest of the module passes through
+
+
+def test_evaluating_a_compiled_template_writes_nothing_to_its_tree():
+    """Why threads may share a compiled template: no evaluate method of airspeed assigns to its element."""
+    import ast
+
+    import airspeed.operators
+
+    tree = ast.parse(inspect.getsource(airspeed.operators))
+    writes = [
+        f"{cls.name}.{function.name}"
+        for cls in tree.body
+        if isinstance(cls, ast.ClassDef)
+        for function in cls.body
+        if isinstance(function, ast.FunctionDef) and function.name in ("evaluate", "evaluate_raw", "calculate")
+        for node in ast.walk(function)
+        if isinstance(node, ast.Assign | ast.AugAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+    ]
+    assert writes == []
+
+
+def test_substitutions_are_remembered_only_for_plain_strings():
+    import re
+
+    remembered = RememberedSubstitutions(re)
+    assert remembered.sub(r"a(b)", r"\1", "xaby", count=re.MULTILINE) == "xby"
+    remembered.sub(r"a(b)", r"\1", "xaby", count=re.MULTILINE)
+    assert remembered._sub.cache_info().hits == 1
+
+    class Marked(str):
+        pass
+
+    assert remembered.sub("a", "b", Marked("aa")) == "bb" and remembered._sub.cache_info().misses == 1
+    assert remembered.MULTILINE == re.MULTILINE
