@@ -417,7 +417,8 @@ class MachineLimit:
     queue_empty_at_s: int | None
     """A saturated second with no backlog: the consumer kept up with what got in, so the backend saw only that."""
     conclusion_depends: bool
-    """The backend held, but with an empty queue in a saturated second: a faster ingest would have tested it."""
+    """A backend with a capacity held, but the queue was empty in a saturated second: a faster ingest would have
+    tested it harder (an on-demand backend has no capacity to hold)."""
 
     @property
     def first_s(self) -> int:
@@ -457,30 +458,33 @@ def machine_limit(evidence: Evidence) -> MachineLimit | None:
     seconds: list[int] = []
     by: set[str] = set()
     empty_at: int | None = None
-    for sample in evidence.samples:
-        if not origin < sample.get("t", 0) <= end + 1:
-            continue
+    previous = None
+    for sample in sorted((s for s in evidence.samples if "t" in s), key=lambda s: s["t"]):
+        # A sample's CPU figures cover the time since the one before: a sampler held up by a swamped machine
+        # comes back with one sample for several seconds, and each of them was saturated.
+        since, previous = previous, sample["t"]
         what = _saturated(sample)
-        if not what:
+        if not what or not origin < sample["t"] <= end + 1:
             continue
-        second = max(1, round(sample["t"] - origin))
-        if not seconds or seconds[-1] != second:
-            seconds.append(second)
+        last = max(1, round(sample["t"] - origin))
+        first = last if since is None else max(1, min(last, round(since - origin) + 1))
+        seconds += [second for second in range(first, last + 1) if not seconds or second > seconds[-1]]
         by |= what
         if empty_at is None and sample.get("visible") == 0 and sample.get("in_flight", 0) == 0:
-            empty_at = second
+            empty_at = last
     if len(seconds) < SATURATED_SECONDS_TO_TELL:
         return None
     accepted = evidence.accepted.times("new") + evidence.accepted.times("sender-retry")
     per_second = Counter(int(t - origin) + 1 for t in accepted)
     rates = sorted(per_second.get(second, 0) for second in seconds)
-    backend_held = evidence.backend is None or not evidence.backend.errors
+    view = evidence.backend
+    held_within_a_limit = view is not None and view.capacity is not None and not view.errors
     return MachineLimit(
         seconds=seconds,
         by=[name for name in SATURATED_PARTS if name in by],
         capped_rps=float(rates[len(rates) // 2]),
         queue_empty_at_s=empty_at,
-        conclusion_depends=empty_at is not None and backend_held,
+        conclusion_depends=empty_at is not None and held_within_a_limit,
     )
 
 

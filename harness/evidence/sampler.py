@@ -67,14 +67,7 @@ class Sampler(threading.Thread):
                 out.close()
 
     def sample(self) -> dict[str, Any]:
-        outputs = self.outputs()
-        depth = observe.queue_depth(self.sqs, outputs.queue_url)
-        sample: dict[str, Any] = {
-            "t": time.time(),
-            "visible": depth.visible,
-            "in_flight": depth.in_flight,
-            "dlq": observe.queue_depth(self.sqs, outputs.dlq_url).total if outputs.dlq_url else 0,
-        }
+        sample: dict[str, Any] = {"t": time.time()}  # the CPU first: the queue is read through the emulator
         for name, processes in self.processes.items():
             sample[name], busiest = self._cpu(processes)
             if len(processes) > 1:
@@ -82,6 +75,10 @@ class Sampler(threading.Thread):
         for name, (parent, children) in self.parents.items():
             sample[name] = self._children_cpu(parent, children)
         sample["machine_cpu"] = psutil.cpu_percent(None)
+        outputs = self.outputs()
+        depth = observe.queue_depth(self.sqs, outputs.queue_url)
+        sample["visible"], sample["in_flight"] = depth.visible, depth.in_flight
+        sample["dlq"] = observe.queue_depth(self.sqs, outputs.dlq_url).total if outputs.dlq_url else 0
         if self.probe is not None:
             sample.update(self.probe())
         if self.cloudwatch is not None:

@@ -18,11 +18,18 @@ test_patches.py`` fails when its shape changes.
   that runs them: ``Invocations`` and ``Errors`` are counted in memory (``metrics.LAMBDA_METRICS``) on the
   invoking thread, not written with a PutMetricData per invocation on a new thread that LocalStack keeps
   in ``TMP_THREADS`` until shutdown. The module imports both by name, so they are patched there.
+- ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
+  once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
+  requests, the import system compiles a module not yet compiled) can fail with "AST constructor
+  recursion depth mismatch" (CPython gh-106905, fixed in 3.11.8): a flood's first second answered 500.
 """
 
 from __future__ import annotations
 
+import builtins
 import inspect
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +96,16 @@ def _error_counted(function_name: str, account_id: str, region_name: str) -> Non
     LAMBDA_METRICS.invoked(account_id, region_name, function_name, error=True)
 
 
+AST_RACE_FIXED = (3, 11, 8)
+_compiling = threading.RLock()
+_builtin_compile = builtins.compile
+
+
+def _compile_one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+    with _compiling:
+        return _builtin_compile(*args, **kwargs)
+
+
 PATCHES = Patches(
     [
         Patch.function(RestApiGateway.__init__, _rest_api_gateway_with_limits_and_metrics),
@@ -102,6 +119,10 @@ PATCHES = Patches(
         Patch(version_manager, "record_cw_metric_error", _error_counted),
     ]
 )
+
+
+if sys.version_info < AST_RACE_FIXED:
+    PATCHES.add(Patch(builtins, "compile", _compile_one_at_a_time))
 
 
 @hooks.on_infra_start()

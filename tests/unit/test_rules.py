@@ -303,3 +303,9 @@ def test_a_blip_or_a_machine_with_room_is_no_limit():
     assert judge(saturated_run(roomy)).notes == []
     after_the_load = [{"t": t, "gateway_cpu": 99.0} for t in (12, 13, 14)]  # the drain, not the ingest
     assert judge(saturated_run(after_the_load)).machine_limit == {}
+
+
+def test_a_sample_held_up_by_a_swamped_machine_counts_for_every_second_it_covers():
+    samples = [{"t": 2, "machine_cpu": 40.0}, {"t": 7, "machine_cpu": 99.0, "visible": 30, "in_flight": 5}]
+    limit = judge(saturated_run(samples)).machine_limit
+    assert limit["seconds"] == [3, 4, 5, 6, 7] and limit["by"] == ["every core of this machine"]

@@ -285,3 +285,24 @@ def test_substitutions_are_remembered_only_for_plain_strings():
 
     assert remembered.sub("a", "b", Marked("aa")) == "bb" and remembered._sub.cache_info().misses == 1
     assert remembered.MULTILINE == re.MULTILINE
+
+
+def test_compile_runs_one_call_at_a_time_where_cpython_races_building_asts():
+    import builtins
+    import sys
+
+    patched = [patch for patch in patches.PATCHES.patches if patch.obj is builtins]
+    assert bool(patched) == (sys.version_info < patches.AST_RACE_FIXED)
+    assert patches._compile_one_at_a_time("1 + 1", "<test>", "eval") is not None
+    inside = []
+
+    def holds_the_lock() -> None:
+        inside.append(patches._compiling.acquire(blocking=False))
+
+    with patches._compiling:  # while one compile runs, another thread waits
+        import threading
+
+        thread = threading.Thread(target=holds_the_lock)
+        thread.start()
+        thread.join()
+    assert inside == [False]
