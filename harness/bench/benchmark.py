@@ -17,9 +17,10 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,8 @@ class Ingest:
     """The stack's gateway process's CPU per accepted webhook (with ``pid``)."""
     stack_cpu_ms_per_webhook: float | None = None
     """The same with its descendants: the function processes of either emulator."""
+    answers: dict[int, int] = field(default_factory=dict)
+    """HTTP status -> how many got it (0: no answer)."""
 
 
 def webhook_ingest(
@@ -251,6 +254,7 @@ def webhook_ingest(
         me.cpu_percent(None),
         round(per_webhook[0], 3) if stack else None,
         round(per_webhook[1], 3) if stack else None,
+        dict(Counter(statuses)),
     )
 
 
@@ -277,7 +281,7 @@ def memory_over_invocations(settings: StackSettings, pid: int, invocations: int)
     done = 0
     with ThreadPoolExecutor(10) as pool:
         for checkpoint in (1000, invocations):
-            list(pool.map(lambda _: lambda_client.invoke(FunctionName=name, Payload=b"{}"), range(checkpoint - done)))
+            list(pool.map(lambda _: invoked(lambda_client, name), range(checkpoint - done)))
             done = checkpoint
             time.sleep(1.5)  # the log shipper's batch window and the metrics' second, flushed into the state
             figures[f"localstack_rss_mb_after_{checkpoint}_invocations"] = gateway.memory_info().rss / 2**20
@@ -291,6 +295,11 @@ def memory_over_invocations(settings: StackSettings, pid: int, invocations: int)
     figures["stored_logs_mb_per_1000_invocations"] = stored_log_bytes(lines, 1000) / 2**20
     lambda_client.delete_function(FunctionName=name)
     return figures
+
+
+def invoked(lambda_client: Any, name: str) -> bytes:
+    """One invocation, its answer read (an unread answer keeps its connection from the pool: a new one each time)."""
+    return lambda_client.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()
 
 
 def invocation_log_lines(logs: Any, function: str) -> list[str]:

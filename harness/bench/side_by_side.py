@@ -187,6 +187,7 @@ def turn(target: Target, settings: StackSettings, options: SideBySideSettings) -
                     "accepted": measured.accepted,
                     "gateway_cpu_ms_per_webhook": measured.gateway_cpu_ms_per_webhook or 0.0,
                     "stack_cpu_ms_per_webhook": measured.stack_cpu_ms_per_webhook or 0.0,
+                    "answers": measured.answers,
                 }
         return figures
     finally:
@@ -233,14 +234,15 @@ def summarise(turns: dict[str, list[dict[str, dict[str, float]]]], options: Side
                     "turns": [round(turn[key][figure], 2) for turn in rounds],
                 }
                 for figure in rounds[0][key]
+                if figure != "answers"
             }
+            stack[key]["answers"] = [turn[key]["answers"] for turn in rounds]
         summary["stacks"][label] = stack
     ours = summary["stacks"][HarnessTree.label]
     for stack in summary["stacks"].values():
         for key, figures in stack.items():
-            figures["this_code_over_it"] = round(
-                ours[key]["accepted_per_s"]["median"] / max(figures["accepted_per_s"]["median"], 1e-9), 2
-            )
+            theirs = figures["accepted_per_s"]["median"]
+            figures["this_code_over_it"] = round(ours[key]["accepted_per_s"]["median"] / theirs, 2) if theirs else None
     return summary
 
 
@@ -248,15 +250,19 @@ def table(summary: dict[str, Any]) -> str:
     lines = [
         f"{summary['senders']} senders, {summary['requests']} webhooks per turn, {summary['rounds']} turns per stack "
         "(stacks alternating)",
-        f"{'stack':<28} {'way in / client':<22} {'accepted/s (turns)':<30} {'gateway ms/webhook':>18} "
+        f"{'stack':<28} {'way in / client':<24} {'accepted/s (turns)':<28} {'gateway ms/webhook':>18} "
         f"{'with functions':>15} {'this code / it':>15}",
     ]
     for label, stack in summary["stacks"].items():
         for key, figures in stack.items():
             rate = figures["accepted_per_s"]
+            if not rate["median"]:
+                answers = ", ".join(f"{status or 'none'} x{count}" for status, count in figures["answers"][0].items())
+                lines.append(f"{label:<28} {key:<24} none accepted (answers: {answers})")
+                continue
             rates = f"{rate['median']:g} (" + ", ".join(f"{value:g}" for value in rate["turns"]) + ")"
             lines.append(
-                f"{label:<28} {key:<22} {rates:<30} "
+                f"{label:<28} {key:<24} {rates:<28} "
                 f"{figures['gateway_cpu_ms_per_webhook']['median']:>18.2f} "
                 f"{figures['stack_cpu_ms_per_webhook']['median']:>15.2f} {figures['this_code_over_it']:>15.2f}"
             )

@@ -1,17 +1,20 @@
-"""A threaded HTTP/1.1 server for LocalStack's gateway: a connection's thread reads, serves and answers.
+"""A threaded HTTP/1.1 server for LocalStack's gateway: one worker reads a request, serves it and answers.
 
 twisted, LocalStack's default, parses each request on its reactor thread, hands it to a thread pool
 for the WSGI application, and hands every write and the finish back to the reactor, each hop a lock,
 a queue and a wake-up of another thread, all of it under one GIL. Under a webhook flood that plumbing,
-not AWS's logic, was most of the gateway's time (the README's "Benchmark"). Here one thread per
-connection does all of it: the standard library's ``socketserver``, a lean HTTP/1.1 reader, and the
-same WSGI adapter of rolo that twisted drives (``WsgiGateway``), raw header names and their case kept.
+not AWS's logic, was a large share of the gateway's time (the README's "Benchmark"). Here one loop
+thread only accepts connections and waits, with a selector, for the next request on each idle one (an
+idle connection holds no thread, whatever a client leaves open); a worker of a bounded pool
+(GATEWAY_WORKER_COUNT, as twisted's) then reads that request, runs the same WSGI adapter of rolo that
+twisted drives (``WsgiGateway``, raw header names and their case kept) and writes the answer itself.
 
-What it speaks: HTTP/1.0 and 1.1, keep-alive, ``Expect: 100-continue``, chunked request bodies,
-responses of unknown length as chunked (or, to an HTTP/1.0 client, ended by closing), and TLS on the
-same port when LocalStack hands it a certificate (a TLS handshake is recognised by its first byte, as
-LocalStack's ``TLSMultiplexer`` does). No WebSockets: nothing the harness emulates uses them. Each
-listener binds exactly the host given in GATEWAY_LISTEN. Selected with ``GATEWAY_SERVER=threaded-loopback``.
+What it speaks: HTTP/1.0 and 1.1, keep-alive (a connection idle for ``IDLE_TIMEOUT_S`` is closed),
+pipelined requests, ``Expect: 100-continue``, chunked request bodies, answers of unknown length as
+chunked (or, to an HTTP/1.0 client, ended by closing), and TLS on the same port when LocalStack hands it
+a certificate (a TLS handshake is recognised by its first byte, as LocalStack's ``TLSMultiplexer``
+does). No WebSockets: nothing the harness emulates uses them. Each listener binds exactly the host given
+in GATEWAY_LISTEN. Selected with ``GATEWAY_SERVER=threaded-loopback``.
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import queue
+import selectors
 import socket
-import socketserver
 import ssl
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from localstack import config
 from localstack.runtime.server.core import RuntimeServer, RuntimeServerPlugin
 from rolo.gateway.wsgi import WsgiGateway
 
@@ -34,8 +41,11 @@ LOG = logging.getLogger(__name__)
 
 IDLE_TIMEOUT_S = 120.0
 """A kept-alive connection with no new request for this long is closed (clients reconnect)."""
+READ_TIMEOUT_S = 60.0
+"""How long a request that has begun may pause between its bytes."""
 MAX_LINE = 65536
 MAX_HEADERS = 200
+RECEIVE = 65536
 TLS_HANDSHAKE = 0x16
 NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -44,91 +54,124 @@ class BadRequest(Exception):
     pass
 
 
-def read_line(stream: Any) -> bytes:
-    line = stream.readline(MAX_LINE + 1)
-    if len(line) > MAX_LINE:
-        raise BadRequest("line too long")
-    return line
+class Closed(Exception):
+    """The client closed the connection."""
 
 
-def read_chunked(stream: Any) -> bytes:
-    """A chunked body, its trailers dropped."""
-    parts = []
-    while True:
-        size_line = read_line(stream)
-        if not size_line:
-            raise BadRequest("connection closed inside a chunked body")
-        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-        if size == 0:
-            while read_line(stream) not in (b"\r\n", b"\n", b""):
-                pass
-            return b"".join(parts)
-        parts.append(stream.read(size))
-        stream.readline()  # the chunk's CRLF
+class Connection:
+    """A client connection and the bytes read from it but not yet used (the next request's, when pipelined)."""
 
+    def __init__(self, sock: socket.socket, address: tuple, server: ThreadedGatewayServer) -> None:
+        self.sock, self.address, self.server = sock, address, server
+        self.buffer = bytearray()
+        self.scheme = ""
+        self.last_active = time.monotonic()
 
-class GatewayConnection(socketserver.StreamRequestHandler):
-    """One client connection: requests in turn, until either side closes it."""
+    # --- reading ---------------------------------------------------------------------------------
 
-    server: ThreadedGatewayServer
-    timeout = IDLE_TIMEOUT_S
+    def _fill(self) -> None:
+        chunk = self.sock.recv(RECEIVE)
+        if not chunk:
+            raise Closed
+        self.buffer += chunk
 
-    def setup(self) -> None:
-        if self.server.tls is not None and self._starts_tls():
-            self.request = self.server.tls.wrap_socket(self.request, server_side=True)
-            self.scheme = "https"
-        else:
-            self.scheme = "http"
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
+    def read_line(self) -> bytes:
+        start = 0
+        while (end := self.buffer.find(b"\n", start)) < 0:
+            if len(self.buffer) > MAX_LINE:
+                raise BadRequest("line too long")
+            start = len(self.buffer)
+            self._fill()
+        line = bytes(self.buffer[: end + 1])
+        del self.buffer[: end + 1]
+        return line
 
-    def _starts_tls(self) -> bool:
-        self.request.settimeout(self.timeout)
-        with contextlib.suppress(OSError):
-            first = self.request.recv(1, socket.MSG_PEEK)
-            return bool(first) and first[0] == TLS_HANDSHAKE
-        return False
+    def read(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
 
-    def handle(self) -> None:
+    def read_chunked(self) -> bytes:
+        """A chunked body, its trailers dropped."""
+        parts = []
+        while True:
+            size = int(self.read_line().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.read_line() not in (b"\r\n", b"\n"):
+                    pass
+                return b"".join(parts)
+            parts.append(self.read(size))
+            self.read_line()  # the chunk's CRLF
+
+    def has_more(self) -> bool:
+        """A request's bytes already here (pipelined, or held by TLS): serve it without waiting for the socket."""
+        pending = self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0
+        return bool(self.buffer) or pending > 0
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    # --- serving ---------------------------------------------------------------------------------
+
+    def serve(self) -> bool:
+        """Serve the requests that are here; whether the connection stays open for more."""
+        self.sock.settimeout(READ_TIMEOUT_S)
         try:
-            while self.handle_one():
-                pass
-        except (OSError, ssl.SSLError):
-            pass  # the client went away, or stayed idle too long
+            if not self.scheme:
+                self._start()
+            while True:
+                if not self.serve_one():
+                    return False
+                if not self.has_more():
+                    self.last_active = time.monotonic()
+                    return True
+        except (Closed, OSError, ssl.SSLError):
+            return False  # the client went away, or stalled mid-request
         except BadRequest as error:
             with contextlib.suppress(OSError):
                 self._write_simple(400, str(error))
-
-    def handle_one(self) -> bool:
-        """Serve one request; whether the connection stays open for another."""
-        line = read_line(self.rfile)
-        while line in (b"\r\n", b"\n"):  # tolerated between requests
-            line = read_line(self.rfile)
-        if not line:
             return False
+
+    def _start(self) -> None:
+        """Plain HTTP or TLS, told by the first byte, as LocalStack's multiplexer does."""
+        first = self.sock.recv(1, socket.MSG_PEEK)
+        if not first:
+            raise Closed
+        if self.server.tls is not None and first[0] == TLS_HANDSHAKE:
+            self.sock = self.server.tls.wrap_socket(self.sock, server_side=True)
+            self.scheme = "https"
+        else:
+            self.scheme = "http"
+
+    def serve_one(self) -> bool:
+        line = self.read_line()
+        while line in (b"\r\n", b"\n"):  # tolerated between requests
+            line = self.read_line()
         try:
             method, target, version = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
         except ValueError:
             raise BadRequest(f"malformed request line {line[:100]!r}") from None
         raw_headers = self._read_headers()
         environ = self._environ(method, target, version, raw_headers)
-        keep_alive = self._keeps_alive(version, environ.get("HTTP_CONNECTION", ""))
+        keep_alive = _keeps_alive(version, environ.get("HTTP_CONNECTION", ""))
         if environ.get("HTTP_EXPECT", "").lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            body = read_chunked(self.rfile)
+            body = self.read_chunked()
             environ["CONTENT_LENGTH"] = str(len(body))
         else:
             length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         return self._respond(environ, method, version, keep_alive)
 
     def _read_headers(self) -> list[tuple[bytes, bytes]]:
-        headers = []
+        headers: list[tuple[bytes, bytes]] = []
         while True:
-            line = read_line(self.rfile)
-            if line in (b"\r\n", b"\n", b""):
+            line = self.read_line()
+            if line in (b"\r\n", b"\n"):
                 return headers
             if line[:1] in (b" ", b"\t") and headers:  # an obsolete folded continuation
                 name, value = headers[-1]
@@ -145,7 +188,7 @@ class GatewayConnection(socketserver.StreamRequestHandler):
         path, _, query = target.partition("?")
         if not path.startswith("/"):  # absolute form: http://host/path
             path = "/" + path.split("://", 1)[-1].partition("/")[2]
-        host, port = self.server.server_address[:2]
+        host, port = self.server.address[:2]
         environ: dict[str, Any] = {
             "REQUEST_METHOD": method,
             "SCRIPT_NAME": "",
@@ -156,8 +199,8 @@ class GatewayConnection(socketserver.StreamRequestHandler):
             "SERVER_PROTOCOL": version,
             "REQUEST_URI": target,
             "RAW_URI": target,
-            "REMOTE_ADDR": self.client_address[0],
-            "REMOTE_PORT": str(self.client_address[1]),
+            "REMOTE_ADDR": self.address[0],
+            "REMOTE_PORT": str(self.address[1]),
             "rolo.headers": raw_headers,
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": self.scheme,
@@ -174,19 +217,12 @@ class GatewayConnection(socketserver.StreamRequestHandler):
             environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ
 
-    @staticmethod
-    def _keeps_alive(version: str, connection: str) -> bool:
-        tokens = {token.strip().lower() for token in connection.split(",")}
-        if version == "HTTP/1.1":
-            return "close" not in tokens
-        return "keep-alive" in tokens
-
     def _respond(self, environ: dict, method: str, version: str, keep_alive: bool) -> bool:
         started: list[Any] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             started[:] = [status, headers]
-            return self.wfile.write
+            return self.write
 
         try:
             body = self.server.application(environ, start_response)
@@ -198,7 +234,7 @@ class GatewayConnection(socketserver.StreamRequestHandler):
             status, headers = started
             code = int(status.split(" ", 1)[0])
             names = {name.lower() for name, _ in headers}
-            if "connection" in names and any(n.lower() == "connection" and v.lower() == "close" for n, v in headers):
+            if any(name.lower() == "connection" and value.lower() == "close" for name, value in headers):
                 keep_alive = False
             bodiless = method == "HEAD" or code in NO_BODY_STATUSES or code < 200
             chunked = not bodiless and "content-length" not in names and version == "HTTP/1.1"
@@ -212,16 +248,15 @@ class GatewayConnection(socketserver.StreamRequestHandler):
                 head.append("Connection: close")
             head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
             if not bodiless and not chunked and isinstance(body, list | tuple):
-                self.wfile.write(head_bytes + b"".join(body))  # one send: most answers are one buffer
+                self.write(head_bytes + b"".join(body))  # one send: most answers are one buffer
                 return keep_alive
-            self.wfile.write(head_bytes)
+            self.write(head_bytes)
             if not bodiless:
                 for part in body:
-                    if not part:
-                        continue
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+                    if part:
+                        self.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
                 if chunked:
-                    self.wfile.write(b"0\r\n\r\n")
+                    self.write(b"0\r\n\r\n")
         finally:
             if hasattr(body, "close"):
                 body.close()
@@ -230,11 +265,22 @@ class GatewayConnection(socketserver.StreamRequestHandler):
     def _write_simple(self, code: int, text: str) -> None:
         data = text.encode()
         reason = {400: "Bad Request", 500: "Internal Server Error"}[code]
-        self.wfile.write(
+        self.write(
             f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(data)}\r\n"
             f"Connection: close\r\n\r\n".encode()
             + data
         )
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def _keeps_alive(version: str, connection: str) -> bool:
+    tokens = {token.strip().lower() for token in connection.split(",")}
+    if version == "HTTP/1.1":
+        return "close" not in tokens
+    return "keep-alive" in tokens
 
 
 def _unquote_latin1(path: str) -> str:
@@ -242,16 +288,110 @@ def _unquote_latin1(path: str) -> str:
     return unquote_to_bytes(path).decode("latin-1") if "%" in path else path
 
 
-class ThreadedGatewayServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
-    request_queue_size = 1024  # a burst of new connections waits in the backlog instead of being refused
+class ThreadedGatewayServer:
+    """One listening socket: a loop thread accepts and watches idle connections; workers serve requests."""
 
-    def __init__(self, address: tuple[str, int], application: Any, tls: ssl.SSLContext | None) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    def __init__(
+        self,
+        address: tuple[str, int],
+        application: Any,
+        tls: ssl.SSLContext | None,
+        workers: int | None = None,
+    ) -> None:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.listener = socket.create_server(address, family=family, backlog=1024, reuse_port=False)
+        self.listener.setblocking(False)
+        self.address = self.listener.getsockname()
         self.application, self.tls = application, tls
-        super().__init__(address, GatewayConnection)
+        self.pool = ThreadPoolExecutor(max_workers=workers or config.GATEWAY_WORKER_COUNT, thread_name_prefix="gateway")
+        self.selector = selectors.DefaultSelector()
+        self.returned: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._stopped = threading.Event()
+        self._done = threading.Event()
+
+    @property
+    def server_address(self) -> tuple:
+        return self.address
+
+    def serve_forever(self) -> None:
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self._wake_read, selectors.EVENT_READ, "wake")
+        last_sweep = time.monotonic()
+        try:
+            while not self._stopped.is_set():
+                for key, _ in self.selector.select(timeout=1.0):
+                    if key.data == "accept":
+                        self._accept()
+                    elif key.data == "wake":
+                        self._take_back()
+                    else:
+                        self.selector.unregister(key.fileobj)
+                        self.pool.submit(self._serve, key.data)
+                if time.monotonic() - last_sweep > 1.0:
+                    last_sweep = time.monotonic()
+                    self._close_idle(last_sweep)
+        finally:
+            for key in list(self.selector.get_map().values()):
+                if isinstance(key.data, Connection):
+                    key.data.close()
+            self.selector.close()
+            self._done.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, address = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # out of descriptors for a moment: the backlog keeps the rest
+            sock.setblocking(True)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = Connection(sock, address, self)
+            self.selector.register(sock, selectors.EVENT_READ, connection)
+
+    def _serve(self, connection: Connection) -> None:
+        if connection.serve() and not self._stopped.is_set():
+            self.returned.put(connection)
+            with contextlib.suppress(OSError):
+                self._wake_write.send(b"\0")
+        else:
+            connection.close()
+
+    def _take_back(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_read.recv(4096):
+                pass
+        while True:
+            try:
+                connection = self.returned.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.selector.register(connection.sock, selectors.EVENT_READ, connection)
+            except (ValueError, OSError):
+                connection.close()
+
+    def _close_idle(self, now: float) -> None:
+        for key in list(self.selector.get_map().values()):
+            connection = key.data
+            if isinstance(connection, Connection) and now - connection.last_active > IDLE_TIMEOUT_S:
+                self.selector.unregister(key.fileobj)
+                connection.close()
+
+    def shutdown(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._wake_write.send(b"\0")
+        self._done.wait(5)
+
+    def server_close(self) -> None:
+        self.listener.close()
+        self._wake_read.close()
+        self._wake_write.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 class ThreadedRuntimeServer(RuntimeServer):
@@ -271,9 +411,7 @@ class ThreadedRuntimeServer(RuntimeServer):
 
     def run(self) -> None:
         for server in self.servers:
-            threading.Thread(
-                target=server.serve_forever, name=f"gateway-{server.server_address[1]}", daemon=True
-            ).start()
+            threading.Thread(target=server.serve_forever, name=f"gateway-{server.address[1]}", daemon=True).start()
         self.stopped.wait()
 
     def shutdown(self) -> None:

@@ -133,3 +133,34 @@ def test_the_runtime_server_serves_a_rolo_gateway_on_exactly_the_listen_host():
     runtime.shutdown()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_idle_connections_hold_no_thread_and_pipelined_requests_are_all_answered(server):
+    before = threading.active_count()
+    idle = [socket.create_connection(server.server_address[:2], timeout=5) for _ in range(60)]
+    connection = connect(server)
+    connection.request("GET", "/one")
+    assert connection.getresponse().read()
+    assert threading.active_count() - before < 10  # a worker per request being served, none per connection
+    with socket.create_connection(server.server_address[:2], timeout=5) as raw:
+        raw.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while received.count(b"HTTP/1.1 200 OK") < 2 or not received.endswith(b"}"):
+            received += raw.recv(65536)
+    first, second = received.split(b"HTTP/1.1 200 OK")[1:]
+    assert b'"path": "/first"' in first and b'"path": "/second"' in second  # in order, each answered
+    for sock in idle:
+        sock.close()
+
+
+def test_a_connection_idle_past_the_timeout_is_closed(server, monkeypatch):
+    from harness.localstack_extensions import http_server
+    from harness.polling import poll
+
+    monkeypatch.setattr(http_server, "IDLE_TIMEOUT_S", 0.5)
+    connection = connect(server)
+    connection.request("GET", "/once")
+    connection.getresponse().read()
+    sock = connection.sock
+    sock.settimeout(5)
+    assert poll(lambda: sock.recv(1), lambda data: data == b"", timeout_s=5, what="the idle connection closed") == b""
