@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError
@@ -278,8 +279,13 @@ def cmd_load(o: Options) -> int:
     topology = o.settings(TopologySettings, validate=False)
     verdict, run_dir = run.run(o.settings(StackSettings), load, progress=_say, topology=topology)
     _print_verdict(verdict)
-    print(f"report: {run_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")
+    _report_link(run_dir / "report.html", load.reports_dir)
     return 0 if verdict.passed else 1
+
+
+def _report_link(page: Path, reports_dir: Path) -> None:
+    """The last line of a run: the report as a link a terminal opens (also under reports/latest/)."""
+    print(f"report: {page.resolve().as_uri()}  (also {reports_dir / 'latest' / 'report.html'})")
 
 
 def cmd_compare(o: Options) -> int:
@@ -313,21 +319,22 @@ def cmd_compare(o: Options) -> int:
     print(f"recommended: {advice['variant'] or 'none of these'} ({advice['why']})")
     if "highest_reserved_concurrency_that_held" in advice:
         print(f"highest reserved concurrency that held: {advice['highest_reserved_concurrency_that_held']}")
-    print(f"report: {compare_dir / 'report.html'} (also {load.reports_dir / 'latest' / 'report.html'})")
+    if takeaway := compare.what_the_throttle_did(results):
+        print(f"in short: {takeaway}")
     print(f"numbers: {compare_dir / 'compare.json'}")
+    _report_link(compare_dir / "report.html", load.reports_dir)
     return 1 if compare.failed_throttled(results) else 0
 
 
 def cmd_verify(o: Options) -> int:
     """Judge a finished run again (e.g. after `harness redrive` or a fix), from its records."""
-    from pathlib import Path
-
     from harness.load.run import reverify
 
     load = o.settings(LoadSettings)
     run_dir = Path(o.run) if o.run else load.reports_dir / "latest"
     verdict = reverify(o.settings(StackSettings), load, run_dir, poison_fixed=o.poison_fixed, progress=_say)
     _print_verdict(verdict)
+    _report_link(run_dir / "report.html", load.reports_dir)
     return 0 if verdict.passed else 1
 
 
@@ -342,10 +349,14 @@ def cmd_ui(o: Options) -> int:
     outputs = load_outputs(stack)
     signing = signing_environment(load, outputs, _clients(stack), o.settings(TopologySettings, validate=False))
     url = f"http://127.0.0.1:{ui.ui_port}"
-    _say(f"Locust web UI: {url}  (its Harness tab and {url}/harness show the topology live); Ctrl-C stops it")
+    _say(
+        f"Locust web UI: {url}  (its Harness tab and {url}/harness show the topology live; a test you stop there "
+        f"is verified and reported under {load.reports_dir}/); Ctrl-C stops it"
+    )
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", outputs.webhook_url,
         "--web-host", "127.0.0.1", "--web-port", str(ui.ui_port),
+        "--users", str(load.users), "--spawn-rate", f"{load.spawn_rate:g}",  # the start form, filled in
     ]  # fmt: skip
     return subprocess.call(command, env={**os.environ, **stack.to_environment(), **load.to_environment(), **signing})
 
@@ -398,10 +409,17 @@ def cmd_redrive(o: Options) -> int:
 
 def cmd_config(o: Options) -> int:
     """Every setting, by the component that owns it; problems are listed, not raised, so all of it shows."""
-    from harness.settings.registry import all_groups, markdown_tables
+    from harness.settings.registry import configuration_page, markdown_tables
 
     if o.markdown:
         print(markdown_tables())
+        return 0
+    if o.docs:
+        page = Path(o.docs)
+        if not page.is_file():
+            raise SettingsError(f"--docs {page}: no such page; give the documentation's configuration page")
+        page.write_text(configuration_page(page.read_text()))
+        _say(f"wrote the settings tables into {page}")
         return 0
     problems = []
     for group in all_groups():
@@ -549,7 +567,9 @@ COMMANDS = (
     Command("status", cmd_status, "which stack runs, is it healthy, what is deployed on it", _REACH),
     Command("config", cmd_config, "show the effective settings and their environment variables",
             tuple((group, None) for group in all_groups()),
-            ((("--markdown",), {"action": "store_true", "help": "the tables of the README, from the declarations"}),)),
+            ((("--markdown",), {"action": "store_true", "help": "the settings tables, from the declarations"}),
+             (("--docs",), {"metavar": "PAGE", "help": "rewrite the tables of the documentation's configuration "
+                                                        "page (docs/configuration.md) from the declarations"}))),
 )  # fmt: skip
 
 

@@ -150,7 +150,19 @@ def per_second(
 def per_second_sums(
     cloudwatch: Any, namespace: str, dimension: str, value: str, metric: str, since: float
 ) -> list[tuple[float, float]]:
-    return per_second(cloudwatch, namespace, dimension, value, metric, "Sum", since)
+    """A Sum second by second, the seconds without a datapoint as 0 (nothing counted), from its first to its
+    last datapoint: a chart then shows a pause as a pause, not as a line drawn across it."""
+    return zero_filled(per_second(cloudwatch, namespace, dimension, value, metric, "Sum", since))
+
+
+def zero_filled(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(seconds, value) points on whole seconds, every second between the first and the last present."""
+    by_second: dict[int, float] = {}
+    for t, value in points:
+        by_second[round(t)] = by_second.get(round(t), 0.0) + value
+    if not by_second:
+        return []
+    return [(float(second), by_second.get(second, 0.0)) for second in range(min(by_second), max(by_second) + 1)]
 
 
 def host_ceiling_hits(cloudwatch: Any, function: str, since: float) -> float:

@@ -401,7 +401,9 @@ MACHINE_SATURATED_PERCENT = 95.0
 """The whole machine at this share of all its cores or above."""
 SATURATED_PARTS = ("LocalStack's gateway", "the load generator", "every core of this machine")
 SATURATED_SECONDS_TO_TELL = 3
-"""Fewer saturated seconds than this are a blip (a cold start), not a limit worth a finding."""
+SATURATED_SHARE_TO_TELL = 0.1
+"""Fewer saturated seconds than these (3, and a tenth of the load) are a blip, such as the publisher's cold
+starts when a burst begins, not a limit worth a finding."""
 
 
 @dataclass(frozen=True)
@@ -453,7 +455,8 @@ class MachineLimit:
 
 def machine_limit(evidence: Evidence) -> MachineLimit | None:
     """The seconds of the load in which the gateway, a load generator process or the whole machine sat at its
-    ceiling; None when there were too few to matter. A slower run is not a failed one: this is a note."""
+    ceiling; None when there were too few to matter (``SATURATED_SECONDS_TO_TELL``, ``SATURATED_SHARE_TO_TELL``).
+    A slower run is not a failed one: this is a note."""
     origin, end = evidence.load_started, evidence.load_ended
     seconds: list[int] = []
     by: set[str] = set()
@@ -472,7 +475,7 @@ def machine_limit(evidence: Evidence) -> MachineLimit | None:
         by |= what
         if empty_at is None and sample.get("visible") == 0 and sample.get("in_flight", 0) == 0:
             empty_at = last
-    if len(seconds) < SATURATED_SECONDS_TO_TELL:
+    if len(seconds) < max(SATURATED_SECONDS_TO_TELL, SATURATED_SHARE_TO_TELL * (end - origin)):
         return None
     accepted = evidence.accepted.times("new") + evidence.accepted.times("sender-retry")
     per_second = Counter(int(t - origin) + 1 for t in accepted)

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import gevent
@@ -48,17 +49,28 @@ PATHS = ("/github/push", "/github/pull_request", "/stripe/charge.succeeded", "/o
 
 
 class Recorder:
-    """Accepted requests of this process, one JSON line each (line-buffered: a crash loses nothing)."""
+    """Accepted requests of this process, one JSON line each (line-buffered: a crash loses nothing), in the run's
+    folder; a test started from the web UI moves it to a folder of its own (``use``). Counts what it recorded
+    by kind, for the UI's Harness tab."""
 
     def __init__(self) -> None:
-        run_dir = Path(os.environ.get("HARNESS_RUN_DIR") or STACK.state_path / "ui-run")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._file = open(run_dir / f"accepted-{os.getpid()}.jsonl", "a", buffering=1)  # noqa: SIM115
         self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self._file = None
+        self.use(Path(os.environ.get("HARNESS_RUN_DIR") or STACK.state_path / "ui-run"))
+
+    def use(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+            self._file = open(run_dir / f"accepted-{os.getpid()}.jsonl", "a", buffering=1)  # noqa: SIM115
+            self.counts.clear()
 
     def accepted(self, **record: object) -> None:
         with self._lock:
             self._file.write(json.dumps({"t": time.time(), **record}) + "\n")
+            self.counts[str(record.get("kind"))] += 1
 
 
 RECORDER = Recorder()
@@ -293,12 +305,28 @@ class WebhookUser(FastHttpUser):
 class WebhookShape(LoadTestShape):
     """The shape named by HARNESS_SHAPE (steady, burst, soak; see harness/load/shapes.py); with open arrivals,
     the pool of senders (the schedule carries the shape) until every arrival is sent and answered: late ones
-    catch up for at most another duration (in one process; Locust workers stop at the duration)."""
+    catch up for at most another duration (in one process; Locust workers stop at the duration). In the web
+    UI its start form sets the users, the spawn rate and (under its advanced options) the run time."""
+
+    use_common_options = True  # the web UI's form shows users and spawn rate, filled in with the harness's
 
     def __init__(self) -> None:
         super().__init__()
         self.profile = SHAPE
         self.pool = arrivals.pool_size(SHAPE, SETTINGS.open_senders)
+
+    def reset_time(self) -> None:
+        """A test starts: in the web UI, with what its form says."""
+        super().reset_time()
+        environment = self.runner.environment if self.runner is not None else None
+        form = (
+            vars(environment.parsed_options)
+            if environment and environment.web_ui and environment.parsed_options
+            else {}
+        )
+        if form.get("users"):
+            duration = form.get("run_time") or SETTINGS.duration_s
+            self.profile = shape_for(SETTINGS.shape, int(form["users"]), float(form.get("spawn_rate") or 1), duration)
 
     def tick(self):
         if OPEN:
@@ -313,4 +341,4 @@ def add_harness_view(environment: Environment, **_kwargs) -> None:
     """The topology beside Locust's own charts: a Harness tab, and the live page /harness linked from the UI."""
     if environment.web_ui is None:
         return
-    register_live_view(environment.web_ui, STACK)
+    register_live_view(environment, STACK, SETTINGS, RECORDER.use, lambda: RECORDER.counts[THROTTLED])

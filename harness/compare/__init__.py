@@ -32,6 +32,7 @@ from harness.compare.variants import (
     failed_throttled,
     parse_variants,
     recommendation,
+    what_the_throttle_did,
 )
 from harness.evidence import Evidence
 from harness.load import run as load_run
@@ -93,6 +94,7 @@ def run(
                 "burst_credit": load.burst_credit,
                 "variants": [r.summary() for r in results],
                 "recommendation": recommendation(results),
+                "what_the_throttle_did": what_the_throttle_did(results),
             },
             indent=2,
             default=str,
@@ -113,4 +115,5 @@ __all__ = [
     "recommendation",
     "run",
     "stack_limit",
+    "what_the_throttle_did",
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness.compare.variants import VariantResult, failed_throttled, recommendation
+from harness.compare.variants import VariantResult, failed_throttled, recommendation, what_the_throttle_did
 from harness.load.config import LoadSettings
-from harness.report import render
+from harness.report import render, topology_picture
 from harness.report.charts import COLOURS, Series, limit_line, line_chart
 
 
@@ -163,5 +163,7 @@ def render_comparison(results: Sequence[VariantResult], compare_id: str, load: L
         charts=comparison_charts(results),
         verdict="FAIL" if failed_throttled(list(results)) else "PASS",
         recommendation=recommendation(results),
+        takeaway=what_the_throttle_did(results),
         load_rows=[(name, str(value)) for name, value, _, _ in load.describe()],
+        **(topology_picture(results[0].evidence) if results else {}),
     )

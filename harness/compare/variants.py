@@ -248,6 +248,43 @@ def recommendation(results: Sequence[VariantResult]) -> dict[str, Any]:
     return answer
 
 
+def what_the_throttle_did(results: Sequence[VariantResult]) -> str | None:
+    """The comparison in one sentence a newcomer reads: each throttled variant's backend peak and refusals against
+    the unthrottled variant's, and whether any throttle kept the backend within its capacity (None: there is
+    no unthrottled variant to measure against, or the backend has no capacity)."""
+
+    def plain(result: VariantResult) -> bool:
+        variant = result.variant
+        return not variant.proxy and not variant.pollers and result.evidence.backend is not None
+
+    baseline = next((r for r in results if plain(r) and not r.variant.throttled), None)
+    throttled = [r for r in results if plain(r) and r.variant.throttled]
+    if baseline is None or not throttled or baseline.evidence.backend.capacity is None:
+        return None
+    view = baseline.evidence.backend
+    unit, capacity = view.capacity_unit, f"{view.capacity:g}"
+
+    def load(result: VariantResult) -> str:
+        backend = result.evidence.backend
+        return f"{backend.errors} refused ({backend.refusal}; peak {backend.peak:g})"
+
+    each = "; ".join(f"{r.variant.name}: {load(r)}" for r in throttled)
+    start = f"Without a throttle the backend ({capacity} {unit}) had {load(baseline)}; {each}. "
+    held = [r for r in throttled if not r.evidence.backend.errors and r.evidence.backend.peak <= view.capacity]
+    if held:
+        names = ", ".join(r.variant.name for r in held)
+        return start + f"Within its capacity: {names}. The throttle is what kept it there."
+    if not view.errors:
+        return start + "Nothing was refused without a throttle either: this load did not test the throttle."
+    shares = sorted(round(100 * r.evidence.backend.errors / view.errors) for r in throttled)
+    cut = f"{shares[0]} %" if len(shares) == 1 else f"{shares[0]} to {shares[-1]} %"
+    return start + (
+        f"The throttle cut the refusals to {cut} of the unthrottled run's, but none kept the backend within its "
+        f"{capacity}: a throttle limits how many invocations run at once, not how fast each one writes. Give the "
+        "backend capacity for what one invocation writes per second, or pace the writes."
+    )
+
+
 def failed_throttled(results: list[VariantResult]) -> list[VariantResult]:
     """Throttled variants that failed: the comparison fails (an unthrottled one is expected to)."""
     return [r for r in results if r.variant.throttled and not r.verdict.passed]

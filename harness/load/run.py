@@ -15,14 +15,14 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness import aws, signing
 from harness.backend import Backend
 from harness.deployment import recorded_backend
-from harness.evidence import Accepted, Evidence, Offered
+from harness.evidence import Accepted, Evidence, Fault, Offered
 from harness.evidence.collect import baseline, collect, wait_for_drain
 from harness.evidence.sampler import Sampler
 from harness.exceptions import HarnessError, SettingsError
@@ -173,15 +173,56 @@ def run(
         try:
             load_ended = _run_locust(load, outputs, run_dir, env, sampler, load_started, progress)
             progress(f"load finished after {load_ended - load_started:.0f}s; waiting for the queue to drain")
-            try:
-                drain_seconds: float | None = wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
-            except DeadlineExceeded as error:
-                if load.drain_required:
-                    raise
-                progress(f"{error}; judging the run as it stands")
-                drain_seconds = None
+            drain_seconds = drained(client, outputs, load, progress)
         finally:
             samples = sampler.stop()
+    return judged(
+        client,
+        outputs,
+        backend,
+        load,
+        run_dir,
+        run_id=run_id,
+        load_started=load_started,
+        load_ended=load_ended,
+        drain_seconds=drain_seconds,
+        samples=samples,
+        before=before,
+        faults=faults,
+    ), run_dir
+
+
+def drained(
+    client: Callable[[str], Any], outputs: Outputs, load: LoadSettings, progress: Callable[[str], None]
+) -> float | None:
+    """Seconds the queue took to drain after the load; None when it did not within the drain timeout and the
+    settings allow judging the run as it stands."""
+    try:
+        return wait_for_drain(client("sqs"), outputs, load.drain_timeout_s, progress)
+    except DeadlineExceeded as error:
+        if load.drain_required:
+            raise
+        progress(f"{error}; judging the run as it stands")
+        return None
+
+
+def judged(
+    client: Callable[[str], Any],
+    outputs: Outputs,
+    backend: Backend,
+    load: LoadSettings,
+    run_dir: Path,
+    *,
+    run_id: str,
+    load_started: float,
+    load_ended: float,
+    drain_seconds: float | None,
+    samples: list[dict[str, Any]],
+    before: dict[str, Any],
+    faults: Sequence[Fault] = (),
+) -> Verdict:
+    """A finished load (from `make load` or the web UI): its times recorded, the evidence collected once, judged,
+    reported; ``reports/latest`` points at it."""
     (run_dir / RUN_FILE).write_text(
         json.dumps(
             {
@@ -211,7 +252,7 @@ def run(
     verdict = write_run(evidence, run_dir, load)
     if run_dir.parent.resolve() == load.reports_dir.resolve():
         point_latest(load.reports_dir, run_dir)
-    return verdict, run_dir
+    return verdict
 
 
 def offered(load: LoadSettings, run_dir: Path) -> Offered | None:

@@ -2,7 +2,7 @@
 
 LocalStack records ``AWS/Lambda`` ``Invocations``/``Errors`` per invocation and ``AWS/SQS`` metrics per
 message, each with one PutMetricData and so one SQLite transaction: a large share of the gateway's CPU
-under an invoke load and under a webhook load (the README's "Benchmark"). Here those datapoints are
+under an invoke load and under a webhook load (docs/performance.md). Here those datapoints are
 buffered and written once per ``FLUSH_INTERVAL_S``, identical datapoints (same metric, dimensions and
 second) merged into one Values/Counts entry. Every read flushes first, so a reader never misses a
 datapoint. Other namespaces are written at once, as stock. Providers of this process that record

@@ -3,7 +3,7 @@
 twisted, LocalStack's default, parses each request on its reactor thread, hands it to a thread pool
 for the WSGI application, and hands every write and the finish back to the reactor, each hop a lock,
 a queue and a wake-up of another thread, all of it under one GIL. Under a webhook flood that plumbing,
-not AWS's logic, was a large share of the gateway's time (the README's "Benchmark"). Here one loop
+not AWS's logic, was a large share of the gateway's time (docs/performance.md). Here one loop
 thread only accepts connections and waits, with a selector, for the next request on each idle one (an
 idle connection holds no thread, whatever a client leaves open); a worker of a bounded pool
 (GATEWAY_WORKER_COUNT, as twisted's) then reads that request, runs the same WSGI adapter of rolo that

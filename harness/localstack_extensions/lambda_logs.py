@@ -1,8 +1,8 @@
 """Lambda's log shipping in batches, written straight into CloudWatch Logs' state in this process.
 
 LocalStack's ``LogHandler`` ships each invocation's lines with a PutLogEvents of their own through its
-internal client, a large share of the gateway's busy time under a webhook load (the README's
-"Benchmark" has the profile). This one waits up to ``BATCH_WINDOW_S`` after an invocation's lines
+internal client, a large share of the gateway's busy time under a webhook load (docs/performance.md
+has the profile). This one waits up to ``BATCH_WINDOW_S`` after an invocation's lines
 arrive for more, then writes each stream's lines in the order they came, each stamped with the time
 the invocation handed them over (stock stamps the time of shipping). Lines still reach CloudWatch Logs
 well within a second.

@@ -1,7 +1,7 @@
 """The providers this project registers, written as LocalStack writes its own
 (``localstack/services/providers.py``): each factory imports its provider only when LocalStack loads
 that service. Discovering the entry points at start-up then imports nothing heavy, and the gateway
-answers sooner (the README's "Benchmark": start to healthy).
+answers sooner (docs/performance.md: start to healthy).
 """
 
 from localstack.services.plugins import Service, aws_provider

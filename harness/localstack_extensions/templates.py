@@ -2,8 +2,8 @@
 
 LocalStack renders a mapping template (VTL) by rewriting its text with two regular expressions, then
 ``airspeed.Template(text).merge(namespace)``: every request rewrites and parses its template again, and
-under a flood through a direct integration that was the largest share of the gateway's time (the
-README's "Benchmark"). Two stand-ins, put in place by ``patches`` where LocalStack's renderer
+under a flood through a direct integration that was the largest share of the gateway's time
+(docs/performance.md). Two stand-ins, put in place by ``patches`` where LocalStack's renderer
 (``utils/aws/templating.py``) looks them up:
 
 - ``CompiledTemplates`` for the ``airspeed`` module: the same text gives the same compiled template,

@@ -15,6 +15,7 @@ import jinja2
 
 from harness.evidence import Accepted, BackendView, Evidence
 from harness.ingress import ingress_for
+from harness.report import topology
 from harness.report.charts import Chart, Series, histogram, limit_line, line_chart
 from harness.rules import Verdict, latencies_ms, machine_limit
 from harness.stats import per_second
@@ -287,7 +288,14 @@ def render_report(
         charts=report_charts(evidence),
         deployed=deployed(evidence),
         settings_rows=settings_rows,
+        **topology_picture(evidence),
     )
+
+
+def topology_picture(evidence: Evidence) -> dict[str, Any]:
+    """The template's ``picture`` (SVG geometry) and ``mermaid`` (its source) of the topology as deployed."""
+    drawn = topology.graph(evidence)
+    return {"picture": topology.picture(drawn), "mermaid": topology.mermaid(drawn)}
 
 
 def fmt(value: float | int | None) -> str:

@@ -187,7 +187,7 @@ class SettingsGroup:
 
     @classmethod
     def markdown_table(cls) -> str:
-        """The README's table of this group: the same declarations `harness config` prints."""
+        """This group's table on the configuration page: the same declarations `harness config` prints."""
         lines = [f"| {cls.title} variable | flag | default | meaning (bounds) |", "| --- | --- | --- | --- |"]
         for f in cls._declared():
             declared = f.metadata["declaration"]

@@ -1,4 +1,4 @@
-"""Every settings group, in the order `harness config` and the README show them, and the config file's check.
+"""Every settings group, in the order `harness config` and the configuration page show them; the config file check.
 
 The one module that knows all groups; the machinery (``harness.settings``) knows none, so the groups
 and the machinery never import each other.
@@ -38,5 +38,19 @@ def check_config_file(environ: Mapping[str, str] | None = None) -> None:
 
 
 def markdown_tables() -> str:
-    """The README's settings tables (`harness config --markdown`)."""
+    """The settings tables (`harness config --markdown`)."""
     return "\n\n".join(group.markdown_table() for group in all_groups())
+
+
+GENERATED_MARKER = (
+    "<!-- Below: written by `harness config --docs docs/configuration.md` from the settings' declarations. "
+    "Edit the text above this line, the declarations for the tables. -->"
+)
+
+
+def configuration_page(current: str) -> str:
+    """The configuration page of the documentation: its text as written, then a section and a table per group,
+    from the declarations (everything after ``GENERATED_MARKER`` is replaced)."""
+    text = current.split(GENERATED_MARKER)[0].rstrip()
+    sections = [f"## {group.title[0].upper()}{group.title[1:]}\n\n{group.markdown_table()}" for group in all_groups()]
+    return f"{text}\n\n{GENERATED_MARKER}\n\n" + "\n\n".join(sections) + "\n"

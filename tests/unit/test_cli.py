@@ -113,3 +113,16 @@ def test_status_with_nothing_running_says_so(state, capsys):
 def test_a_bad_flag_value_is_an_error_a_user_can_act_on(state, capsys):
     assert cli.main(["config", "--users", "0"]) == 2
     assert "users=0: expected >= 1 (set --users or HARNESS_USERS)" in capsys.readouterr().err
+
+
+def test_config_docs_rewrites_the_tables_of_a_configuration_page_and_keeps_its_text(tmp_path, capsys):
+    from harness.settings.registry import GENERATED_MARKER
+
+    page = tmp_path / "configuration.md"
+    page.write_text(f"# Configuration\n\nHow settings work.\n\n{GENERATED_MARKER}\n\n| stale | table |\n")
+    assert cli.main(["config", "--docs", str(page)]) == 0
+    written = page.read_text()
+    assert written.startswith("# Configuration\n\nHow settings work.\n\n" + GENERATED_MARKER)
+    assert "| stale |" not in written and StackSettings.markdown_table() in written and "## Stack" in written
+    assert cli.main(["config", "--docs", str(tmp_path / "missing.md")]) == 2
+    assert "no such page" in capsys.readouterr().err

@@ -303,6 +303,8 @@ def test_a_blip_or_a_machine_with_room_is_no_limit():
     assert judge(saturated_run(roomy)).notes == []
     after_the_load = [{"t": t, "gateway_cpu": 99.0} for t in (12, 13, 14)]  # the drain, not the ingest
     assert judge(saturated_run(after_the_load)).machine_limit == {}
+    cold_starts = [{"t": t, "machine_cpu": 99.0} for t in (16, 17, 18)]  # 3 s of a 60 s load: under a tenth
+    assert judge(dataclasses.replace(saturated_run(cold_starts), load_ended=60)).machine_limit == {}
 
 
 def test_a_sample_held_up_by_a_swamped_machine_counts_for_every_second_it_covers():

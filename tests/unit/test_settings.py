@@ -9,11 +9,11 @@ from harness.exceptions import SettingsError
 from harness.load.config import LoadSettings
 from harness.settings import parse_duration
 from harness.settings.flags import add_flags, given
-from harness.settings.registry import all_groups, check_config_file
+from harness.settings.registry import all_groups, check_config_file, configuration_page
 from harness.stack.config import StackSettings
 from harness.topology.config import TemplateSettings, TopologySettings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION_PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def test_environment_overrides_and_explicit_overrides_win():
@@ -109,13 +109,14 @@ def test_config_file_mistakes_are_clear(tmp_path):
         StackSettings.from_env({"HARNESS_CONFIG": str(tmp_path / "missing.toml")})
 
 
-def test_the_readme_tables_are_the_declarations():
-    """`harness config --markdown` and the README's settings section come from the same declarations."""
-    readme = README.read_text()
+def test_the_configuration_page_is_the_declarations():
+    """The documentation's configuration page is generated from the declarations: a stale page fails here."""
+    page = CONFIGURATION_PAGE.read_text()
+    assert configuration_page(page) == page, (
+        "docs/configuration.md is stale: run `harness config --docs docs/configuration.md` (make docs does)"
+    )
     for group in all_groups():
-        assert group.markdown_table() in readme, (
-            f"README's {group.title} table is stale: run `harness config --markdown`"
-        )
+        assert group.markdown_table() in page
 
 
 def test_a_group_validates_only_its_own_settings():

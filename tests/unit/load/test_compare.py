@@ -98,3 +98,20 @@ def _result(name, reserved, passed, drain, errors=0, peak=4.0):
             return f"{self.variant.name}: held"
 
     return Result()
+
+
+def test_what_the_throttle_did_is_said_against_the_unthrottled_run():
+    from harness.compare import what_the_throttle_did
+
+    none = _result("no throttle", None, False, 16.7, errors=370, peak=23.0)
+    one, two = (
+        _result("reserved 1", 1, False, 8.6, errors=200, peak=11.0),
+        _result("reserved 2", 2, False, 14, 258, 11.0),
+    )
+    said = what_the_throttle_did([one, two, none])
+    assert said.startswith("Without a throttle the backend (5 write units / s) had 370 refused (refused work; peak 23)")
+    assert "reserved 2: 258 refused (refused work; peak 11)" in said
+    assert "cut the refusals to 54 to 70 % of the unthrottled run's, but none kept the backend within its 5" in said
+    held = _result("reserved 1", 1, True, 30.0, errors=0, peak=5.0)
+    assert "Within its capacity: reserved 1" in what_the_throttle_did([held, none])
+    assert what_the_throttle_did([one, two]) is None  # nothing unthrottled to measure against
