@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv pgbouncer up down status test unit quick integration bench side-by-side profile lint demo docs docs-serve clean load ui verify chaos chaos-topology fuzz compare wheelhouse docker-base
+.PHONY: venv pgbouncer up down status test unit quick integration bench side-by-side profile lint demo docs docs-serve clean load ui verify chaos chaos-topology soak fuzz compare wheelhouse docker-base
 
 # `make load SHAPE=burst USERS=40 SPAWN_RATE=20 DURATION=60 WORKERS=2`: each is also a HARNESS_* variable.
 LOAD_ENV = $(if $(SHAPE),HARNESS_SHAPE=$(SHAPE)) $(if $(USERS),HARNESS_USERS=$(USERS)) \
@@ -86,15 +86,30 @@ lint: venv
 load: venv
 	$(LOAD_ENV) $(BIN)/harness load
 
-# The fault scenario: >= 2,000 webhooks (30 paced users, steady, 70 s), 10 % duplicates, a 10 s backend
-# outage and 1 % transient backend errors (injected in the backend itself), 1 % poison, one crash mid-batch,
-# SQS down for the publisher for 5 s; then the poison is "fixed", the DLQ redriven and the run judged again.
+# The fault scenario, about SIZE accepted webhooks (default 2,000; `make chaos SIZE=10000` is the documented
+# one): 30 paced users, steady, for SIZE / 60 seconds; 10 % duplicates, 1 % poison, 1 % forged and 1 % replayed
+# deliveries (Standard Webhooks signatures on), a 10 s backend outage and 1 % transient backend errors
+# (injected in the backend itself), one crash mid-batch, SQS down for the publisher for 5 s, and a stage
+# throttle of 50 requests/s that answers 429 to part of the load (the senders retry); then the poison is
+# "fixed", the DLQ redriven and the run judged again. The faults fall at the same share of any SIZE.
+SIZE ?= 2000
+CHAOS_S = $(shell echo $$(( ($(SIZE) + 59) / 60 )))
 CHAOS_TOPOLOGY = HARNESS_FAIL_PATH_MARKER=poison HARNESS_VISIBILITY_TIMEOUT_S=10 HARNESS_SUBSCRIBER_TIMEOUT_S=5 \
-                 HARNESS_MAXIMUM_CONCURRENCY=2 HARNESS_BACKEND_LATENCY_MS=20
-CHAOS_LOAD = HARNESS_SHAPE=steady HARNESS_USERS=30 HARNESS_DURATION_S=70 HARNESS_DUPLICATE_SHARE=0.1 \
-             HARNESS_POISON_SHARE=0.01 HARNESS_FAULT_OUTAGE_AFTER_S=20 HARNESS_FAULT_OUTAGE_DURATION_S=10 \
-             HARNESS_FAULT_ERROR_RATE=0.01 HARNESS_FAULT_CRASH_AFTER_S=25 HARNESS_FAULT_QUEUE_OUTAGE_AFTER_S=45 \
-             HARNESS_FAULT_QUEUE_OUTAGE_DURATION_S=5
+                 HARNESS_MAXIMUM_CONCURRENCY=2 HARNESS_BACKEND_LATENCY_MS=20 HARNESS_SIGNATURE_SCHEME=standard \
+                 HARNESS_API_RATE_LIMIT=50 HARNESS_API_BURST_LIMIT=100
+CHAOS_LOAD = HARNESS_SHAPE=steady HARNESS_USERS=30 HARNESS_DURATION_S=$(CHAOS_S) HARNESS_DUPLICATE_SHARE=0.1 \
+             HARNESS_POISON_SHARE=0.01 HARNESS_FORGED_SHARE=0.01 HARNESS_REPLAY_SHARE=0.01 \
+             HARNESS_THROTTLE_RETRIES=6 HARNESS_DRAIN_TIMEOUT_S=$${HARNESS_DRAIN_TIMEOUT_S:-900} \
+             HARNESS_FAULT_OUTAGE_AFTER_S=$$(( $(CHAOS_S) * 30 / 100 )) HARNESS_FAULT_OUTAGE_DURATION_S=10 \
+             HARNESS_FAULT_ERROR_RATE=0.01 HARNESS_FAULT_CRASH_AFTER_S=$$(( $(CHAOS_S) * 35 / 100 )) \
+             HARNESS_FAULT_QUEUE_OUTAGE_AFTER_S=$$(( $(CHAOS_S) * 65 / 100 )) HARNESS_FAULT_QUEUE_OUTAGE_DURATION_S=5
+
+# The soak: a steady load for DURATION (default 30 min) at a rate the default consumer keeps up with (5 senders,
+# 10 webhooks/s); LocalStack's memory, threads and open files and the function processes sampled each second.
+# The run fails when one of them grows without bound (a slope fitted over the soak, not one sample).
+soak: venv
+	HARNESS_SHAPE=soak HARNESS_USERS=$${HARNESS_USERS:-10} HARNESS_DURATION_S=$${HARNESS_DURATION_S:-30m} \
+	  $(LOAD_ENV) $(BIN)/harness load
 
 # On your own stack (deployed with --template): the same load and faults, without poison (that needs the
 # harness's subscriber); the faults come from outside your functions' code.
@@ -102,10 +117,11 @@ chaos: venv
 	@if $(BIN)/harness outputs --json 2>/dev/null | \
 	   $(BIN)/python -c 'import json, sys; sys.exit(not json.load(sys.stdin).get("template"))'; then \
 	  echo "chaos on your own stack: every fault but poison"; \
-	  $(CHAOS_LOAD) HARNESS_POISON_SHARE=0 $(BIN)/harness load; \
+	  $(CHAOS_LOAD) HARNESS_POISON_SHARE=0 HARNESS_FORGED_SHARE=0 HARNESS_REPLAY_SHARE=0 $(BIN)/harness load; \
 	else $(MAKE) --no-print-directory chaos-topology; fi
 
 chaos-topology: venv
+	@echo "chaos: about $(SIZE) webhooks over $(CHAOS_S) s, every fault; then the fix, the redrive and the verdict again"
 	$(CHAOS_TOPOLOGY) $(BIN)/harness deploy
 	$(CHAOS_TOPOLOGY) $(CHAOS_LOAD) $(BIN)/harness load
 	$(CHAOS_TOPOLOGY) HARNESS_FAIL_PATH_MARKER= $(BIN)/harness deploy

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from botocore.exceptions import BotoCoreError
 from harness.backend import Backend
 from harness.backend.config import BackendSettings
 from harness.compare.config import CompareSettings
-from harness.exceptions import AlreadyRunningError, HarnessError, SettingsError
+from harness.exceptions import AlreadyRunningError, HarnessError, SettingsError, Terminated
 from harness.ingress import ingress_for
 from harness.load.config import LoadSettings, WebUISettings
 from harness.settings import SettingsGroup
@@ -56,6 +58,13 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _preflight(stack: StackSettings, reports: Path | None = None) -> None:
+    """This machine can take the command: the folders it writes, room on their disk (nothing started yet)."""
+    from harness.preflight import check_environment
+
+    check_environment(stack.state_path, stack.min_free_disk_mb, reports)
+
+
 def _clients(stack: StackSettings) -> Callable[[str], Any]:
     from harness import aws
 
@@ -71,6 +80,7 @@ def cmd_up(o: Options) -> int:
     from harness.stack import stack_for, started_stack
 
     settings = o.settings(StackSettings)
+    _preflight(settings)
     topology = o.settings(TopologySettings, validate=False)
     chosen = target(settings, o.settings(TemplateSettings), topology, o.settings(BackendSettings), restore=True)
     if not o.no_deploy and chosen.ours:
@@ -276,11 +286,23 @@ def cmd_load(o: Options) -> int:
     from harness.load import run
 
     load = o.settings(LoadSettings)
+    stack = o.settings(StackSettings)
+    _preflight(stack, load.reports_dir)
     topology = o.settings(TopologySettings, validate=False)
-    verdict, run_dir = run.run(o.settings(StackSettings), load, progress=_say, topology=topology)
+    verdict, run_dir = run.run(stack, load, progress=_say, topology=topology)
     _print_verdict(verdict)
     _report_link(run_dir / "report.html", load.reports_dir)
-    return 0 if verdict.passed else 1
+    return exit_code(verdict)
+
+
+EXIT_CODES = {"PASS": 0, "FAIL": 1, "VOID": 3}
+"""A run's exit code by its verdict; INCOMPLETE: as an interrupted command exits (130 Ctrl-C, 143 SIGTERM)."""
+
+
+def exit_code(verdict: Any) -> int:
+    if verdict.verdict == "INCOMPLETE":
+        return 143 if verdict.ended_by == "sigterm" else 130
+    return EXIT_CODES[verdict.verdict]
 
 
 def _report_link(page: Path, reports_dir: Path) -> None:
@@ -297,6 +319,7 @@ def cmd_compare(o: Options) -> int:
 
     stack = o.settings(StackSettings)
     topology, load = o.settings(TopologySettings), o.settings(LoadSettings)
+    _preflight(stack, load.reports_dir)
     backend_settings = o.settings(BackendSettings)
     client, hosting = _clients(stack), started_stack(stack).hosting()
     record = recorded(stack)
@@ -335,17 +358,18 @@ def cmd_verify(o: Options) -> int:
     verdict = reverify(o.settings(StackSettings), load, run_dir, poison_fixed=o.poison_fixed, progress=_say)
     _print_verdict(verdict)
     _report_link(run_dir / "report.html", load.reports_dir)
-    return 0 if verdict.passed else 1
+    return exit_code(verdict)
 
 
 def cmd_ui(o: Options) -> int:
     import os
     import subprocess
 
-    from harness.load.run import LOCUSTFILE, signing_environment
+    from harness.load.run import LOCUSTFILE, signing_environment, stop_all
     from harness.outputs import load_outputs
 
     stack, load, ui = o.settings(StackSettings), o.settings(LoadSettings), o.settings(WebUISettings)
+    _preflight(stack, load.reports_dir)
     outputs = load_outputs(stack)
     signing = signing_environment(load, outputs, _clients(stack), o.settings(TopologySettings, validate=False))
     url = f"http://127.0.0.1:{ui.ui_port}"
@@ -358,7 +382,12 @@ def cmd_ui(o: Options) -> int:
         "--web-host", "127.0.0.1", "--web-port", str(ui.ui_port),
         "--users", str(load.users), "--spawn-rate", f"{load.spawn_rate:g}",  # the start form, filled in
     ]  # fmt: skip
-    return subprocess.call(command, env={**os.environ, **stack.to_environment(), **load.to_environment(), **signing})
+    env = {**os.environ, **stack.to_environment(), **load.to_environment(), **signing}
+    locust = subprocess.Popen(command, env=env)
+    try:
+        return locust.wait()
+    finally:
+        stop_all([locust])  # Ctrl-C, SIGTERM (a closed terminal): the UI's Locust goes with it
 
 
 # --- what the topology holds ---------------------------------------------------------------------
@@ -595,8 +624,14 @@ def _merged(settings: Settings) -> list[tuple[type[SettingsGroup], list[str]]]:
     return [(group, [name for name in group.names() if name in names]) for group, names in wanted.items()]
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)  # a cancelled CI job, a closed terminal: as Ctrl-C
     try:
         from harness.settings.registry import check_config_file
 
@@ -610,9 +645,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BotoCoreError, ConnectionError) as exc:  # the stack went away mid-command
         _say(f"error: LocalStack stopped answering ({exc}); `make status` tells whether it runs, `make up` restarts it")
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         _say("interrupted")
-        return 130
+        return 143 if isinstance(interrupt, Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -31,3 +31,15 @@ class UnsafeEndpointError(HarnessError):
 
 class DeployError(HarnessError):
     pass
+
+
+class StackStopped(StackError):
+    """The stack under test stopped answering in the middle of a run: the run is void, not judged."""
+
+    def __init__(self, at: float, why: str) -> None:
+        super().__init__(f"LocalStack stopped answering ({why}); `make up` restarts it")
+        self.at, self.why = at, why
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, a terminal closed), handled as Ctrl-C is: stop, keep what was collected."""

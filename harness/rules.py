@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -258,6 +258,69 @@ def backend_never_refused_work(evidence: Evidence, _: Findings) -> str | None:
     return None
 
 
+SOAK_SHAPE = "soak"
+SOAK_WARM_UP_S = 60.0
+"""The first minute of a soak is left out of the fit: environments start, caches fill, then it must be flat."""
+RESOURCES: tuple[tuple[str, str, float], ...] = (
+    ("gateway_rss_mb", "LocalStack's resident memory (MiB)", 25.0),
+    ("gateway_threads", "LocalStack's threads", 10.0),
+    ("gateway_open_files", "LocalStack's open files", 20.0),
+    ("function_processes", "function processes", 5.0),
+)
+"""(sample key, what it is, the growth over the soak that is never noise): a resource fails the soak when its
+fitted growth over the window exceeds this floor and a tenth of its level."""
+
+
+def fitted_slope(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of (t, value): per second."""
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread if spread else 0.0
+
+
+def soak_growth(evidence: Evidence) -> list[dict[str, Any]]:
+    """Each resource's fitted growth over the soak's window (after the warm-up, until the load ended)."""
+    start, end = evidence.load_started + SOAK_WARM_UP_S, evidence.load_ended
+    found = []
+    for key, what, floor in RESOURCES:
+        points = [(s["t"], float(s[key])) for s in evidence.samples if key in s and start <= s.get("t", 0) <= end]
+        if len(points) < 10:
+            continue
+        slope = fitted_slope(points)
+        window = points[-1][0] - points[0][0]
+        level = sorted(value for _, value in points)[len(points) // 2]
+        growth = slope * window
+        found.append(
+            {
+                "resource": what,
+                "key": key,
+                "level": round(level, 1),
+                "growth": round(growth, 1),
+                "per_hour": round(slope * 3600, 1),
+                "window_s": round(window),
+                "unbounded": growth > max(floor, 0.1 * level),
+            }
+        )
+    return found
+
+
+def resources_stay_flat_in_a_soak(evidence: Evidence, found: Findings) -> str | None:
+    """A soak (``HARNESS_SHAPE=soak``) fails when a resource of the emulator grows without bound: a fitted
+    slope over the whole window, not one sample."""
+    if evidence.shape != SOAK_SHAPE:
+        return None
+    growing = [g for g in soak_growth(evidence) if g["unbounded"]]
+    if not growing:
+        return None
+    return "; ".join(
+        f"{g['resource']} grew without bound over the soak: +{g['growth']:g} in {g['window_s'] / 60:.0f} min "
+        f"(fitted, {g['per_hour']:+g} an hour, from a level of {g['level']:g})"
+        for g in growing
+    )
+
+
 RULES: tuple[Rule, ...] = (
     nothing_lost,
     ids_do_not_collide,
@@ -270,6 +333,7 @@ RULES: tuple[Rule, ...] = (
     poison_reaches_the_dlq,
     duplicates_suppressed,
     backend_never_refused_work,
+    resources_stay_flat_in_a_soak,
 )
 
 
@@ -314,6 +378,10 @@ class Verdict:
     """Requests the sender gave up on after 429s: not accepted, so not lost."""
     offered: dict[str, Any] = field(default_factory=dict)
     """An open-model load: offered (the schedule), sent, late, unsent; {}: a closed-model load."""
+    ended_by: str = ""
+    """Empty for a run that ran its course; else what ended it early: ``ctrl-c``, ``sigterm`` or ``stack``."""
+    soak: list[dict[str, Any]] = field(default_factory=list)
+    """A soak's resources: each one's level and fitted growth (``soak_growth``)."""
     machine_limit: dict[str, Any] = field(default_factory=dict)
     """The seconds this machine, not the stack, was the limit (``MachineLimit``); {}: it never was."""
     notes: list[str] = field(default_factory=list)
@@ -326,6 +394,15 @@ class Verdict:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str)
+
+
+INCOMPLETE, VOID = "INCOMPLETE", "VOID"
+"""Verdicts of a run that did not run its course: stopped by the user, or by the stack under test dying."""
+
+
+def not_judged(verdict: Verdict, status: str, reason: str, ended_by: str) -> Verdict:
+    """A run stopped early says so and claims no loss: what had not become a row yet was still on its way."""
+    return dataclasses.replace(verdict, verdict=status, reasons=[reason], lost=0, lost_ids=[], ended_by=ended_by)
 
 
 def latencies_ms(evidence: Evidence) -> list[float]:
@@ -388,6 +465,7 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         throttled_at_gate=len(evidence.accepted.throttled),
         never_accepted=len(evidence.accepted.never_accepted),
         offered=dataclasses.asdict(evidence.offered) | {"unsent": evidence.offered.unsent} if evidence.offered else {},
+        soak=soak_growth(evidence) if evidence.shape == SOAK_SHAPE else [],
         machine_limit=asdict(limit) | {"first_s": limit.first_s} if (limit := machine_limit(evidence)) else {},
         notes=[note for check in NOTES if (note := check(evidence)) is not None],
     )

@@ -54,8 +54,7 @@ class LiveView:
             probe=self.backend.probe(outputs.table_name),
         )
         if gateway := started_stack(stack).status().pid:
-            self.sampler.watch(gateway, as_="gateway_cpu")
-            self.sampler.watch_children(gateway, as_="functions_cpu")
+            self.sampler.watch_emulator(gateway)
         self.sampler.watch(os.getpid())  # this Locust process: the load generator
         self.gate_refusals = gate_refusals
         self.runs: WebUIRuns | None = None

@@ -35,6 +35,7 @@ from harness.compare.variants import (
     what_the_throttle_did,
 )
 from harness.evidence import Evidence
+from harness.exceptions import StackStopped, Terminated
 from harness.load import run as load_run
 from harness.load.config import LoadSettings
 from harness.outputs import Outputs
@@ -75,12 +76,15 @@ def run(
         for index, variant in enumerate(variants, 1):
             progress(f"variant {index}/{len(variants)}: {variant.name}")
             outputs, variant_backend = bench.prepare(variant)
+            verdict = None
             try:
                 verdict, run_dir = load_run.run(
                     stack, load, progress, outputs=outputs, run_dir=compare_dir / variant.slug, backend=variant_backend
                 )
             finally:
-                bench.retire(outputs)
+                if verdict is None or verdict.ended_by != "stack":  # a dead stack has nothing left to retire
+                    bench.retire(outputs)
+            stop_when_ended_early(verdict)
             evidence = Evidence.from_json((run_dir / "evidence.json").read_text())
             results.append(VariantResult(variant, verdict, evidence, run_dir))
             progress(f"  {results[-1].sentence()}")
@@ -104,6 +108,15 @@ def run(
     (compare_dir / "report.html").write_text(render_comparison(results, compare_id, load))
     load_run.point_latest(load.reports_dir, compare_dir)
     return results, compare_dir
+
+
+def stop_when_ended_early(verdict: Any) -> None:
+    """A variant's run that was interrupted, or whose stack died, ends the comparison: its report stands
+    alone, and no variant after it runs."""
+    if verdict.ended_by == "stack":
+        raise StackStopped(time.time(), f"during the comparison; {verdict.reasons[0]}")
+    if verdict.ended_by:
+        raise Terminated if verdict.ended_by == "sigterm" else KeyboardInterrupt
 
 
 __all__ = [

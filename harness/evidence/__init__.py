@@ -335,6 +335,8 @@ class Evidence:
     """Rows that carry the token of a request only ever answered 429: API Gateway queued what it refused."""
     offered: Offered | None = None
     """An open-model load's schedule and what its senders sent; None: a closed-model load."""
+    shape: str = ""
+    """The load's shape (steady, burst, soak): a soak is judged on the emulator's resources too."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)

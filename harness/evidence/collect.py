@@ -128,6 +128,7 @@ def collect(
     faults: Sequence[Fault] = (),
     before: dict[str, int] | None = None,
     offered: Offered | None = None,
+    shape: str = "",
 ) -> Evidence:
     """Everything the rules and the report need about a run; ``client(service)`` builds AWS clients, and
     ``backend`` reads the rows and its own side of the run.
@@ -200,6 +201,38 @@ def collect(
         refused_rows=refused_rows,
         throttled_rows=throttled_rows,
         offered=offered,
+        shape=shape,
+    )
+
+
+def without_the_stack(
+    outputs: Outputs,
+    accepted: Accepted,
+    *,
+    run_id: str,
+    load_started: float,
+    load_ended: float,
+    samples: Sequence[dict[str, Any]] = (),
+    faults: Sequence[Fault] = (),
+    offered: Offered | None = None,
+    shape: str = "",
+) -> Evidence:
+    """What a run holds when the stack under test is gone: what the senders recorded and the samples taken
+    until then; nothing read from the stack (no rows, no DLQ, no metrics), so nothing can be judged lost."""
+    return Evidence(
+        run_id=run_id,
+        outputs=outputs,
+        accepted=accepted,
+        rows=[],
+        dead_letters=[],
+        consumer=Consumer(None, None, None, 0.0, 0.0, 0),
+        load_started=load_started,
+        load_ended=load_ended,
+        drain_seconds=None,
+        samples=list(samples),
+        faults=list(faults),
+        offered=offered,
+        shape=shape,
     )
 
 

@@ -43,6 +43,7 @@ class Sampler(threading.Thread):
         self.stop_event = threading.Event()
         self.processes: dict[str, list[psutil.Process]] = {}
         self.parents: dict[str, tuple[psutil.Process, dict[int, psutil.Process]]] = {}
+        self.emulator: psutil.Process | None = None
         psutil.cpu_percent(None)  # the machine's figure counts from here
         self.samples: deque[dict[str, Any]] = deque(maxlen=history)
         self.error = ""
@@ -75,6 +76,8 @@ class Sampler(threading.Thread):
         for name, (parent, children) in self.parents.items():
             sample[name] = self._children_cpu(parent, children)
         sample["machine_cpu"] = psutil.cpu_percent(None)
+        if self.emulator is not None:
+            sample.update(self._resources(self.emulator))
         outputs = self.outputs()
         depth = observe.queue_depth(self.sqs, outputs.queue_url)
         sample["visible"], sample["in_flight"] = depth.visible, depth.in_flight
@@ -121,6 +124,29 @@ class Sampler(threading.Thread):
         except psutil.Error:
             return
         self.processes.setdefault(as_, []).append(watched)
+
+    @staticmethod
+    def _resources(process: psutil.Process) -> dict[str, float]:
+        """What a process that leaks would grow: resident memory, threads, open files, child processes."""
+        try:
+            with process.oneshot():
+                return {
+                    "gateway_rss_mb": round(process.memory_info().rss / 2**20, 1),
+                    "gateway_threads": process.num_threads(),
+                    "gateway_open_files": process.num_fds(),
+                    "function_processes": len(process.children(recursive=True)),
+                }
+        except psutil.Error:
+            return {}
+
+    def watch_emulator(self, process: int) -> None:
+        """Sample the emulator's own resources too (a soak is judged on them), and its processes' CPU."""
+        self.watch(process, as_="gateway_cpu")
+        self.watch_children(process, as_="functions_cpu")
+        try:
+            self.emulator = psutil.Process(process)
+        except psutil.Error:
+            self.emulator = None
 
     def watch_children(self, process: int, as_: str = "functions_cpu") -> None:
         """Count the CPU of this process's descendants under ``as_`` (the emulator's function processes)."""

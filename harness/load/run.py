@@ -8,6 +8,7 @@ second), ``evidence.json``, ``verify.json`` and ``report.html``; ``reports/lates
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -19,13 +20,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
+from botocore.exceptions import BotoCoreError
+
 from harness import aws, signing
 from harness.backend import Backend
 from harness.deployment import recorded_backend
 from harness.evidence import Accepted, Evidence, Fault, Offered
-from harness.evidence.collect import baseline, collect, wait_for_drain
+from harness.evidence.collect import baseline, collect, wait_for_drain, without_the_stack
 from harness.evidence.sampler import Sampler
-from harness.exceptions import HarnessError, SettingsError
+from harness.exceptions import HarnessError, SettingsError, StackStopped, Terminated
 from harness.load import arrivals
 from harness.load.config import LoadSettings
 from harness.load.faults import injected, planned
@@ -35,9 +39,9 @@ from harness.outputs import Outputs, load_outputs
 from harness.polling import DeadlineExceeded, poll
 from harness.report import render_report
 from harness.resources import bundled
-from harness.rules import Verdict, judge
+from harness.rules import INCOMPLETE, VOID, Verdict, judge, not_judged
 from harness.secrets import current_signing_secret
-from harness.stack import started_stack
+from harness.stack import is_healthy, started_stack
 from harness.stack.config import StackSettings
 from harness.topology.config import TopologySettings
 
@@ -155,8 +159,7 @@ def run(
     probe = backend.probe(outputs.table_name)
     sampler = Sampler(client("sqs"), lambda: outputs, run_dir / "samples.jsonl", probe=probe)
     if gateway := started_stack(stack).status().pid:
-        sampler.watch(gateway, as_="gateway_cpu")  # the emulator's own CPU: a machine-bound ingest shows here
-        sampler.watch_children(gateway, as_="functions_cpu")
+        sampler.watch_emulator(gateway)  # its CPU (a machine-bound ingest shows here) and its resources
     if load.burst_credit != "kept":
         backend.reset_capacity(outputs.table_name, load.burst_credit)
     env = {
@@ -167,33 +170,84 @@ def run(
         "HARNESS_RUN_DIR": str(run_dir.resolve()),
     }
     before = baseline(client, outputs, backend)
-    with injected(load, outputs, client, backend, load_started):
+    watch = StackWatch(stack.endpoint_url, gateway or None)
+    load_ended: float | None = None
+    drain_seconds: float | None = None
+    ended_by, phase, stopped = "", "of the load", None
+    faults_on = contextlib.ExitStack()
+    faults_on.enter_context(injected(load, outputs, client, backend, load_started))
+    try:
         time.sleep(max(0.0, load_started - time.time()))  # faults are scheduled from this moment on
         sampler.start()
         try:
-            load_ended = _run_locust(load, outputs, run_dir, env, sampler, load_started, progress)
+            load_ended = _run_locust(load, outputs, run_dir, env, sampler, load_started, progress, watch)
             progress(f"load finished after {load_ended - load_started:.0f}s; waiting for the queue to drain")
-            drain_seconds = drained(client, outputs, load, progress)
+            phase = "while the queue drained"
+            drain_seconds = drained(client, outputs, load, progress, watch)
+        except KeyboardInterrupt as interrupt:
+            ended_by = "sigterm" if isinstance(interrupt, Terminated) else "ctrl-c"
+            progress(f"{INTERRUPTIONS[ended_by]}: keeping what was collected (press Ctrl-C again to quit at once)")
+        except StackStopped as gone:
+            ended_by, stopped = "stack", gone
+            faults_on.pop_all()  # the stack is gone: there are no faults left to take off
+            progress(f"{gone}: the run is void; keeping what the senders recorded")
         finally:
             samples = sampler.stop()
+    finally:
+        faults_on.close()
+    timing = {"run_id": run_id, "load_started": load_started, "samples": samples, "faults": faults}
+    if stopped is not None:
+        return voided(outputs, load, run_dir, stopped, **timing), run_dir
     return judged(
         client,
         outputs,
         backend,
         load,
         run_dir,
-        run_id=run_id,
-        load_started=load_started,
-        load_ended=load_ended,
+        load_ended=load_ended or time.time(),
         drain_seconds=drain_seconds,
-        samples=samples,
         before=before,
-        faults=faults,
+        ended=(ended_by, phase) if ended_by else None,
+        **timing,
     ), run_dir
 
 
+INTERRUPTIONS = {"ctrl-c": "interrupted (Ctrl-C)", "sigterm": "interrupted (SIGTERM)"}
+
+
+class StackWatch:
+    """Notices within seconds that the stack under test stopped answering: its process gone (where the harness
+    started it), or its health endpoint silent several times in a row (a saturated gateway answers slowly,
+    not never)."""
+
+    def __init__(self, endpoint: str, pid: int | None, every_s: float = 2.0, misses: int = 5) -> None:
+        self.endpoint, self.pid, self.every_s, self.misses = endpoint, pid, every_s, misses
+        self._checked, self._missed = 0.0, 0
+
+    def check(self) -> None:
+        """Raise ``StackStopped`` when the stack is gone; a no-op when checked less than ``every_s`` ago."""
+        if time.monotonic() - self._checked < self.every_s:
+            return
+        self._checked = time.monotonic()
+        if self.pid is not None:
+            try:
+                alive = psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                alive = False
+            if not alive:
+                raise StackStopped(time.time(), f"its process {self.pid} is gone")
+            return
+        self._missed = 0 if is_healthy(self.endpoint, timeout_s=5) else self._missed + 1
+        if self._missed >= self.misses:
+            raise StackStopped(time.time(), f"its health endpoint did not answer {self.misses} times in a row")
+
+
 def drained(
-    client: Callable[[str], Any], outputs: Outputs, load: LoadSettings, progress: Callable[[str], None]
+    client: Callable[[str], Any],
+    outputs: Outputs,
+    load: LoadSettings,
+    progress: Callable[[str], None],
+    watch: StackWatch | None = None,
 ) -> float | None:
     """Seconds the queue took to drain after the load; None when it did not within the drain timeout and the
     settings allow judging the run as it stands."""
@@ -204,6 +258,61 @@ def drained(
             raise
         progress(f"{error}; judging the run as it stands")
         return None
+    except (BotoCoreError, ConnectionError):
+        if watch is None:
+            raise
+        watch.every_s = 0.0
+        for _ in range(watch.misses):
+            watch.check()  # raises StackStopped when the stack is gone
+        raise
+
+
+def voided(
+    outputs: Outputs,
+    load: LoadSettings,
+    run_dir: Path,
+    stopped: StackStopped,
+    *,
+    run_id: str,
+    load_started: float,
+    samples: list[dict[str, Any]],
+    faults: Sequence[Fault],
+) -> Verdict:
+    """A run whose stack died: what the senders recorded and the samples until then, reported, and judged
+    VOID: nothing could be read from the stack, so nothing is claimed lost."""
+    accepted = Accepted.load(run_dir)
+    evidence = without_the_stack(
+        outputs,
+        accepted,
+        run_id=run_id,
+        load_started=load_started,
+        load_ended=stopped.at,
+        samples=samples,
+        faults=faults,
+        offered=offered(load, run_dir),
+        shape=load.shape,
+    )
+    reason = (
+        f"LocalStack stopped answering at second {stopped.at - load_started:.0f} of the load ({stopped.why}): the "
+        f"stack under test was gone, so nothing could be read from it; the run is void, not a loss "
+        f"({len(accepted.records)} webhook(s) recorded until then). `make up` starts a new stack"
+    )
+    verdict = write_run(evidence, run_dir, load, (VOID, reason, "stack"))
+    _record_times(run_dir, run_id, load_started, stopped.at, load.shape, {})
+    if run_dir.parent.resolve() == load.reports_dir.resolve():
+        point_latest(load.reports_dir, run_dir)
+    return verdict
+
+
+def _record_times(
+    run_dir: Path, run_id: str, load_started: float, load_ended: float, shape: str, before: dict[str, Any]
+) -> None:
+    (run_dir / RUN_FILE).write_text(
+        json.dumps(
+            {"run_id": run_id, "load_started": load_started, "load_ended": load_ended, "shape": shape, "before": before}
+        )
+        + "\n"
+    )
 
 
 def judged(
@@ -220,21 +329,12 @@ def judged(
     samples: list[dict[str, Any]],
     before: dict[str, Any],
     faults: Sequence[Fault] = (),
+    ended: tuple[str, str] | None = None,
 ) -> Verdict:
     """A finished load (from `make load` or the web UI): its times recorded, the evidence collected once, judged,
-    reported; ``reports/latest`` points at it."""
-    (run_dir / RUN_FILE).write_text(
-        json.dumps(
-            {
-                "run_id": run_id,
-                "load_started": load_started,
-                "load_ended": load_ended,
-                "shape": load.shape,
-                "before": before,
-            }
-        )
-        + "\n"
-    )
+    reported; ``reports/latest`` points at it. A load ``ended`` early, (by what, in which phase), is reported
+    INCOMPLETE."""
+    _record_times(run_dir, run_id, load_started, load_ended, load.shape, before)
     evidence = collect(
         client,
         outputs,
@@ -248,8 +348,20 @@ def judged(
         faults=faults,
         before=before,
         offered=offered(load, run_dir),
+        shape=load.shape,
     )
-    verdict = write_run(evidence, run_dir, load)
+    status = None
+    if ended is not None:
+        ended_by, phase = ended
+        at = time.time() if phase != "of the load" else load_ended
+        status = (
+            INCOMPLETE,
+            f"the run was {INTERRUPTIONS[ended_by]} at second {at - load_started:.0f} {phase}: "
+            f"{evidence.pending} message(s) were still queued and the rows are the ones written until then, so "
+            f"nothing is judged lost ({len(evidence.rows)} row(s) for the webhooks accepted so far)",
+            ended_by,
+        )
+    verdict = write_run(evidence, run_dir, load, status)
     if run_dir.parent.resolve() == load.reports_dir.resolve():
         point_latest(load.reports_dir, run_dir)
     return verdict
@@ -269,9 +381,14 @@ def offered(load: LoadSettings, run_dir: Path) -> Offered | None:
     )
 
 
-def write_run(evidence: Evidence, run_dir: Path, load: LoadSettings) -> Verdict:
-    """Judge the evidence and write evidence.json, verify.json and report.html."""
+def write_run(
+    evidence: Evidence, run_dir: Path, load: LoadSettings, status: tuple[str, str, str] | None = None
+) -> Verdict:
+    """Judge the evidence and write evidence.json, verify.json and report.html; ``status`` (verdict, reason,
+    what ended the run) for a run that did not run its course, which is not judged."""
     verdict = judge(evidence)
+    if status is not None:
+        verdict = not_judged(verdict, *status)
     cpu = [sample.get("locust_cpu", 0) for sample in evidence.samples]
     summary = {
         **dataclasses.asdict(verdict),
@@ -338,8 +455,10 @@ def _run_locust(
     sampler: Sampler,
     load_started: float,
     progress: Callable[[str], None],
+    watch: StackWatch | None = None,
 ) -> float:
-    """Run Locust (master and workers) to its end; when the load ended."""
+    """Run Locust (master and workers) to its end; when the load ended. Stops them whatever ends it: the end,
+    an interruption, or the stack under test dying (``watch``, checked every few seconds)."""
     processes = []
     for index, command in enumerate(locust_commands(load, outputs, run_dir)):
         with open(run_dir / f"locust-{index}.log", "wb") as log:  # the child keeps its own handle
@@ -352,26 +471,43 @@ def _run_locust(
         accepted = sum(1 for path in run_dir.glob("accepted-*.jsonl") for _ in path.open())
         progress(f"load: {elapsed:.0f}s of {load.duration_s}s, {accepted} accepted")
 
+    def finished() -> bool:
+        if master.poll() is not None:
+            return True
+        if watch is not None:
+            watch.check()
+        return False
+
     limit_s = load.duration_s * (arrivals.CATCH_UP if load.arrival == "open" else 1) + 90
     try:
-        poll(lambda: master.poll() is not None, timeout_s=limit_s, interval_s=0.5, progress=note, progress_every_s=5)
+        poll(finished, timeout_s=limit_s, interval_s=0.5, progress=note, progress_every_s=5)
     except DeadlineExceeded:
         raise HarnessError(f"Locust did not finish within {limit_s}s; see {run_dir}/locust-0.log") from None
     finally:
-        for process in processes:
-            _stop(process)
+        stop_all(processes)
     if master.returncode not in (0, 1):  # 1: some requests failed, which the verdict judges
         raise HarnessError(f"Locust exited with code {master.returncode}; see {run_dir}/locust-0.log")
     return time.time()
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
+def stop_all(processes: Sequence[subprocess.Popen], grace_s: float = 10) -> None:
+    """Ask every process to stop, give them ``grace_s`` together, then kill what remains; a second Ctrl-C while
+    waiting kills them at once (and is passed on): nothing the harness started outlives it."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
+    try:
+        deadline = time.monotonic() + grace_s
+        for process in running:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    except KeyboardInterrupt:
+        for process in running:
             process.kill()
+        raise
 
 
 def point_latest(reports_dir: Path, run_dir: Path) -> None:

@@ -150,6 +150,35 @@ def report_charts(evidence: Evidence) -> list[Chart]:
             marks,
         ),
         histogram("End-to-end latency (accepted -> row)", latencies_ms(evidence), "ms"),
+        *emulator_charts(evidence.samples, origin, marks),
+    ]
+
+
+def emulator_charts(
+    samples: Sequence[dict[str, Any]], origin: float, marks: Sequence[tuple[float, str]] = ()
+) -> list[Chart]:
+    """LocalStack's own resources over the run (none when they were not sampled): what a leak would grow."""
+    measured = [s for s in samples if "gateway_rss_mb" in s]
+    if not measured:
+        return []
+
+    def series(key: str) -> list[tuple[float, float]]:
+        return [(s["t"] - origin, s[key]) for s in measured]
+
+    return [
+        line_chart(
+            "LocalStack's resident memory", [Series("resident memory (MiB)", series("gateway_rss_mb"))], "MiB", marks
+        ),
+        line_chart(
+            "LocalStack's threads and open files, and the function processes",
+            [
+                Series("threads", series("gateway_threads")),
+                Series("open files", series("gateway_open_files")),
+                Series("function processes", series("function_processes")),
+            ],
+            "count",
+            marks,
+        ),
     ]
 
 
@@ -244,6 +273,15 @@ def numbers(verdict: Verdict, locust_cpu_max: float | None = None) -> list[tuple
         rows.insert(6, ("backend", f"{verdict.backend['kind']}: {verdict.backend['summary']}"))
     if locust_cpu_max is not None:
         rows.append(("load generator CPU, peak", f"{fmt(locust_cpu_max)} %"))
+    for growth in verdict.soak:
+        trend = "grew without bound" if growth["unbounded"] else "flat"
+        rows.append(
+            (
+                f"soak: {growth['resource']}",
+                f"{growth['level']:g}, {growth['growth']:+g} over {growth['window_s'] / 60:.0f} min "
+                f"(fitted {growth['per_hour']:+g} an hour): {trend}",
+            )
+        )
     return rows
 
 

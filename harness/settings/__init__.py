@@ -125,6 +125,11 @@ class SettingsGroup:
             settings.validate()
         return settings
 
+    @classmethod
+    def parsed(cls, name: str, value: Any, source: str) -> Any:
+        """``value`` as this group's setting ``name`` takes it; a SettingsError naming ``source`` when it cannot."""
+        return _coerce(cls, name, source, value, get_type_hints(cls)[name])
+
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` (converted to each setting's type), validated."""
         hints = get_type_hints(type(self))

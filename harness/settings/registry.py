@@ -27,14 +27,18 @@ def all_groups() -> list[type[SettingsGroup]]:
 
 
 def check_config_file(environ: Mapping[str, str] | None = None) -> None:
-    """A key of the config file that no group declares is an error, not a setting silently ignored."""
+    """A key of the config file that no group declares, or a value its setting cannot take, is an error at every
+    entry point, whichever group the command uses: never a setting silently ignored, nor one found wrong later."""
     environ = os.environ if environ is None else environ
-    known = {name for group in all_groups() for name in group.names()}
-    unknown = sorted(set(config_file(environ)) - known)
+    values = config_file(environ)
+    owners = {name: group for group in all_groups() for name in group.names()}
+    unknown = sorted(set(values) - set(owners))
     if unknown:
         raise SettingsError(
             f"unknown setting(s) {', '.join(map(repr, unknown))} in the config file; `harness config` lists them all"
         )
+    for name, value in values.items():
+        owners[name].parsed(name, value, f"the config file's {name}")
 
 
 def markdown_tables() -> str:

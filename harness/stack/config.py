@@ -53,6 +53,12 @@ class StackSettings(SettingsGroup):
         600_000, "idle time after which a Lambda execution environment is stopped (LAMBDA_KEEPALIVE_MS)", low=1000
     )
     localstack_log_level: str = option("info", "LocalStack's own log level (LS_LOG)", choices=LOG_LEVELS)
+    min_free_disk_mb: int = option(
+        512,
+        "free disk space (MiB) under the state and reports folders below which a command refuses to start: "
+        "LocalStack's data, function packages, logs and reports grow during a run",
+        low=0,
+    )
     gateway_server: str = option(
         "threaded",
         "LocalStack's HTTP server: threaded (a thread per connection reads, serves and answers) or twisted "

@@ -311,3 +311,38 @@ def test_a_sample_held_up_by_a_swamped_machine_counts_for_every_second_it_covers
     samples = [{"t": 2, "machine_cpu": 40.0}, {"t": 7, "machine_cpu": 99.0, "visible": 30, "in_flight": 5}]
     limit = judge(saturated_run(samples)).machine_limit
     assert limit["seconds"] == [3, 4, 5, 6, 7] and limit["by"] == ["every core of this machine"]
+
+
+def soak_run(growth_per_s: float, seconds: int = 600) -> Evidence:
+    run = evidence([record("a")], rows=[row("a")])
+    samples = [
+        {"t": t, "gateway_rss_mb": 250 + growth_per_s * t + (t % 7) * 0.3, "gateway_threads": 40 + t % 3,
+         "gateway_open_files": 60, "function_processes": 8}
+        for t in range(0, seconds, 10)
+    ]  # fmt: skip
+    return dataclasses.replace(run, shape="soak", load_ended=seconds, samples=samples)
+
+
+def test_a_soak_fails_when_a_resource_grows_without_bound_on_a_fitted_slope_not_one_sample():
+    flat = judge(soak_run(0.0))
+    assert flat.verdict == "PASS" and [g["resource"] for g in flat.soak] == [
+        "LocalStack's resident memory (MiB)", "LocalStack's threads", "LocalStack's open files", "function processes",
+    ]  # fmt: skip
+    assert not any(g["unbounded"] for g in flat.soak)
+    leaking = judge(soak_run(0.1))  # 0.1 MiB a second: +53 MiB between the first and the last sample fitted
+    assert leaking.verdict == "FAIL"
+    (reason,) = [r for r in leaking.reasons if "grew without bound" in r]
+    assert "LocalStack's resident memory (MiB) grew without bound over the soak: +53 in 9 min" in reason
+    assert "+360 an hour" in reason
+    not_a_soak = dataclasses.replace(soak_run(0.1), shape="burst")
+    assert judge(not_a_soak).verdict == "PASS" and judge(not_a_soak).soak == []
+
+
+def test_a_run_that_did_not_run_its_course_is_not_judged_and_claims_no_loss():
+    from harness.rules import INCOMPLETE, not_judged
+
+    judged = judge(evidence([record("a"), record("b")], rows=[row("a")]))
+    assert judged.lost == 1
+    stopped = not_judged(judged, INCOMPLETE, "the run was interrupted (Ctrl-C) at second 12", "ctrl-c")
+    assert (stopped.verdict, stopped.lost, stopped.ended_by) == ("INCOMPLETE", 0, "ctrl-c")
+    assert stopped.reasons == ["the run was interrupted (Ctrl-C) at second 12"] and not stopped.passed
