@@ -87,13 +87,14 @@ load: venv
 	$(LOAD_ENV) $(BIN)/harness load
 
 # The fault scenario, about SIZE accepted webhooks (default 2,000; `make chaos SIZE=10000` is the documented
-# one): 30 paced users, steady, for SIZE / 60 seconds; 10 % duplicates, 1 % poison, 1 % forged and 1 % replayed
+# one): 30 paced users, steady, for SIZE / 40 seconds (the stage throttle below lets about 40 a second of
+# their 60 through: each 429 sends its sender into a back-off); 10 % duplicates, 1 % poison, 1 % forged and 1 % replayed
 # deliveries (Standard Webhooks signatures on), a 10 s backend outage and 1 % transient backend errors
 # (injected in the backend itself), one crash mid-batch, SQS down for the publisher for 5 s, and a stage
 # throttle of 50 requests/s that answers 429 to part of the load (the senders retry); then the poison is
 # "fixed", the DLQ redriven and the run judged again. The faults fall at the same share of any SIZE.
 SIZE ?= 2000
-CHAOS_S = $(shell echo $$(( ($(SIZE) + 59) / 60 )))
+CHAOS_S = $(shell echo $$(( ($(SIZE) + 39) / 40 )))
 CHAOS_TOPOLOGY = HARNESS_FAIL_PATH_MARKER=poison HARNESS_VISIBILITY_TIMEOUT_S=10 HARNESS_SUBSCRIBER_TIMEOUT_S=5 \
                  HARNESS_MAXIMUM_CONCURRENCY=2 HARNESS_BACKEND_LATENCY_MS=20 HARNESS_SIGNATURE_SCHEME=standard \
                  HARNESS_API_RATE_LIMIT=50 HARNESS_API_BURST_LIMIT=100
