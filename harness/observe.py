@@ -13,6 +13,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from harness.evidence import DeadLetter
 from harness.localstack_extensions.contract import EMULATION_NAMESPACE
 
+MAX_DATAPOINTS = 1440
+"""The most datapoints one GetMetricStatistics may ask for (CloudWatch's limit, enforced by LocalStack)."""
+
 _deserialize = TypeDeserializer().deserialize
 
 
@@ -99,15 +102,23 @@ def _datapoints(
     end: float,
     period: int,
 ) -> list[dict[str, Any]]:
-    return cloudwatch.get_metric_statistics(
-        Namespace=namespace,
-        MetricName=metric,
-        Dimensions=[{"Name": dimension, "Value": value}],
-        StartTime=datetime.fromtimestamp(start, UTC),
-        EndTime=datetime.fromtimestamp(end, UTC),
-        Period=period,
-        Statistics=[statistic],
-    )["Datapoints"]
+    """Asked in windows of at most ``MAX_DATAPOINTS`` periods: CloudWatch refuses a longer range (a soak's
+    seconds, or a run verified long after it ended)."""
+    datapoints: list[dict[str, Any]] = []
+    window_start, end = int(start), int(end)  # whole seconds, as CloudWatch reads them
+    while window_start < end:
+        window_end = min(window_start + MAX_DATAPOINTS * period, end)
+        datapoints += cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[{"Name": dimension, "Value": value}],
+            StartTime=datetime.fromtimestamp(window_start, UTC),
+            EndTime=datetime.fromtimestamp(window_end, UTC),
+            Period=period,
+            Statistics=[statistic],
+        )["Datapoints"]
+        window_start = window_end
+    return datapoints
 
 
 def lambda_metric(

@@ -32,6 +32,7 @@ from harness.exceptions import HarnessError
 from harness.network import LOOPBACK_HOST, free_port
 from harness.polling import poll
 from harness.settings.flags import add_flags, given
+from harness.settings.registry import check_config_file
 from harness.stack import HEALTH_PATH
 from harness.stack.base import read_record
 from harness.stack.config import StackSettings
@@ -274,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     add_flags(parser, SideBySideSettings)
     add_flags(parser, StackSettings, ["state_dir"])
     args = parser.parse_args(argv)
+    check_config_file()
     options = SideBySideSettings.from_env(**given(args, SideBySideSettings))
     base = StackSettings.from_env(**given(args, StackSettings))
     try:

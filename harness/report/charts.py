@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 760, 220, 56, 34, 14
-COLOURS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626")
+COLOURS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#a16207", "#6b7280")
 PLOT_W, PLOT_H = WIDTH - PAD_LEFT - 10, HEIGHT - PAD_BOTTOM - PAD_TOP
 
 
@@ -34,6 +35,17 @@ class Bar:
 
 
 @dataclass
+class Marker:
+    """A moment of the run: a vertical line, its label to the right (to the left near the right edge)."""
+
+    x: float
+    label_y: float
+    text: str
+    label_x: float
+    anchor: str
+
+
+@dataclass
 class Chart:
     title: str
     y_label: str = ""
@@ -41,7 +53,7 @@ class Chart:
     legend: list[tuple[str, str]] = field(default_factory=list)  # (label, colour)
     y_ticks: list[tuple[float, str]] = field(default_factory=list)  # (svg y, text)
     x_ticks: list[tuple[float, str]] = field(default_factory=list)  # (svg x, text)
-    markers: list[tuple[float, float, str]] = field(default_factory=list)  # (svg x, label y, text)
+    markers: list[Marker] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
     bands: list[tuple[float, float]] = field(default_factory=list)  # (svg x, svg width): shaded stretches of time
@@ -66,7 +78,9 @@ def line_chart(
     if not all_points:
         return Chart(title, empty=True)
     x_max = max([x for x, _ in all_points] + [end for _, end in shaded]) or 1
-    y_max = (max(y for _, y in all_points) or 1) * 1.1
+    y_top = max(y for _, y in all_points) or 1
+    y_step = nice_step(y_top)
+    y_max = y_step * (math.floor(y_top / y_step) + 1)  # the next round value above the highest point
 
     def sx(x: float) -> float:
         return round(PAD_LEFT + PLOT_W * x / x_max, 1)
@@ -74,15 +88,14 @@ def line_chart(
     def sy(y: float) -> float:
         return round(PAD_TOP + PLOT_H * (1 - y / y_max), 1)
 
-    fractions = (0, 0.25, 0.5, 0.75, 1)
     chart = Chart(
         title,
         y_label,
         legend=[(s.label, COLOURS[i % len(COLOURS)]) for i, s in enumerate(series) if s.points],
-        y_ticks=[(sy(y_max * f), _tick(y_max * f, y_max)) for f in fractions],
-        x_ticks=[(sx(x_max * f), _tick(x_max * f, x_max) + "s") for f in fractions],
+        y_ticks=[(sy(y), f"{y:g}") for y in multiples(y_step, y_max)],
+        x_ticks=[(sx(x), text) for x, text in time_ticks(x_max)],
         # Staggered labels, so close markers stay readable.
-        markers=[(sx(at), PAD_TOP + 10 + 12 * (i % 4), label) for i, (at, label) in enumerate(sorted(markers))],
+        markers=[marker(sx(at), PAD_TOP + 10 + 12 * (i % 4), label) for i, (at, label) in enumerate(sorted(markers))],
         bands=[(sx(start), round(sx(end) - sx(start), 1)) for start, end in shaded],
         band_label=shaded_label if shaded else "",
     )
@@ -126,5 +139,29 @@ def limit_line(label: str, limit: float | None, series: Sequence[tuple[float, fl
     return Series(label, [(0, limit), (end, limit)] if limit else [], dashed=True)
 
 
-def _tick(value: float, top: float) -> str:
-    return f"{value:.1f}" if top < 10 else f"{value:.0f}"
+def marker(x: float, label_y: float, text: str) -> Marker:
+    near_right_edge = x > PAD_LEFT + PLOT_W * 0.8
+    return Marker(x, label_y, text, x - 4 if near_right_edge else x + 4, "end" if near_right_edge else "start")
+
+
+def nice_step(top: float, ticks: int = 4) -> float:
+    """A step of 1, 2, 2.5 or 5 times a power of ten giving about ``ticks`` steps up to ``top``: labels a
+    reader can add up (0, 50, 100), not fifths of the maximum (0, 70, 140, 210, 281)."""
+    raw = top / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
+def multiples(step: float, top: float) -> list[float]:
+    """0, step, 2 step, ... up to ``top`` (rounded, so 0.1 steps read 0.3, not 0.30000000000000004)."""
+    return [round(step * i, 10) for i in range(int(top / step + 1e-9) + 1)]
+
+
+TIME_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+def time_ticks(end_s: float, ticks: int = 6) -> list[tuple[float, str]]:
+    """Seconds on round steps (0s, 15s, 30s; 0, 5 min, 10 min past ten minutes), within the run."""
+    step = next((s for s in TIME_STEPS_S if end_s / s <= ticks), TIME_STEPS_S[-1])
+    in_minutes = end_s > 600
+    return [(t, f"{t / 60:g} min" if in_minutes else f"{t:g}s") for t in multiples(step, end_s)]

@@ -93,3 +93,26 @@ def test_sqs_per_message_metrics_are_readable_as_soon_as_the_messages_are_sent(a
         for statistic in ("Minimum", "Maximum")
     }
     assert (min(sizes["Minimum"]), max(sizes["Maximum"])) == (1, 12)
+
+
+def test_per_second_metrics_over_more_than_cloudwatchs_1440_datapoints_are_read_whole(aws_client):
+    """A soak's half hour, or a run verified an hour later: one request would be refused for its size."""
+    cloudwatch = aws_client("cloudwatch")
+    name = f"soak-{uuid.uuid4().hex[:8]}"
+    since = time.time() - 3000
+    offsets = (10, 1500, 2990)
+    cloudwatch.put_metric_data(
+        Namespace="Harness/Test",
+        MetricData=[
+            {
+                "MetricName": "Beats",
+                "Dimensions": [{"Name": "Run", "Value": name}],
+                "Timestamp": since + offset,
+                "Value": 1.0,
+                "StorageResolution": 1,
+            }
+            for offset in offsets
+        ],
+    )
+    points = observe.per_second(cloudwatch, "Harness/Test", "Run", name, "Beats", "Sum", since)
+    assert [round(t) for t, _ in points] == list(offsets)

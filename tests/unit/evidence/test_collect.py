@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,16 @@ from harness.backend.dynamodb import DynamoDBBackend
 from harness.evidence import Accepted, Evidence, Fault
 from harness.evidence.collect import collect
 from tests.unit.builders import OUTPUTS, record
+
+LOAD_STARTED = float(int(time.time()) - 60)
+"""A minute ago: the metrics are read from then to now, in CloudWatch's windows."""
+
+
+def datapoints(statistic: str, value: float | None, StartTime: datetime, EndTime: datetime, **_: Any) -> dict:
+    """One datapoint a second into the load, when the window asked for holds it (as CloudWatch answers)."""
+    at = datetime.fromtimestamp(LOAD_STARTED + 1, UTC)
+    inside = value is not None and StartTime <= at < EndTime
+    return {"Datapoints": [{statistic: value, "Timestamp": at}] if inside else []}
 
 
 class Pages:
@@ -70,10 +81,9 @@ class FakeAWS:
         )
         return {"Attributes": dict.fromkeys(depth, "0")}
 
-    def get_metric_statistics(self, MetricName: str, Statistics: list[str], **_: Any) -> dict:
+    def get_metric_statistics(self, MetricName: str, Statistics: list[str], **window: Any) -> dict:
         value = {"ConcurrentExecutions": self.concurrency, "Throttles": self.throttles}.get(MetricName)
-        at = datetime.fromtimestamp(1, UTC)
-        return {"Datapoints": [] if value is None else [{Statistics[0]: value, "Timestamp": at}]}
+        return datapoints(Statistics[0], value, **window)
 
     def get_function_concurrency(self, **_: Any) -> dict:
         return {"ReservedConcurrentExecutions": 2}
@@ -93,7 +103,15 @@ class FakeAWS:
 def gather(records, aws: FakeAWS, **kwargs) -> Evidence:
     backend = DynamoDBBackend(BackendSettings(), Hosting(Path("/nonexistent"), 1.0, "127.0.0.1"), aws)
     return collect(
-        aws, OUTPUTS, backend, Accepted(records), run_id="r", load_started=0, load_ended=10, drain_seconds=3.0, **kwargs
+        aws,
+        OUTPUTS,
+        backend,
+        Accepted(records),
+        run_id="r",
+        load_started=LOAD_STARTED,
+        load_ended=LOAD_STARTED + 10,
+        drain_seconds=3.0,
+        **kwargs,
     )
 
 
@@ -127,12 +145,11 @@ def test_evidence_survives_a_round_trip_through_json():
 
 def test_the_backends_view_comes_from_its_own_metrics():
     class Throttling(FakeAWS):
-        def get_metric_statistics(self, MetricName: str, Statistics: list[str], **kwargs: Any) -> dict:
-            at = datetime.fromtimestamp(1, UTC)
+        def get_metric_statistics(self, MetricName: str, Statistics: list[str], **window: Any) -> dict:
             values = {"ConsumedWriteCapacityUnits": 7.0, "WriteThrottleEvents": 3.0}
             if MetricName in values:
-                return {"Datapoints": [{"Sum": values[MetricName], "Timestamp": at}]}
-            return super().get_metric_statistics(MetricName, Statistics, **kwargs)
+                return datapoints("Sum", values[MetricName], **window)
+            return super().get_metric_statistics(MetricName, Statistics, **window)
 
     view = gather([record("a")], Throttling(rows=[{"id": "a"}])).backend
     assert (view.kind, view.capacity, view.capacity_unit) == ("dynamodb", 5.0, "write units / s")

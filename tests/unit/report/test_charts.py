@@ -1,4 +1,4 @@
-from harness.report.charts import Series, histogram, limit_line, line_chart
+from harness.report.charts import Series, histogram, limit_line, line_chart, time_ticks
 
 
 def test_a_line_chart_draws_each_series_and_the_limit_dashed_and_underneath():
@@ -10,7 +10,15 @@ def test_a_line_chart_draws_each_series_and_the_limit_dashed_and_underneath():
     )
     assert [line.dashed for line in chart.lines] == [True, False]  # the measured series on top
     assert [label for label, _ in chart.legend] == ["executions", "limit"]
-    assert chart.markers and chart.markers[0][2] == "load ends"
+    assert [(m.text, m.anchor) for m in chart.markers] == [("load ends", "start")]
+
+
+def test_a_marker_near_the_right_edge_is_labelled_to_its_left_so_it_stays_in_the_picture():
+    chart = line_chart("t", [Series("x", [(0, 1), (100, 2)])], "n", [(10, "outage"), (99, "load ends")])
+    assert [(m.text, m.anchor, m.label_x < m.x) for m in chart.markers] == [
+        ("outage", "start", False),
+        ("load ends", "end", True),
+    ]
 
 
 def test_points_are_scaled_into_the_plot():
@@ -32,3 +40,15 @@ def test_no_limit_draws_no_limit_line():
 def test_a_series_with_nothing_to_draw_has_no_legend_key():
     chart = line_chart("x", [Series("in use", [(0, 1), (1, 2)]), limit_line("capacity (on demand)", None, [])], "y")
     assert [label for label, _ in chart.legend] == ["in use"]
+
+
+def test_axes_are_labelled_on_round_values_a_reader_can_add_up():
+    chart = line_chart("t", [Series("rss", [(0, 240.0), (70, 281.0)])], "MiB")
+    assert [text for _, text in chart.y_ticks] == ["0", "100", "200", "300"]
+    assert [text for _, text in chart.x_ticks] == ["0s", "15s", "30s", "45s", "60s"]
+    small = line_chart("t", [Series("load", [(0, 0.0), (8, 0.4)])], "units")
+    assert [text for _, text in small.y_ticks] == ["0", "0.1", "0.2", "0.3", "0.4", "0.5"]
+
+
+def test_a_long_run_is_labelled_in_minutes():
+    assert [text for _, text in time_ticks(1900)] == ["0 min", "10 min", "20 min", "30 min"]
