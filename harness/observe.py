@@ -184,3 +184,22 @@ def host_ceiling_hits(cloudwatch: Any, function: str, since: float) -> float:
 def concurrency_per_second(cloudwatch: Any, function: str, since: float) -> list[tuple[float, float]]:
     """ConcurrentExecutions (Maximum) second by second since ``since``, as (seconds since then, value)."""
     return per_second(cloudwatch, "AWS/Lambda", "FunctionName", function, "ConcurrentExecutions", "Maximum", since)
+
+
+def invocation_log_lines(logs: Any, function: str) -> list[str]:
+    """The lines one invocation stored (START ... REPORT), read back from its log group."""
+    group = f"/aws/lambda/{function}"
+    try:
+        streams = logs.describe_log_streams(logGroupName=group, limit=1)["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []  # never invoked
+    if not streams:
+        return []
+    stream = streams[0]["logStreamName"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream, limit=50, startFromHead=True)["events"]
+    lines = []
+    for event in events:
+        lines.append(event["message"])
+        if event["message"].startswith("REPORT"):
+            return lines
+    return lines

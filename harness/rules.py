@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.evidence import FORGED, PUBLISHED_KINDS, REFUSED_KINDS, STALE, Evidence
 from harness.evidence.tokens import tokens_in
+from harness.load.shapes import SOAK
 from harness.localstack_extensions.contract import API_ACCOUNT_RATE_LIMIT
 from harness.stats import percentiles
 
@@ -258,7 +259,6 @@ def backend_never_refused_work(evidence: Evidence, _: Findings) -> str | None:
     return None
 
 
-SOAK_SHAPE = "soak"
 SOAK_WARM_UP_S = 60.0
 """The first minute of a soak is left out of the fit: environments start, caches fill, then it must be flat."""
 RESOURCES: tuple[tuple[str, str, float], ...] = (
@@ -280,27 +280,41 @@ def fitted_slope(points: Sequence[tuple[float, float]]) -> float:
     return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread if spread else 0.0
 
 
+NET_OF_HELD = "gateway_rss_mb"
+"""The resource judged net of what the stack must keep for the run (``Evidence.held_mib``)."""
+
+
 def soak_growth(evidence: Evidence) -> list[dict[str, Any]]:
-    """Each resource's fitted growth over the soak's window (after the warm-up, until the load ended)."""
+    """Each resource's fitted growth over the soak's window (after the warm-up, until the load ended);
+    LocalStack's memory net of the rows and log lines it keeps for the run."""
     start, end = evidence.load_started + SOAK_WARM_UP_S, evidence.load_ended
+    held = dict(evidence.held_mib)
     found = []
     for key, what, floor in RESOURCES:
-        points = [(s["t"], float(s[key])) for s in evidence.samples if key in s and start <= s.get("t", 0) <= end]
+        window_samples = [s for s in evidence.samples if key in s and start <= s.get("t", 0) <= end]
+        points = [(s["t"], float(s[key])) for s in window_samples]
         if len(points) < 10:
             continue
-        slope = fitted_slope(points)
+        kept = [(t, held.get(t, 0.0)) for t, _ in points] if key == NET_OF_HELD and held else []
+        net = (
+            [(t, value - held_then) for (t, value), (_, held_then) in zip(points, kept, strict=True)]
+            if kept
+            else points
+        )
+        slope = fitted_slope(net)
         window = points[-1][0] - points[0][0]
         level = sorted(value for _, value in points)[len(points) // 2]
         growth = slope * window
         found.append(
             {
-                "resource": what,
+                "resource": what + (", net of what it keeps for the run" if kept else ""),
                 "key": key,
                 "level": round(level, 1),
                 "growth": round(growth, 1),
                 "per_hour": round(slope * 3600, 1),
                 "window_s": round(window),
                 "unbounded": growth > max(floor, 0.1 * level),
+                **({"kept_for_the_run": round(fitted_slope(kept) * window, 1)} if kept else {}),
             }
         )
     return found
@@ -309,7 +323,7 @@ def soak_growth(evidence: Evidence) -> list[dict[str, Any]]:
 def resources_stay_flat_in_a_soak(evidence: Evidence, found: Findings) -> str | None:
     """A soak (``HARNESS_SHAPE=soak``) fails when a resource of the emulator grows without bound: a fitted
     slope over the whole window, not one sample."""
-    if evidence.shape != SOAK_SHAPE:
+    if evidence.shape != SOAK:
         return None
     growing = [g for g in soak_growth(evidence) if g["unbounded"]]
     if not growing:
@@ -465,7 +479,7 @@ def judge(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> Verdict:
         throttled_at_gate=len(evidence.accepted.throttled),
         never_accepted=len(evidence.accepted.never_accepted),
         offered=dataclasses.asdict(evidence.offered) | {"unsent": evidence.offered.unsent} if evidence.offered else {},
-        soak=soak_growth(evidence) if evidence.shape == SOAK_SHAPE else [],
+        soak=soak_growth(evidence) if evidence.shape == SOAK else [],
         machine_limit=asdict(limit) | {"first_s": limit.first_s} if (limit := machine_limit(evidence)) else {},
         notes=[note for check in NOTES if (note := check(evidence)) is not None],
     )

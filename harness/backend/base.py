@@ -128,6 +128,10 @@ class Backend(ABC):
     def empty(self, table: str) -> None:
         """Delete every row."""
 
+    def bytes_held_per_row(self, table: str, rows: Sequence[dict[str, Any]]) -> float:
+        """What one of these rows takes in LocalStack's memory (0: the backend keeps its rows elsewhere)."""
+        return 0.0
+
     def reset_capacity(self, table: str, credit: str = "new") -> None:  # noqa: B027 (a limit keeps no credit)
         """Start the table's capacity accounting afresh with this burst credit (``BURST_CREDITS``, not kept)."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from harness import observe
 from harness.backend.base import Backend, ClientFactory, Hosting, Progress, added
 from harness.backend.config import BackendSettings
-from harness.evidence import BackendView
+from harness.evidence import BackendView, held_state
 from harness.localstack_extensions.contract import (
     BURST_CREDIT_SECONDS,
     CAPACITY_RESET_TAG,
@@ -33,6 +33,10 @@ def table_capacity(description: dict[str, Any]) -> tuple[str, int, int]:
         return mode, 0, 0
     throughput = description.get("ProvisionedThroughput") or {}
     return mode, int(throughput.get("ReadCapacityUnits") or 0), int(throughput.get("WriteCapacityUnits") or 0)
+
+
+SAMPLED_ROWS = 2000
+"""Rows stored in a moto backend of the harness's own to measure what one takes in LocalStack's."""
 
 
 class DynamoDBBackend(Backend):
@@ -93,6 +97,15 @@ class DynamoDBBackend(Backend):
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         return observe.rows(self.client("dynamodb"), table)
+
+    def bytes_held_per_row(self, table: str, rows: Sequence[dict[str, Any]]) -> float:
+        """The table lives in LocalStack's moto backend: a sample of the rows stored in one here, measured."""
+        sample = list(rows[:SAMPLED_ROWS])
+        if not sample:
+            return 0.0
+        described = self.client("dynamodb").describe_table(TableName=table)["Table"]
+        stored = held_state.stored_item_bytes(sample, described["KeySchema"], described["AttributeDefinitions"])
+        return stored / len(sample)
 
     def empty(self, table: str) -> None:
         """Every item deleted by its key, whatever the table's key schema (a user's table may differ)."""

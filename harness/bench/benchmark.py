@@ -28,9 +28,10 @@ import psutil
 
 from harness import aws
 from harness.bench.config import BenchSettings
+from harness.evidence.held_state import stored_log_bytes
 from harness.lambda_admin import create_function
 from harness.network import LOOPBACK_HOST, free_port
-from harness.observe import queue_depth
+from harness.observe import invocation_log_lines, queue_depth
 from harness.polling import poll
 from harness.settings.flags import add_flags, given
 from harness.settings.registry import check_config_file
@@ -300,44 +301,6 @@ def memory_over_invocations(settings: StackSettings, pid: int, invocations: int)
 def invoked(lambda_client: Any, name: str) -> bytes:
     """One invocation, its answer read (an unread answer keeps its connection from the pool: a new one each time)."""
     return lambda_client.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()
-
-
-def invocation_log_lines(logs: Any, function: str) -> list[str]:
-    """The lines one invocation stored (START ... REPORT), read back from its log group."""
-    group = f"/aws/lambda/{function}"
-    stream = logs.describe_log_streams(logGroupName=group, limit=1)["logStreams"][0]["logStreamName"]
-    events = logs.get_log_events(logGroupName=group, logStreamName=stream, limit=50, startFromHead=True)["events"]
-    lines = []
-    for event in events:
-        lines.append(event["message"])
-        if event["message"].startswith("REPORT"):
-            return lines
-    return lines
-
-
-def stored_log_bytes(lines: list[str], invocations: int) -> int:
-    """What CloudWatch Logs' moto backend keeps for ``invocations`` invocations' ``lines`` (new request ids each),
-    written in batches as the harness's log shipper writes them."""
-    import tracemalloc
-
-    from moto.logs.models import LogsBackend
-
-    backend = LogsBackend("us-east-1", "000000000000")
-    backend.create_log_group("/aws/lambda/measured", {})
-    backend.create_log_stream("/aws/lambda/measured", "stream")
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    now_ms = int(time.time() * 1000)
-    request_id = next((line.split()[2] for line in lines if line.startswith("START ")), "")
-    for first in range(0, invocations, 100):
-        events = []
-        for _ in range(first, min(first + 100, invocations)):
-            new_id = str(uuid.uuid4())
-            events += [{"timestamp": now_ms, "message": line.replace(request_id, new_id)} for line in lines]
-        backend.put_log_events("/aws/lambda/measured", "stream", events)
-    stored = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    return stored
 
 
 def one_round(settings: StackSettings, bench: BenchSettings) -> tuple[dict[str, float], dict[str, dict[str, float]]]:

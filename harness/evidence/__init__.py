@@ -337,6 +337,9 @@ class Evidence:
     """An open-model load's schedule and what its senders sent; None: a closed-model load."""
     shape: str = ""
     """The load's shape (steady, burst, soak): a soak is judged on the emulator's resources too."""
+    held_mib: list[tuple[float, float]] = field(default_factory=list)
+    """A soak's: (epoch s, MiB) at each sample, what LocalStack must keep for this run's rows and log lines
+    (``harness.evidence.held_state``): its memory is judged net of it."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, default=_plain)

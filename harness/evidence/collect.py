@@ -10,8 +10,9 @@ from typing import Any
 
 from harness import observe
 from harness.backend import Backend
-from harness.evidence import Accepted, Consumer, Evidence, Fault, Offered
+from harness.evidence import Accepted, Consumer, Evidence, Fault, Offered, held_state
 from harness.evidence.tokens import tokens_in
+from harness.load.shapes import SOAK
 from harness.outputs import Outputs
 from harness.polling import DeadlineExceeded, poll
 
@@ -202,6 +203,37 @@ def collect(
         throttled_rows=throttled_rows,
         offered=offered,
         shape=shape,
+        held_mib=held_for_the_run(client, outputs, backend, accepted, rows, samples, load_started)
+        if shape == SOAK
+        else [],
+    )
+
+
+def held_for_the_run(
+    client: Callable[[str], Any],
+    outputs: Outputs,
+    backend: Backend,
+    accepted: Accepted,
+    rows: Sequence[dict[str, Any]],
+    samples: Sequence[dict[str, Any]],
+    load_started: float,
+) -> list[tuple[float, float]]:
+    """What LocalStack must keep for the run at each memory sample: its rows (stored as each accepted
+    request was, one row each) and every invocation's log lines."""
+    cloudwatch, logs = client("cloudwatch"), client("logs")
+    stored = sorted(accepted.times("new"))[: len(rows)]
+    functions = []
+    for function in (outputs.publisher_name, outputs.subscriber_name):
+        lines = observe.invocation_log_lines(logs, function) if function else []
+        if lines:
+            counts = observe.per_second_sums(cloudwatch, "AWS/Lambda", "FunctionName", function, "Invocations",
+                                             load_started)  # fmt: skip
+            per_second = [(load_started + t, count) for t, count in counts]
+            functions.append((per_second, held_state.log_bytes_per_invocation(lines)))
+    return held_state.held_mib(
+        [sample["t"] for sample in samples if "gateway_rss_mb" in sample],
+        (stored, backend.bytes_held_per_row(outputs.table_name, rows)),
+        functions,
     )
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SHAPES = ("steady", "burst", "soak")
+SOAK = "soak"
+"""The shape whose run is judged on the emulator's resources too (``harness.rules``)."""
+SHAPES = ("steady", "burst", SOAK)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,11 @@ test_patches.py`` fails when its shape changes.
   that runs them: ``Invocations`` and ``Errors`` are counted in memory (``metrics.LAMBDA_METRICS``) on the
   invoking thread, not written with a PutMetricData per invocation on a new thread that LocalStack keeps
   in ``TMP_THREADS`` until shutdown. The module imports both by name, so they are patched there.
+- ``create_parser`` / ``create_serializer`` where LocalStack's request handlers, its provider skeleton and
+  its SQS provider call them: one per service, not one per service model *object*. LocalStack caches them
+  with ``functools.cache`` keyed by the model object, and each internal client brings a model object of
+  its own, so the cache kept a new parser for every such request — for a REST service (Lambda) a routing
+  map of all its operations, built and kept each time: LocalStack's memory grew with every invocation.
 - ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
   once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
   requests, the import system compiles a module not yet compiled) can fail with "AST constructor
@@ -33,11 +38,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from localstack.aws import skeleton, spec
+from localstack.aws.handlers import service as service_handlers
+from localstack.aws.protocol import parser as protocol_parser
+from localstack.aws.protocol import serializer as protocol_serializer
 from localstack.runtime import hooks
 from localstack.services.apigateway.next_gen.execute_api import handlers
 from localstack.services.apigateway.next_gen.execute_api.gateway import RestApiGateway
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
 from localstack.services.lambda_.invocation import version_manager
+from localstack.services.sqs import provider as sqs_provider
 from localstack.utils.aws import templating
 from localstack.utils.patch import Patch, Patches
 
@@ -96,6 +106,36 @@ def _error_counted(function_name: str, account_id: str, region_name: str) -> Non
     LAMBDA_METRICS.invoked(account_id, region_name, function_name, error=True)
 
 
+def one_per_service(create: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``create`` (cached by LocalStack per model object) made once per service, protocol and API version,
+    from LocalStack's own model of it (the one its external requests are parsed with)."""
+    build = getattr(create, "__wrapped__", create)  # past functools.cache: its cache is what grew
+    made: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    def per_service(service: Any) -> Any:
+        key = (service.service_name, service.protocol, service.api_version)
+        if (found := made.get(key)) is not None:
+            return found
+        with lock:
+            if key not in made:
+                made[key] = build(_catalogued(service))
+            return made[key]
+
+    per_service.made = made  # type: ignore[attr-defined]
+    return per_service
+
+
+def _catalogued(service: Any) -> Any:
+    try:
+        return spec.load_service(service.service_name, version=service.api_version, protocol=service.protocol)
+    except Exception:  # a model LocalStack's catalog does not know: the one the request brought
+        return service
+
+
+PARSER_PER_SERVICE = one_per_service(protocol_parser.create_parser)
+SERIALIZER_PER_SERVICE = one_per_service(protocol_serializer.create_serializer)
+
 AST_RACE_FIXED = (3, 11, 8)
 _compiling = threading.RLock()
 _builtin_compile = builtins.compile
@@ -117,6 +157,15 @@ PATCHES = Patches(
         Patch(version_manager, "start_thread", _metrics_inline),
         Patch(version_manager, "record_cw_metric_invocation", _invocation_counted),
         Patch(version_manager, "record_cw_metric_error", _error_counted),
+        # Where each is defined and wherever a module imported it by name.
+        *(
+            Patch(module, "create_parser", PARSER_PER_SERVICE)
+            for module in (protocol_parser, service_handlers, skeleton, sqs_provider)
+        ),
+        *(
+            Patch(module, "create_serializer", SERIALIZER_PER_SERVICE)
+            for module in (protocol_serializer, service_handlers, skeleton)
+        ),
     ]
 )
 

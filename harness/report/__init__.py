@@ -150,14 +150,18 @@ def report_charts(evidence: Evidence) -> list[Chart]:
             marks,
         ),
         histogram("End-to-end latency (accepted -> row)", latencies_ms(evidence), "ms"),
-        *emulator_charts(evidence.samples, origin, marks),
+        *emulator_charts(evidence.samples, origin, marks, evidence.held_mib),
     ]
 
 
 def emulator_charts(
-    samples: Sequence[dict[str, Any]], origin: float, marks: Sequence[tuple[float, str]] = ()
+    samples: Sequence[dict[str, Any]],
+    origin: float,
+    marks: Sequence[tuple[float, str]] = (),
+    held_mib: Sequence[tuple[float, float]] = (),
 ) -> list[Chart]:
-    """LocalStack's own resources over the run (none when they were not sampled): what a leak would grow."""
+    """LocalStack's own resources over the run (none when they were not sampled): what a leak would grow; its
+    memory beside what it keeps for the run (a soak's) and what is left when that is taken away."""
     measured = [s for s in samples if "gateway_rss_mb" in s]
     if not measured:
         return []
@@ -165,10 +169,19 @@ def emulator_charts(
     def series(key: str) -> list[tuple[float, float]]:
         return [(s["t"] - origin, s[key]) for s in measured]
 
+    held = dict(held_mib)
+    memory = [Series("resident memory (MiB)", series("gateway_rss_mb"))]
+    if held:
+        kept = [(s["t"] - origin, held.get(s["t"], 0.0)) for s in measured]
+        memory += [
+            Series("kept for the run: its rows and log lines", kept),
+            Series(
+                "resident memory net of it",
+                [(t, rss - k) for (t, rss), (_, k) in zip(memory[0].points, kept, strict=True)],
+            ),
+        ]
     return [
-        line_chart(
-            "LocalStack's resident memory", [Series("resident memory (MiB)", series("gateway_rss_mb"))], "MiB", marks
-        ),
+        line_chart("LocalStack's resident memory", memory, "MiB", marks),
         line_chart(
             "LocalStack's threads and open files, and the function processes",
             [

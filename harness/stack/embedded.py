@@ -73,6 +73,9 @@ def localstack_environment(
             "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0",
             "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",
             "LS_LOG": settings.localstack_log_level,
+            # glibc gives each thread that allocates its own heap (up to 8 per core) and keeps what they
+            # free: a long run's memory grew with the gateway's worker threads, not with what it held.
+            "MALLOC_ARENA_MAX": base.get("MALLOC_ARENA_MAX", "2"),
             "FILESYSTEM_ROOT": str(state / "filesystem"),
             "TMPDIR": str(state / "tmp"),
         }

@@ -338,6 +338,20 @@ def test_a_soak_fails_when_a_resource_grows_without_bound_on_a_fitted_slope_not_
     assert judge(not_a_soak).verdict == "PASS" and judge(not_a_soak).soak == []
 
 
+def test_a_soaks_memory_is_judged_net_of_the_rows_and_log_lines_the_stack_keeps_for_it():
+    growing = soak_run(0.2)
+    kept = [(sample["t"], 0.2 * sample["t"]) for sample in growing.samples]  # all of it: what the run stored
+    explained = judge(dataclasses.replace(growing, held_mib=kept))
+    assert explained.verdict == "PASS", explained.reasons
+    memory = explained.soak[0]
+    assert memory["resource"] == "LocalStack's resident memory (MiB), net of what it keeps for the run"
+    assert memory["kept_for_the_run"] == 106.0 and abs(memory["growth"]) < 1
+    half = judge(dataclasses.replace(growing, held_mib=[(t, mib / 2) for t, mib in kept]))
+    assert half.verdict == "FAIL"
+    (reason,) = [r for r in half.reasons if "grew without bound" in r]
+    assert "net of what it keeps for the run grew without bound over the soak: +53 in 9 min" in reason
+
+
 def test_a_run_that_did_not_run_its_course_is_not_judged_and_claims_no_loss():
     from harness.rules import INCOMPLETE, not_judged
 

@@ -154,3 +154,33 @@ def test_the_backends_view_comes_from_its_own_metrics():
     view = gather([record("a")], Throttling(rows=[{"id": "a"}])).backend
     assert (view.kind, view.capacity, view.capacity_unit) == ("dynamodb", 5.0, "write units / s")
     assert (view.peak, view.errors) == (7.0, 3) and view.load == [(1.0, 7.0)]
+
+
+def test_a_soak_counts_what_the_stack_keeps_for_it_at_each_memory_sample():
+    class Soaked(FakeAWS):
+        def describe_table(self, **_: Any) -> dict:
+            table = super().describe_table()["Table"]
+            key = {"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                   "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}  # fmt: skip
+            return {"Table": {**table, **key}}
+
+        def describe_log_streams(self, **_: Any) -> dict:
+            return {"logStreams": [{"logStreamName": "2026/12/07/[$LATEST]abc"}]}
+
+        def get_log_events(self, **_: Any) -> dict:
+            request = "RequestId: 6f1d2a8e-1111-2222-3333-444455556666"
+            lines = [f"START {request} Version: $LATEST", f"END {request}", f"REPORT {request}\tDuration: 1 ms"]
+            return {"events": [{"message": line} for line in lines]}
+
+        def get_metric_statistics(self, MetricName: str, Statistics: list[str], **window: Any) -> dict:
+            if MetricName == "Invocations":
+                return datapoints("Sum", 1.0, **window)  # one invocation of each function, a second in
+            return super().get_metric_statistics(MetricName, Statistics, **window)
+
+    samples = [{"t": LOAD_STARTED + 0.5, "gateway_rss_mb": 300.0}, {"t": LOAD_STARTED + 5, "gateway_rss_mb": 301.0}]
+    rows = [{"id": "a", "message": "hello", "written_at_ms": 5}]
+    soaked = gather([record("a")], Soaked(rows=rows), samples=samples, shape="soak")
+    (first_t, first), (second_t, second) = soaked.held_mib
+    assert (first_t, second_t) == (LOAD_STARTED + 0.5, LOAD_STARTED + 5)
+    assert 0 < first < second  # the row, then the row and each function's one invocation's log lines
+    assert gather([record("a")], Soaked(rows=rows), samples=samples).held_mib == []  # not a soak: not measured

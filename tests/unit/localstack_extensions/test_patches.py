@@ -10,6 +10,9 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 from localstack.aws.api.lambda_ import TooManyRequestsException
+from localstack.aws.handlers import service as service_handlers
+from localstack.aws.protocol import parser as protocol_parser
+from localstack.aws.protocol import serializer as protocol_serializer
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
 from localstack.services.lambda_.invocation import version_manager
 from localstack.services.sqs import query_api
@@ -51,6 +54,21 @@ PINNED = {
         version_manager.LambdaVersionManager.invoke,
         "3982e0e791a3",
         "records each invocation with record_cw_metric_* in start_thread(..., name='record-cloudwatch-metric...')",
+    ),
+    "create_parser": (
+        protocol_parser.create_parser,
+        "8b1df66881fa",
+        "functools.cache over the model object; a REST protocol's parser builds a routing map of the service",
+    ),
+    "create_serializer": (
+        protocol_serializer.create_serializer,
+        "e60759ef78ab",
+        "functools.cache over the model object",
+    ),
+    "ServiceRequestParser.parse_and_enrich": (
+        service_handlers.ServiceRequestParser.parse_and_enrich,
+        "a700717cda88",
+        "calls create_parser(context.service), the name its module imported, for every request",
     ),
 }
 
@@ -306,3 +324,24 @@ def test_compile_runs_one_call_at_a_time_where_cpython_races_building_asts():
         thread.start()
         thread.join()
     assert inside == [False]
+
+
+def test_one_parser_and_serializer_per_service_however_many_model_objects_the_requests_bring():
+    """LocalStack's cache kept one per model object: an internal client's own model, a new parser each."""
+    import botocore.session
+    from localstack.aws.spec import load_service
+
+    catalogued, a_clients = load_service("lambda"), botocore.session.get_session().get_service_model("lambda")
+    assert catalogued is not a_clients
+    assert protocol_parser.create_parser(catalogued) is not protocol_parser.create_parser(a_clients)  # the growth
+    patches.PATCHES.apply()
+    try:
+        assert service_handlers.create_parser(a_clients) is service_handlers.create_parser(catalogued)
+        assert service_handlers.create_parser(a_clients).service is not a_clients  # LocalStack's own model
+        assert service_handlers.create_serializer(catalogued) is service_handlers.create_serializer(a_clients)
+        assert ("lambda", "rest-json", "2015-03-31") in patches.PARSER_PER_SERVICE.made
+        sqs_query = load_service("sqs-query")
+        assert service_handlers.create_parser(sqs_query) is not service_handlers.create_parser(load_service("sqs"))
+    finally:
+        patches.PATCHES.undo()
+    assert service_handlers.create_parser is protocol_parser.create_parser

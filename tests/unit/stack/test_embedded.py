@@ -32,3 +32,9 @@ def test_the_scaling_settings_reach_the_extension_under_its_own_variables(tmp_pa
     assert env["HARNESS_ESM_SCALE_UP_PER_MINUTE"] == "6000.0"
     assert env["HARNESS_ESM_INITIAL_CONCURRENCY"] == "5"
     assert "HARNESS_MAX_CONCURRENT_ENVIRONMENTS" not in env  # unset: the extension's own default
+
+
+def test_localstack_runs_with_two_malloc_arenas_unless_the_user_chose(tmp_path):
+    settings = StackSettings.from_env({}, state_dir=tmp_path)
+    assert localstack_environment(settings, base={})["MALLOC_ARENA_MAX"] == "2"
+    assert localstack_environment(settings, base={"MALLOC_ARENA_MAX": "8"})["MALLOC_ARENA_MAX"] == "8"

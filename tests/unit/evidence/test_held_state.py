@@ -1,0 +1,39 @@
+"""What the stack keeps for a run: measured by storing the same objects in the same moto backends."""
+
+from __future__ import annotations
+
+from harness.evidence.held_state import held_mib, log_bytes_per_invocation, stored_item_bytes, stored_log_bytes
+
+LINES = [
+    "START RequestId: 6f1d2a8e-1111-2222-3333-444455556666 Version: $LATEST\n",
+    "END RequestId: 6f1d2a8e-1111-2222-3333-444455556666\n",
+    "REPORT RequestId: 6f1d2a8e-1111-2222-3333-444455556666\tDuration: 1.00 ms\tMemory Size: 128 MB\n",
+]
+KEY = [{"AttributeName": "id", "KeyType": "HASH"}]
+ATTRIBUTES = [{"AttributeName": "id", "AttributeType": "S"}]
+
+
+def test_the_memory_stored_log_lines_take_grows_with_the_invocations_that_wrote_them():
+    hundred, thousand = stored_log_bytes(LINES, 100), stored_log_bytes(LINES, 1000)
+    assert 3 * 100 * 100 < hundred < thousand  # at least the text itself, ~100 bytes a line
+    assert thousand > 5 * hundred  # it grows with them, beyond a fixed cost
+    assert log_bytes_per_invocation(LINES) > 300 and log_bytes_per_invocation([]) == 0.0
+
+
+def test_a_stored_row_takes_more_than_its_text_and_rows_add_up():
+    rows = [{"id": f"id-{i}", "message": "x" * 200, "written_at_ms": 1796644741743.855, "n": 3} for i in range(400)]
+    hundred, four_hundred = stored_item_bytes(rows[:100], KEY, ATTRIBUTES), stored_item_bytes(rows, KEY, ATTRIBUTES)
+    assert hundred > 100 * 200
+    assert 3 * hundred < four_hundred < 5 * hundred
+
+
+def test_what_is_held_at_each_time_counts_the_rows_and_invocations_stored_by_then():
+    mib = 2**20
+    rows = ([10.0, 11.0, 12.0, 30.0], mib / 2)  # half a MiB a row
+    invocations = [([(10.0, 2.0), (20.0, 2.0)], mib / 4), ([(12.0, 1.0)], mib)]
+    assert held_mib([5.0, 11.0, 15.0, 40.0], rows, invocations) == [
+        (5.0, 0.0),
+        (11.0, 2 * 0.5 + 2 * 0.25),
+        (15.0, 3 * 0.5 + 2 * 0.25 + 1.0),
+        (40.0, 4 * 0.5 + 4 * 0.25 + 1.0),
+    ]
