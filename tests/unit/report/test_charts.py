@@ -52,3 +52,12 @@ def test_axes_are_labelled_on_round_values_a_reader_can_add_up():
 
 def test_a_long_run_is_labelled_in_minutes():
     assert [text for _, text in time_ticks(1900)] == ["0 min", "10 min", "20 min", "30 min"]
+
+
+def test_the_last_time_label_ends_at_the_right_edge_instead_of_running_past_it():
+    from harness.report import _environment
+
+    chart = line_chart("t", [Series("x", [(0, 1), (1800, 2)])], "n")
+    page = _environment().from_string('{% from "_charts.html" import chart %}{{ chart(c) }}').render(c=chart)
+    assert '<text x="750.0" y="202" class="tick" text-anchor="end">30 min</text>' in page
+    assert 'text-anchor="middle">10 min</text>' in page
