@@ -99,7 +99,7 @@ def test_per_second_metrics_over_more_than_cloudwatchs_1440_datapoints_are_read_
     """A soak's half hour, or a run verified an hour later: one request would be refused for its size."""
     cloudwatch = aws_client("cloudwatch")
     name = f"soak-{uuid.uuid4().hex[:8]}"
-    since = time.time() - 3000
+    since = float(int(time.time()) - 3000)  # whole seconds: a datapoint stands for the second it falls in
     offsets = (10, 1500, 2990)
     cloudwatch.put_metric_data(
         Namespace="Harness/Test",
