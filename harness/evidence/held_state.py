@@ -8,6 +8,7 @@ harness's process, under ``tracemalloc``."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import time
 import tracemalloc
 import uuid
@@ -107,12 +108,8 @@ def held_mib(
     row_times = sorted(rows[0])
     counted = []
     for per_second, _ in invocations:
-        times = sorted(t for t, _ in per_second)
-        running, total = [], 0.0
-        for _, count in sorted(per_second):
-            total += count
-            running.append(total)
-        counted.append((times, running))
+        ordered = sorted(per_second)
+        counted.append(([t for t, _ in ordered], list(itertools.accumulate(count for _, count in ordered))))
 
     def invoked_by(t: float, times: list[float], running: list[float]) -> float:
         index = bisect.bisect_right(times, t)

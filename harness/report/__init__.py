@@ -53,19 +53,20 @@ def markers(evidence: Evidence) -> list[tuple[float, str]]:
     return found
 
 
+def over_time(samples: Sequence[dict[str, Any]], origin: float, key: str) -> list[tuple[float, float]]:
+    """One sampled value as (seconds since ``origin``, value)."""
+    return [(s["t"] - origin, s[key]) for s in samples]
+
+
 def queue_chart(samples: Sequence[dict[str, Any]], origin: float, marks: Sequence[tuple[float, str]] = ()) -> Chart:
     """Backlog, in flight and DLQ depth from the per-second samples."""
     good = [s for s in samples if "visible" in s]
-
-    def sampled(key: str) -> list[tuple[float, float]]:
-        return [(s["t"] - origin, s[key]) for s in good]
-
     return line_chart(
         "Queue: backlog, in flight, DLQ",
         [
-            Series("waiting (visible)", sampled("visible")),
-            Series("in flight", sampled("in_flight")),
-            Series("dead-letter queue", sampled("dlq")),
+            Series("waiting (visible)", over_time(good, origin, "visible")),
+            Series("in flight", over_time(good, origin, "in_flight")),
+            Series("dead-letter queue", over_time(good, origin, "dlq")),
         ],
         "messages",
         marks,
@@ -167,7 +168,7 @@ def emulator_charts(
         return []
 
     def series(key: str) -> list[tuple[float, float]]:
-        return [(s["t"] - origin, s[key]) for s in measured]
+        return over_time(measured, origin, key)
 
     held = dict(held_mib)
     memory = [Series("resident memory (MiB)", series("gateway_rss_mb"))]
