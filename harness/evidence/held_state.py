@@ -3,7 +3,10 @@ the log lines of every invocation. A soak's memory is judged net of it: keeping 
 emulator doing its job, not a leak.
 
 The costs are measured, not assumed: the same objects are stored in the same moto backends here, in the
-harness's process, under ``tracemalloc``."""
+harness's process, under ``tracemalloc``. Each stored the way LocalStack receives it: every request is
+parsed from a document of its own, so every row has its own attribute names and every log event its own
+timestamp, where rows read back from one scan page share their names (JSON decoding memoizes the keys of
+a document), which would count each name once for thousands of rows."""
 
 from __future__ import annotations
 
@@ -35,6 +38,19 @@ def traced_bytes(store: Callable[[], object]) -> int:
     return stored
 
 
+def as_parsed(value: Any) -> Any:
+    """``value`` with its own str and int objects, as parsing a request of its own makes them."""
+    if isinstance(value, str):
+        return value.encode().decode()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(str(value))
+    if isinstance(value, dict):
+        return {as_parsed(key): as_parsed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_parsed(item) for item in value]
+    return value
+
+
 def stored_log_bytes(lines: Sequence[str], invocations: int) -> int:
     """What CloudWatch Logs' moto backend keeps for ``invocations`` invocations' ``lines`` (new request ids
     each), written in batches as the harness's log shipper writes them."""
@@ -51,7 +67,9 @@ def stored_log_bytes(lines: Sequence[str], invocations: int) -> int:
             events = []
             for _ in range(first, min(first + 100, invocations)):
                 new_id = str(uuid.uuid4())
-                events += [{"timestamp": now_ms, "message": line.replace(request_id, new_id)} for line in lines]
+                events += [
+                    {"timestamp": as_parsed(now_ms), "message": line.replace(request_id, new_id)} for line in lines
+                ]
             backend.put_log_events("/aws/lambda/measured", "stream", events)
         return backend
 
@@ -76,7 +94,7 @@ def stored_item_bytes(
             deletion_protection_enabled=False,
         )  # fmt: skip
         for item in items:
-            backend.put_item("measured", item)
+            backend.put_item("measured", as_parsed(item))
         return backend
 
     return traced_bytes(store)

@@ -8,8 +8,16 @@ second) merged into one Values/Counts entry. Every read flushes first, so a read
 datapoint. Other namespaces are written at once, as stock. Providers of this process that record
 per-request datapoints in ``REQUEST_METRICS`` (no client call at all) are drained into the same
 buffer, before every read too. Selected with ``PROVIDER_OVERRIDE_CLOUDWATCH=buffered``.
+
+``ClosingSqlite3`` is the ``sqlite3`` module as LocalStack's metrics database sees it (put in place by
+``patches``): each of its ``with sqlite3.connect(...) as conn:`` blocks opens a connection that the block
+only commits. On CPython 3.11 a connection sits in a reference cycle with its statement cache, so it, its
+file descriptor and its page cache lived until the next full garbage collection: under a load that reads
+metrics every second, dozens at a time, each caching more pages as the database grew, and full
+collections come more rarely as the process holds more objects. Here the block closes its connection.
 """
 
+import sqlite3
 import threading
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -55,6 +63,27 @@ def merge_datapoints(metrics: list[dict]) -> list[dict]:
         entry["Values"] = list(counts[key])
         entry["Counts"] = list(counts[key].values())
     return [*merged.values(), *passthrough]
+
+
+class ClosingConnection(sqlite3.Connection):
+    """A connection that a ``with`` block commits (or rolls back) and then closes."""
+
+    def __exit__(self, *exc_info):
+        try:
+            return super().__exit__(*exc_info)
+        finally:
+            self.close()
+
+
+class ClosingSqlite3:
+    """``sqlite3`` whose ``connect`` makes ``ClosingConnection``s; every other name is the module's."""
+
+    def __getattr__(self, name: str):
+        return getattr(sqlite3, name)
+
+    @staticmethod
+    def connect(*args, **kwargs) -> sqlite3.Connection:
+        return sqlite3.connect(*args, factory=ClosingConnection, **kwargs)
 
 
 class BufferedCloudwatchProvider(CloudwatchProvider):

@@ -15,6 +15,12 @@ integration sends a real HTTP request to LocalStack's own port with ``requests``
   request to SQS's endpoint with the ``QueueUrl`` in its form, as LocalStack's queue-URL route does
   (``services/sqs/query_api.py``) before it hands it to an internal client of its own: here it is served
   by the SQS provider through the handler chain it is already in.
+- A request to a service's endpoint (``/``: that SQS call, and any other JSON or query-protocol service) is
+  served by ``ServiceRequestChain``: the gateway's own chain less the handlers such a request, made by
+  LocalStack itself, never needs: those that serve LocalStack's own endpoints and legacy edge routes (each
+  a routing-map match), browsers' CORS, pre-signed URLs, schema validation of ``/_localstack`` endpoints,
+  and the usage analytics. Parsing, account and region, the provider, its exceptions, the response
+  handlers and the log line stay. A request to any other path goes through the whole chain.
 
 Both are put in place by ``patches``.
 """
@@ -28,8 +34,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import requests
 from botocore.exceptions import ClientError
 from localstack import config
+from localstack.aws import handlers
 from localstack.aws.api import RequestContext, ServiceException
+from localstack.aws.chain import HandlerChain
 from localstack.aws.client import create_http_request
+from localstack.aws.handlers.metric_handler import MetricHandler
 from localstack.http import Request, Response
 from localstack.services.lambda_.api_utils import function_locators_from_arn
 from localstack.utils.strings import long_uid
@@ -91,12 +100,45 @@ class InProcessAnswer:
         self.headers = Headers(response.headers)
 
 
+NOT_FOR_AN_INTERNAL_SERVICE_REQUEST = (
+    handlers.serve_localstack_resources,  # /_localstack/...: matched against a routing map
+    handlers.serve_edge_router_rules,  # legacy edge routes: another routing map
+    handlers.enforce_cors,
+    handlers.add_cors_response_headers,
+    handlers.parse_pre_signed_url_request,
+    handlers.validate_request_schema,  # LocalStack's own endpoints' OpenAPI schema
+    handlers.validate_response_schema,
+    handlers.count_service_request,  # usage analytics
+)
+
+
+def needed_for_an_internal_service_request(handler: Any) -> bool:
+    unneeded = any(handler is other for other in NOT_FOR_AN_INTERNAL_SERVICE_REQUEST)
+    return not unneeded and not isinstance(getattr(handler, "__self__", None), MetricHandler)
+
+
+class ServiceRequestChain:
+    """The gateway's handler chain for a service request LocalStack makes to itself (see the module)."""
+
+    def __init__(self, gateway: Any) -> None:
+        kept = needed_for_an_internal_service_request
+        self.request_handlers = [handler for handler in gateway.request_handlers if kept(handler)]
+        self.response_handlers = [handler for handler in gateway.response_handlers if kept(handler)]
+        self.finalizers = list(gateway.finalizers)
+        self.exception_handlers = list(gateway.exception_handlers)
+
+    def handle(self, context: RequestContext, response: Response) -> None:
+        chain = HandlerChain(self.request_handlers, self.response_handlers, self.finalizers, self.exception_handlers)
+        chain.handle(context, response)
+
+
 class InProcessRequests:
     """The ``requests`` module as API Gateway's AWS integration uses it (``requests.request(...)``): a request
-    to LocalStack's own URL is handled by its gateway in this thread; any other goes out as stock."""
+    to LocalStack's own URL is handled by its gateway's chain in this thread; any other goes out as stock."""
 
     def __init__(self, gateway: Any = None) -> None:
         self._gateway = gateway
+        self._service_request_chain: ServiceRequestChain | None = None
 
     @property
     def gateway(self) -> Any:
@@ -105,6 +147,12 @@ class InProcessRequests:
 
             self._gateway = get_current_runtime().components.gateway
         return self._gateway
+
+    @property
+    def service_request_chain(self) -> ServiceRequestChain:
+        if self._service_request_chain is None:
+            self._service_request_chain = ServiceRequestChain(self.gateway)
+        return self._service_request_chain
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         if not is_internal(url):
@@ -117,9 +165,10 @@ class InProcessRequests:
             data=kwargs.get("data"),
         ).prepare()
         request = create_http_request(prepared)
-        context = RequestContext(queue_request_at_sqs_endpoint(request) or request)
+        request = queue_request_at_sqs_endpoint(request) or request
+        chain = self.service_request_chain if request.path == "/" else self.gateway
         response = Response()
-        self.gateway.handle(context, response)
+        chain.handle(RequestContext(request), response)
         return InProcessAnswer(response)
 
 

@@ -23,6 +23,9 @@ test_patches.py`` fails when its shape changes.
   with ``functools.cache`` keyed by the model object, and each internal client brings a model object of
   its own, so the cache kept a new parser for every such request — for a REST service (Lambda) a routing
   map of all its operations, built and kept each time: LocalStack's memory grew with every invocation.
+- ``sqlite3`` as LocalStack's CloudWatch metrics database (``cloudwatch_database_helper``) sees it: each
+  connection it opens for a ``with`` block is closed at the block's end (``cloudwatch.ClosingSqlite3``),
+  not left, with its file descriptor and page cache, for the cyclic garbage collector.
 - ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
   once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
   requests, the import system compiles a module not yet compiled) can fail with "AST constructor
@@ -46,12 +49,14 @@ from localstack.runtime import hooks
 from localstack.services.apigateway.next_gen.execute_api import handlers
 from localstack.services.apigateway.next_gen.execute_api.gateway import RestApiGateway
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
+from localstack.services.cloudwatch import cloudwatch_database_helper
 from localstack.services.lambda_.invocation import version_manager
 from localstack.services.sqs import provider as sqs_provider
 from localstack.utils.aws import templating
 from localstack.utils.patch import Patch, Patches
 
 from . import apigateway_limits, in_process
+from .cloudwatch import ClosingSqlite3
 from .metrics import LAMBDA_METRICS
 from .templates import CompiledTemplates, RememberedSubstitutions
 
@@ -166,6 +171,7 @@ PATCHES = Patches(
             Patch(module, "create_serializer", SERIALIZER_PER_SERVICE)
             for module in (protocol_serializer, service_handlers, skeleton)
         ),
+        Patch(cloudwatch_database_helper, "sqlite3", ClosingSqlite3()),
     ]
 )
 

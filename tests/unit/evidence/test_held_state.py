@@ -37,3 +37,30 @@ def test_what_is_held_at_each_time_counts_the_rows_and_invocations_stored_by_the
         (15.0, 3 * 0.5 + 2 * 0.25 + 1.0),
         (40.0, 4 * 0.5 + 4 * 0.25 + 1.0),
     ]
+
+
+def test_rows_read_back_from_one_scan_page_are_measured_as_each_request_stored_them():
+    import json
+    import tracemalloc
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    names = ["id", "message", "received_at_ms", "sqs_message_id", "body_sha256"]
+    page = json.loads(json.dumps([{name: f"{name}-{i}" for name in names} for i in range(500)]))  # names shared
+    documents = [json.dumps({name: {"S": value} for name, value in row.items()}) for row in page]
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        backend = DynamoDBBackend("us-east-1", "000000000000")
+        backend.create_table(
+            "t", schema=KEY, throughput=None, attr=ATTRIBUTES, global_indexes=None, indexes=None, streams=None,
+            billing_mode="PAY_PER_REQUEST", sse_specification=None, tags=[], deletion_protection_enabled=False,
+        )  # fmt: skip
+        for document in documents:  # each PutItem parsed from its own body, as LocalStack does
+            backend.put_item("t", json.loads(document))
+        as_received = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    measured = stored_item_bytes(page, KEY, ATTRIBUTES)
+    assert abs(measured - as_received) < 0.05 * as_received

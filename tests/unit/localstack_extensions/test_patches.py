@@ -14,6 +14,7 @@ from localstack.aws.handlers import service as service_handlers
 from localstack.aws.protocol import parser as protocol_parser
 from localstack.aws.protocol import serializer as protocol_serializer
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
+from localstack.services.cloudwatch import cloudwatch_database_helper
 from localstack.services.lambda_.invocation import version_manager
 from localstack.services.sqs import query_api
 from localstack.utils.aws import templating
@@ -69,6 +70,11 @@ PINNED = {
         service_handlers.ServiceRequestParser.parse_and_enrich,
         "a700717cda88",
         "calls create_parser(context.service), the name its module imported, for every request",
+    ),
+    "CloudwatchDatabase": (
+        cloudwatch_database_helper.CloudwatchDatabase,
+        "79b3211e7b00",
+        "opens every connection with sqlite3.connect(...) for a with block and reads its results inside it",
     ),
 }
 
@@ -345,3 +351,66 @@ def test_one_parser_and_serializer_per_service_however_many_model_objects_the_re
     finally:
         patches.PATCHES.undo()
     assert service_handlers.create_parser is protocol_parser.create_parser
+
+
+def test_the_service_request_chain_is_the_gateways_less_what_an_internal_service_request_never_needs():
+    from localstack.aws import handlers
+    from localstack.aws.app import LocalstackAwsGateway
+
+    gateway = LocalstackAwsGateway()
+    chain = in_process.ServiceRequestChain(gateway)
+    dropped = [handler for handler in gateway.request_handlers if handler not in chain.request_handlers]
+    assert handlers.serve_localstack_resources in dropped and handlers.serve_edge_router_rules in dropped
+    assert len(dropped) == 7  # five of NOT_FOR_AN_INTERNAL_SERVICE_REQUEST and two of the metric collector
+    for kept in (handlers.parse_service_request, handlers.add_account_id, handlers.add_region_from_header,
+                 gateway.service_request_router):  # fmt: skip
+        assert kept in chain.request_handlers
+    assert chain.request_handlers == [handler for handler in gateway.request_handlers if handler not in dropped]
+    assert (
+        handlers.log_response in chain.response_handlers and handlers.parse_service_response in chain.response_handlers
+    )
+    assert chain.exception_handlers == gateway.exception_handlers and chain.finalizers == gateway.finalizers
+
+
+def test_a_call_to_a_services_endpoint_takes_the_service_request_chain_and_any_other_path_the_whole_gateway(
+    monkeypatch,
+):
+    monkeypatch.setattr(in_process, "is_internal", lambda url: True)
+    served = []
+
+    class Chain:
+        def __init__(self, name):
+            self.name = name
+
+        def handle(self, context, response):
+            served.append((self.name, context.request.path))
+            response.status_code = 200
+
+    requests = in_process.InProcessRequests(Chain("gateway"))
+    requests._service_request_chain = Chain("service")
+    host = {"Host": "sqs.us-east-1.localhost.localstack.cloud:4566", "Content-Type": FORM}
+    requests.request("POST", "http://localhost:4566/000000000000/q", headers=host, data="Action=SendMessage")
+    requests.request("GET", "http://localhost:4566/_aws/sqs/messages", headers={"Host": "localhost:4566"})
+    assert served == [("service", "/"), ("gateway", "/_aws/sqs/messages")]
+
+
+def test_the_metrics_databases_connections_close_at_the_end_of_their_block(tmp_path):
+    from harness.localstack_extensions.cloudwatch import ClosingSqlite3
+
+    source = inspect.getsource(cloudwatch_database_helper.CloudwatchDatabase)
+    connects = source.count("sqlite3.connect(")
+    assert connects == source.count(" as conn:") == 8  # each one opened for a with block, used inside it
+    sqlite3 = ClosingSqlite3()
+    path = tmp_path / "metrics.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (v)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.execute("SELECT 1")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        assert conn.execute("SELECT v FROM t").fetchall() == [(1,)]  # committed before it closed
+    with pytest.raises(sqlite3.OperationalError), sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO t VALUES (2)")
+        conn.execute("INSERT INTO missing VALUES (3)")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)  # the failed block rolled back
