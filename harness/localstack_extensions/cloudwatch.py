@@ -21,6 +21,7 @@ import sqlite3
 import threading
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from localstack.services.cloudwatch.provider_v2 import (
     CloudwatchProvider,
@@ -68,7 +69,7 @@ def merge_datapoints(metrics: list[dict]) -> list[dict]:
 class ClosingConnection(sqlite3.Connection):
     """A connection that a ``with`` block commits (or rolls back) and then closes."""
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: Any) -> Any:
         try:
             return super().__exit__(*exc_info)
         finally:
@@ -78,11 +79,11 @@ class ClosingConnection(sqlite3.Connection):
 class ClosingSqlite3:
     """``sqlite3`` whose ``connect`` makes ``ClosingConnection``s; every other name is the module's."""
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(sqlite3, name)
 
     @staticmethod
-    def connect(*args, **kwargs) -> sqlite3.Connection:
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         return sqlite3.connect(*args, factory=ClosingConnection, **kwargs)
 
 
