@@ -284,6 +284,15 @@ NET_OF_HELD = "gateway_rss_mb"
 """The resource judged net of what the stack must keep for the run (``Evidence.held_mib``)."""
 
 
+def kept_and_net(
+    points: Sequence[tuple[float, float]], held_mib: dict[float, float]
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """For (t, resident MiB) points: what the stack kept for the run at each t, and the resident memory net
+    of it (the soak's fit and the report's memory chart read the same two lines)."""
+    kept = [(t, held_mib.get(t, 0.0)) for t, _ in points]
+    return kept, [(t, value - held) for (t, value), (_, held) in zip(points, kept, strict=True)]
+
+
 def soak_growth(evidence: Evidence) -> list[dict[str, Any]]:
     """Each resource's fitted growth over the soak's window (after the warm-up, until the load ended);
     LocalStack's memory net of the rows and log lines it keeps for the run."""
@@ -295,12 +304,7 @@ def soak_growth(evidence: Evidence) -> list[dict[str, Any]]:
         points = [(s["t"], float(s[key])) for s in window_samples]
         if len(points) < 10:
             continue
-        kept = [(t, held.get(t, 0.0)) for t, _ in points] if key == NET_OF_HELD and held else []
-        net = (
-            [(t, value - held_then) for (t, value), (_, held_then) in zip(points, kept, strict=True)]
-            if kept
-            else points
-        )
+        kept, net = kept_and_net(points, held) if key == NET_OF_HELD and held else ([], points)
         slope = fitted_slope(net)
         window = points[-1][0] - points[0][0]
         level = sorted(value for _, value in points)[len(points) // 2]

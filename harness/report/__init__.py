@@ -17,7 +17,7 @@ from harness.evidence import Accepted, BackendView, Evidence
 from harness.ingress import ingress_for
 from harness.report import topology
 from harness.report.charts import Chart, Series, histogram, limit_line, line_chart
-from harness.rules import Verdict, latencies_ms, machine_limit
+from harness.rules import Verdict, kept_and_net, latencies_ms, machine_limit
 from harness.stats import per_second
 
 
@@ -170,16 +170,12 @@ def emulator_charts(
     def series(key: str) -> list[tuple[float, float]]:
         return over_time(measured, origin, key)
 
-    held = dict(held_mib)
     memory = [Series("resident memory (MiB)", series("gateway_rss_mb"))]
-    if held:
-        kept = [(s["t"] - origin, held.get(s["t"], 0.0)) for s in measured]
+    if held_mib:
+        kept, net = kept_and_net([(s["t"], s["gateway_rss_mb"]) for s in measured], dict(held_mib))
         memory += [
-            Series("kept for the run: its rows and log lines", kept),
-            Series(
-                "resident memory net of it",
-                [(t, rss - k) for (t, rss), (_, k) in zip(memory[0].points, kept, strict=True)],
-            ),
+            Series("kept for the run: its rows and log lines", [(t - origin, mib) for t, mib in kept]),
+            Series("resident memory net of it", [(t - origin, mib) for t, mib in net]),
         ]
     return [
         line_chart("LocalStack's resident memory", memory, "MiB", marks),
