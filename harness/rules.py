@@ -300,8 +300,7 @@ def soak_growth(evidence: Evidence) -> list[dict[str, Any]]:
     held = dict(evidence.held_mib)
     found = []
     for key, what, floor in RESOURCES:
-        window_samples = [s for s in evidence.samples if key in s and start <= s.get("t", 0) <= end]
-        points = [(s["t"], float(s[key])) for s in window_samples]
+        points = [(s["t"], float(s[key])) for s in evidence.samples if key in s and start <= s.get("t", 0) <= end]
         if len(points) < 10:
             continue
         kept, net = kept_and_net(points, held) if key == NET_OF_HELD and held else ([], points)

@@ -38,16 +38,21 @@ def traced_bytes(store: Callable[[], object]) -> int:
     return stored
 
 
-def as_parsed(value: Any) -> Any:
-    """``value`` with its own str and int objects, as parsing a request of its own makes them."""
+def as_received(value: Any) -> Any:
+    """``value`` as LocalStack holds it after parsing a request of its own: its own str and int objects, and
+    numbers where rows read back hold floats."""
     if isinstance(value, str):
         return value.encode().decode()
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
         return int(str(value))
+    if isinstance(value, float):
+        return Decimal(str(value))
     if isinstance(value, dict):
-        return {as_parsed(key): as_parsed(item) for key, item in value.items()}
+        return {as_received(key): as_received(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [as_parsed(item) for item in value]
+        return [as_received(item) for item in value]
     return value
 
 
@@ -68,7 +73,7 @@ def stored_log_bytes(lines: Sequence[str], invocations: int) -> int:
             for _ in range(first, min(first + 100, invocations)):
                 new_id = str(uuid.uuid4())
                 events += [
-                    {"timestamp": as_parsed(now_ms), "message": line.replace(request_id, new_id)} for line in lines
+                    {"timestamp": as_received(now_ms), "message": line.replace(request_id, new_id)} for line in lines
                 ]
             backend.put_log_events("/aws/lambda/measured", "stream", events)
         return backend
@@ -84,7 +89,7 @@ def stored_item_bytes(
     from moto.dynamodb.models import DynamoDBBackend
 
     serialize = TypeSerializer().serialize
-    items = [{name: serialize(_exact(value)) for name, value in row.items()} for row in rows]
+    items = [{name: serialize(as_received(value)) for name, value in row.items()} for row in rows]
 
     def store() -> DynamoDBBackend:
         backend = DynamoDBBackend("us-east-1", "000000000000")
@@ -94,21 +99,10 @@ def stored_item_bytes(
             deletion_protection_enabled=False,
         )  # fmt: skip
         for item in items:
-            backend.put_item("measured", as_parsed(item))
+            backend.put_item("measured", as_received(item))  # its own names and strings, made here
         return backend
 
     return traced_bytes(store)
-
-
-def _exact(value: Any) -> Any:
-    """Rows read back hold floats where DynamoDB holds numbers: stored again as the same numbers."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {key: _exact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_exact(item) for item in value]
-    return value
 
 
 def log_bytes_per_invocation(lines: Sequence[str], invocations: int = 500) -> float:
