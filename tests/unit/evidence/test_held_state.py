@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from harness.evidence.held_state import held_mib, log_bytes_per_invocation, stored_item_bytes, stored_log_bytes
+from harness.evidence.held_state import (
+    held_mib,
+    log_bytes_per_invocation,
+    stored_item_bytes,
+    stored_log_bytes,
+    traced_bytes,
+)
 
 LINES = [
     "START RequestId: 6f1d2a8e-1111-2222-3333-444455556666 Version: $LATEST\n",
@@ -41,7 +47,6 @@ def test_what_is_held_at_each_time_counts_the_rows_and_invocations_stored_by_the
 
 def test_rows_read_back_from_one_scan_page_are_measured_as_each_request_stored_them():
     import json
-    import tracemalloc
 
     from moto.dynamodb.models import DynamoDBBackend
 
@@ -49,9 +54,7 @@ def test_rows_read_back_from_one_scan_page_are_measured_as_each_request_stored_t
     page = json.loads(json.dumps([{name: f"{name}-{i}" for name in names} for i in range(500)]))  # names shared
     documents = [json.dumps({name: {"S": value} for name, value in row.items()}) for row in page]
 
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+    def store_each_request() -> DynamoDBBackend:
         backend = DynamoDBBackend("us-east-1", "000000000000")
         backend.create_table(
             "t", schema=KEY, throughput=None, attr=ATTRIBUTES, global_indexes=None, indexes=None, streams=None,
@@ -59,8 +62,8 @@ def test_rows_read_back_from_one_scan_page_are_measured_as_each_request_stored_t
         )  # fmt: skip
         for document in documents:  # each PutItem parsed from its own body, as LocalStack does
             backend.put_item("t", json.loads(document))
-        as_received = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+        return backend
+
+    each_parsed = traced_bytes(store_each_request)
     measured = stored_item_bytes(page, KEY, ATTRIBUTES)
-    assert abs(measured - as_received) < 0.05 * as_received
+    assert abs(measured - each_parsed) < 0.05 * each_parsed
