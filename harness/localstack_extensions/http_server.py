@@ -4,10 +4,13 @@ twisted, LocalStack's default, parses each request on its reactor thread, hands 
 for the WSGI application, and hands every write and the finish back to the reactor, each hop a lock,
 a queue and a wake-up of another thread, all of it under one GIL. Under a webhook flood that plumbing,
 not AWS's logic, was a large share of the gateway's time (docs/performance.md). Here one loop
-thread only accepts connections and waits, with a selector, for the next request on each idle one (an
-idle connection holds no thread, whatever a client leaves open); a worker of a bounded pool
+thread only accepts connections and waits, with a one-shot ``epoll`` watch, for the next request on each
+idle one (an idle connection holds no thread, whatever a client leaves open); a worker of a bounded pool
 (GATEWAY_WORKER_COUNT, as twisted's) then reads that request, runs the same WSGI adapter of rolo that
-twisted drives (``WsgiGateway``, raw header names and their case kept) and writes the answer itself.
+twisted drives (``WsgiGateway``, raw header names and their case kept), writes the answer itself (its
+head and first part in one send) and arms the watch again. Every system call in a request's path lets go
+of the GIL, and with requests in flight each is a hand-over to another thread and back: the path has as
+few as it can (no wake-up of the loop between requests, timeouts kept by the kernel, not polled for).
 
 What it speaks: HTTP/1.0 and 1.1, keep-alive (a connection idle for ``IDLE_TIMEOUT_S`` is closed),
 pipelined requests, ``Expect: 100-continue``, chunked request bodies, answers of unknown length as
@@ -22,14 +25,16 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import queue
-import selectors
+import select
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -48,6 +53,7 @@ MAX_HEADERS = 200
 RECEIVE = 65536
 TLS_HANDSHAKE = 0x16
 NO_BODY_STATUSES = frozenset({204, 304})
+WATCH_ONCE = select.EPOLLIN | select.EPOLLONESHOT
 
 
 class BadRequest(Exception):
@@ -117,7 +123,6 @@ class Connection:
 
     def serve(self) -> bool:
         """Serve the requests that are here; whether the connection stays open for more."""
-        self.sock.settimeout(READ_TIMEOUT_S)
         try:
             if not self.scheme:
                 self._start()
@@ -246,17 +251,17 @@ class Connection:
                 head.append("Transfer-Encoding: chunked")
             if not keep_alive and "connection" not in names:
                 head.append("Connection: close")
-            head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
-            if not bodiless and not chunked and isinstance(body, list | tuple):
-                self.write(head_bytes + b"".join(body))  # one send: most answers are one buffer
-                return keep_alive
-            self.write(head_bytes)
-            if not bodiless:
+            out = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+            if not bodiless:  # the head goes out with the first part: most answers are one send
                 for part in body:
                     if part:
-                        self.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+                        out += b"%x\r\n%s\r\n" % (len(part), part) if chunked else part
+                        self.write(out)
+                        out = b""
                 if chunked:
-                    self.write(b"0\r\n\r\n")
+                    out += b"0\r\n\r\n"
+            if out:
+                self.write(out)
         finally:
             if hasattr(body, "close"):
                 body.close()
@@ -288,8 +293,53 @@ def _unquote_latin1(path: str) -> str:
     return unquote_to_bytes(path).decode("latin-1") if "%" in path else path
 
 
+class WorkerPool:
+    """Threads, started as they are needed up to a bound and then kept, that run the work handed to them.
+
+    What ``ThreadPoolExecutor`` does, less what a server handing over a connection per request pays for and
+    never reads: a ``Future`` (and its ``Condition``) per hand-over, and, as LocalStack patches it, a walk
+    over all of its threads on every one.
+    """
+
+    def __init__(self, max_workers: int, name: str) -> None:
+        self.max_workers, self.name = max_workers, name
+        self.threads: list[threading.Thread] = []
+        self._work: queue.SimpleQueue[tuple[Callable[[Any], None], Any] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._starting = threading.Lock()
+
+    def submit(self, work: Callable[[Any], None], argument: Any) -> None:
+        self._work.put((work, argument))
+        if self._idle.acquire(blocking=False):
+            return  # a waiting worker takes it
+        with self._starting:
+            if len(self.threads) < self.max_workers:
+                thread = threading.Thread(target=self._run, name=f"{self.name}_{len(self.threads)}", daemon=True)
+                self.threads.append(thread)
+                thread.start()
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            work, argument = item
+            try:
+                work(argument)
+            except Exception:
+                LOG.exception("a gateway worker failed")
+            self._idle.release()
+
+    def shutdown(self) -> None:
+        for _ in self.threads:
+            self._work.put(None)
+
+
 class ThreadedGatewayServer:
-    """One listening socket: a loop thread accepts and watches idle connections; workers serve requests."""
+    """One listening socket: a loop thread accepts and watches idle connections; workers serve requests.
+
+    Each connection is watched with a one-shot ``epoll`` registration: when its next request arrives the
+    loop hands it to a worker, and the worker that served it arms the watch again itself (one system call,
+    the loop is not woken). A socket's read and write timeouts are the kernel's (``SO_RCVTIMEO``,
+    ``SO_SNDTIMEO``), set once: Python's own timeout would poll before every read and write.
+    """
 
     def __init__(
         self,
@@ -303,11 +353,12 @@ class ThreadedGatewayServer:
         self.listener.setblocking(False)
         self.address = self.listener.getsockname()
         self.application, self.tls = application, tls
-        self.pool = ThreadPoolExecutor(max_workers=workers or config.GATEWAY_WORKER_COUNT, thread_name_prefix="gateway")
-        self.selector = selectors.DefaultSelector()
-        self.returned: queue.SimpleQueue[Connection] = queue.SimpleQueue()
-        self._wake_read, self._wake_write = socket.socketpair()
-        self._wake_read.setblocking(False)
+        self.pool = WorkerPool(workers or config.GATEWAY_WORKER_COUNT, "gateway")
+        self.epoll = select.epoll()
+        self.connections: dict[int, Connection] = {}
+        """Open connections by descriptor; one being served is in ``busy`` too, and the idle sweep skips it."""
+        self.busy: set[int] = set()
+        self._wake = os.eventfd(0, os.EFD_NONBLOCK)
         self._stopped = threading.Event()
         self._done = threading.Event()
 
@@ -316,30 +367,29 @@ class ThreadedGatewayServer:
         return self.address
 
     def serve_forever(self) -> None:
-        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
-        self.selector.register(self._wake_read, selectors.EVENT_READ, "wake")
+        listener = self.listener.fileno()
+        self.epoll.register(listener, select.EPOLLIN)
+        self.epoll.register(self._wake, select.EPOLLIN)
         last_sweep = time.monotonic()
         try:
             while not self._stopped.is_set():
-                for key, _ in self.selector.select(timeout=1.0):
-                    if key.data == "accept":
+                for descriptor, _ in self.epoll.poll(1.0):
+                    if descriptor == listener:
                         self._accept()
-                    elif key.data == "wake":
-                        self._take_back()
-                    else:
-                        self.selector.unregister(key.fileobj)
-                        self.pool.submit(self._serve, key.data)
+                    elif (connection := self.connections.get(descriptor)) is not None:
+                        self.busy.add(descriptor)
+                        self.pool.submit(self._serve, connection)
                 if time.monotonic() - last_sweep > 1.0:
                     last_sweep = time.monotonic()
                     self._close_idle(last_sweep)
         finally:
-            for key in list(self.selector.get_map().values()):
-                if isinstance(key.data, Connection):
-                    key.data.close()
-            self.selector.close()
+            for descriptor in list(self.connections):
+                self._forget(descriptor)
+            self.epoll.close()
             self._done.set()
 
     def _accept(self) -> None:
+        timeout = struct.pack("ll", int(READ_TIMEOUT_S), int(READ_TIMEOUT_S % 1 * 1_000_000))
         while True:
             try:
                 sock, address = self.listener.accept()
@@ -349,49 +399,46 @@ class ThreadedGatewayServer:
                 return  # out of descriptors for a moment: the backlog keeps the rest
             sock.setblocking(True)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
             connection = Connection(sock, address, self)
-            self.selector.register(sock, selectors.EVENT_READ, connection)
+            self.connections[sock.fileno()] = connection
+            self.epoll.register(sock.fileno(), WATCH_ONCE)
 
     def _serve(self, connection: Connection) -> None:
+        descriptor = connection.sock.fileno()
         if connection.serve() and not self._stopped.is_set():
-            self.returned.put(connection)
-            with contextlib.suppress(OSError):
-                self._wake_write.send(b"\0")
+            self.busy.discard(descriptor)
+            try:
+                self.epoll.modify(descriptor, WATCH_ONCE)
+            except (ValueError, OSError):  # the server stopped meanwhile
+                self._forget(descriptor)
         else:
+            self._forget(descriptor)
+
+    def _forget(self, descriptor: int) -> None:
+        connection = self.connections.pop(descriptor, None)
+        self.busy.discard(descriptor)
+        with contextlib.suppress(ValueError, OSError):
+            self.epoll.unregister(descriptor)
+        if connection is not None:
             connection.close()
 
-    def _take_back(self) -> None:
-        with contextlib.suppress(OSError):
-            while self._wake_read.recv(4096):
-                pass
-        while True:
-            try:
-                connection = self.returned.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self.selector.register(connection.sock, selectors.EVENT_READ, connection)
-            except (ValueError, OSError):
-                connection.close()
-
     def _close_idle(self, now: float) -> None:
-        for key in list(self.selector.get_map().values()):
-            connection = key.data
-            if isinstance(connection, Connection) and now - connection.last_active > IDLE_TIMEOUT_S:
-                self.selector.unregister(key.fileobj)
-                connection.close()
+        for descriptor, connection in list(self.connections.items()):
+            if descriptor not in self.busy and now - connection.last_active > IDLE_TIMEOUT_S:
+                self._forget(descriptor)
 
     def shutdown(self) -> None:
         self._stopped.set()
         with contextlib.suppress(OSError):
-            self._wake_write.send(b"\0")
+            os.eventfd_write(self._wake, 1)
         self._done.wait(5)
 
     def server_close(self) -> None:
         self.listener.close()
-        self._wake_read.close()
-        self._wake_write.close()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        os.close(self._wake)
+        self.pool.shutdown()
 
 
 class ThreadedRuntimeServer(RuntimeServer):

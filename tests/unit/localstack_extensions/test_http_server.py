@@ -164,3 +164,18 @@ def test_a_connection_idle_past_the_timeout_is_closed(server, monkeypatch):
     sock = connection.sock
     sock.settimeout(5)
     assert poll(lambda: sock.recv(1), lambda data: data == b"", timeout_s=5, what="the idle connection closed") == b""
+
+
+def test_a_request_that_stalls_midway_is_dropped_after_the_read_timeout_and_others_are_served(server, monkeypatch):
+    from harness.localstack_extensions import http_server
+    from harness.polling import poll
+
+    monkeypatch.setattr(http_server, "READ_TIMEOUT_S", 0.5)  # read when a connection is accepted
+    stalled = socket.create_connection(server.server_address[:2], timeout=5)
+    stalled.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    connection = connect(server)
+    connection.request("GET", "/meanwhile")
+    assert connection.getresponse().status == 200  # the stalled one holds a worker, not the server
+    closed = poll(lambda: stalled.recv(1), lambda data: data == b"", timeout_s=5, what="the stalled connection closed")
+    assert closed == b""
+    stalled.close()
