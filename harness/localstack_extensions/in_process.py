@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from botocore.exceptions import ClientError
@@ -157,44 +157,62 @@ class InProcessRequests:
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         if not is_internal(url):
             return requests.request(method=method, url=url, **kwargs)
-        prepared = requests.Request(
-            method=method,
-            url=url,
-            params=kwargs.get("params"),
-            headers=kwargs.get("headers"),
-            data=kwargs.get("data"),
-        ).prepare()
-        request = create_http_request(prepared)
-        request = queue_request_at_sqs_endpoint(request) or request
+        request = queue_request_at_sqs_endpoint(method, url, **kwargs) or as_request(method, url, **kwargs)
         chain = self.service_request_chain if request.path == "/" else self.gateway
         response = Response()
         chain.handle(RequestContext(request), response)
         return InProcessAnswer(response)
 
 
+def as_request(method: str, url: str, **kwargs: Any) -> Request:
+    """The request ``requests`` would have sent, as LocalStack's gateway receives it."""
+    prepared = requests.Request(
+        method=method,
+        url=url,
+        params=kwargs.get("params"),
+        headers=kwargs.get("headers"),
+        data=kwargs.get("data"),
+    ).prepare()
+    return create_http_request(prepared)
+
+
 QUEUE_PATH = re.compile(r"^/(?:queue/[a-z0-9-]+/)?[0-9]{12}/[a-zA-Z0-9_-]+(?:\.fifo)?$")
 """A queue's URL path, in the forms of LocalStack's queue-URL routes (standard and path strategies)."""
 FORM = "application/x-www-form-urlencoded"
+ACTION = re.compile(r"(?:^|&)Action=([^&]*)")
+QUEUE_URL = re.compile(r"(?:^|&)QueueUrl=")
 
 
-def queue_request_at_sqs_endpoint(request: Request) -> Request | None:
+def queue_request_at_sqs_endpoint(
+    method: str, url: str, headers: Any = None, data: Any = None, params: Any = None, **_: Any
+) -> Request | None:
     """A query-protocol POST to a queue's URL on SQS's host, as the same call to SQS's endpoint (``/``) with
-    its ``QueueUrl`` in the form (a ``QueueUrl`` in the body wins, as on AWS); None for any other request."""
+    its ``QueueUrl`` first in the form (one already in the body wins, as on AWS); None for any other request.
+
+    Written straight from the integration's arguments, the form as it came (``requests`` would only have
+    copied it, and a parse and re-encode of it would give the same call)."""
+    headers = Headers(headers or {})
+    host = headers.get("Host", "")
+    split = urlsplit(url)
     if (
-        request.method != "POST"
-        or not request.host.startswith("sqs.")
-        or not QUEUE_PATH.match(request.path)
-        or not request.headers.get("Content-Type", "").startswith(FORM)
+        method != "POST"
+        or params
+        or split.query
+        or not isinstance(data, str | bytes)
+        or not host.startswith("sqs.")
+        or not QUEUE_PATH.match(split.path)
+        or not headers.get("Content-Type", "").startswith(FORM)
     ):
         return None
-    form = {"QueueUrl": request.base_url, **dict(parse_qsl(request.get_data(as_text=True), keep_blank_values=True))}
-    if not form.get("Action") or form["Action"] in ("ListQueues", "CreateQueue"):
+    form = data.decode("utf-8") if isinstance(data, bytes) else data
+    action = ACTION.search(form)
+    if not action or action.group(1) in ("", "ListQueues", "CreateQueue"):
         return None  # LocalStack's queue-URL route answers those (an error), as stock
-    headers = Headers(request.headers)
+    if not QUEUE_URL.search(form):
+        form = f"QueueUrl={quote(f'{split.scheme}://{host}{split.path}', safe='')}&{form}"
     headers["Content-Type"] = f"{FORM}; charset=utf-8"
     headers.pop("Content-Length", None)
-    server = (request.environ["SERVER_NAME"], int(request.environ["SERVER_PORT"]))
-    return Request("POST", "/", headers=headers, body=urlencode(form), server=server)
+    return Request("POST", "/", headers=headers, body=form.encode("utf-8"), server=(split.hostname, split.port))
 
 
 def is_internal(url: str) -> bool:

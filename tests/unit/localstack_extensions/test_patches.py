@@ -238,28 +238,31 @@ def test_invocations_and_errors_are_counted_as_one_sample_per_invocation(monkeyp
 
 
 def test_a_query_request_to_a_queues_url_becomes_the_same_call_at_sqs_endpoint():
-    from localstack.http import Request
-
-    request = Request(
-        "POST",
-        "/000000000000/webhook-queue",
-        headers={"Host": "sqs.us-east-1.localhost.localstack.cloud:4566", "Content-Type": FORM},
-        body="Action=SendMessage&MessageBody=a%20b",
-        server=("localhost.localstack.cloud", 4566),
+    url = "http://localhost.localstack.cloud:4566/000000000000/webhook-queue"
+    sqs = {"Host": "sqs.us-east-1.localhost.localstack.cloud:4566", "Content-Type": FORM}
+    rewritten = in_process.queue_request_at_sqs_endpoint(
+        "POST", url, headers=sqs, data="Action=SendMessage&MessageBody=a%20b%26c"
     )
-    rewritten = in_process.queue_request_at_sqs_endpoint(request)
     assert rewritten.path == "/" and rewritten.host == "sqs.us-east-1.localhost.localstack.cloud:4566"
+    assert rewritten.content_length == len(rewritten.get_data(cache=True))
     assert rewritten.form.to_dict() == {
         "QueueUrl": "http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/webhook-queue",
         "Action": "SendMessage",
-        "MessageBody": "a b",
+        "MessageBody": "a b&c",
     }
-    elsewhere = Request("POST", "/", headers={"Host": "sqs.us-east-1.x", "Content-Type": FORM}, body="Action=X")
-    json_call = Request("POST", "/000000000000/q", headers={"Host": "sqs.us-east-1.x"}, body="{}")
-    listing = Request(
-        "POST", "/000000000000/q", headers={"Host": "sqs.x", "Content-Type": FORM}, body="Action=ListQueues"
+    own_url = in_process.queue_request_at_sqs_endpoint(
+        "POST", url, headers=sqs, data=b"QueueUrl=http%3A%2F%2Fx%2F1%2Fq&Action=SendMessage&MessageBody=m"
     )
-    assert not any(map(in_process.queue_request_at_sqs_endpoint, (elsewhere, json_call, listing)))
+    assert own_url.form.getlist("QueueUrl") == ["http://x/1/q"]  # the body's wins
+    elsewhere = ("POST", "http://localhost:4566/", sqs, "Action=X")
+    json_call = ("POST", url, {"Host": "sqs.us-east-1.x"}, "{}")
+    listing = ("POST", url, sqs, "Action=ListQueues")
+    no_action = ("POST", url, sqs, "MessageBody=Action%3DSendMessage")
+    other_host = ("POST", url, {**sqs, "Host": "localhost:4566"}, "Action=SendMessage")
+    for method, where, headers, data in (elsewhere, json_call, listing, no_action, other_host):
+        assert in_process.queue_request_at_sqs_endpoint(method, where, headers=headers, data=data) is None
+    with_query = in_process.queue_request_at_sqs_endpoint("POST", url, headers=sqs, data="Action=A", params={"a": 1})
+    assert with_query is None  # taken as ``requests`` would send it, through the whole gateway
 
 
 FORM = "application/x-www-form-urlencoded"
