@@ -26,6 +26,9 @@ test_patches.py`` fails when its shape changes.
 - ``sqlite3`` as LocalStack's CloudWatch metrics database (``cloudwatch_database_helper``) sees it: each
   connection it opens for a ``with`` block is closed at the block's end (``cloudwatch.ClosingSqlite3``),
   not left, with its file descriptor and page cache, for the cyclic garbage collector.
+- ``os.urandom`` (and ``random``'s reference to it, which ``secrets`` uses): the random ids LocalStack makes
+  per request come from a page of the kernel's random bytes read ahead (``randomness.BufferedUrandom``),
+  not from a system call each, each a hand-over of the GIL under concurrent requests.
 - ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
   once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
   requests, the import system compiles a module not yet compiled) can fail with "AST constructor
@@ -36,6 +39,8 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import os
+import random
 import sys
 import threading
 from collections.abc import Callable
@@ -58,6 +63,7 @@ from localstack.utils.patch import Patch, Patches
 from . import apigateway_limits, in_process
 from .cloudwatch import ClosingSqlite3
 from .metrics import LAMBDA_METRICS
+from .randomness import BufferedUrandom
 from .templates import CompiledTemplates, RememberedSubstitutions
 
 METRIC_THREAD_PREFIX = "record-cloudwatch-metric"
@@ -141,6 +147,8 @@ def _catalogued(service: Any) -> Any:
 PARSER_PER_SERVICE = one_per_service(protocol_parser.create_parser)
 SERIALIZER_PER_SERVICE = one_per_service(protocol_serializer.create_serializer)
 
+BUFFERED_URANDOM = BufferedUrandom(os.urandom)
+
 AST_RACE_FIXED = (3, 11, 8)
 _compiling = threading.RLock()
 _builtin_compile = builtins.compile
@@ -172,6 +180,8 @@ PATCHES = Patches(
             for module in (protocol_serializer, service_handlers, skeleton)
         ),
         Patch(cloudwatch_database_helper, "sqlite3", ClosingSqlite3()),
+        Patch(os, "urandom", BUFFERED_URANDOM),  # uuid.uuid4 reads it here
+        Patch(random, "_urandom", BUFFERED_URANDOM),  # SystemRandom (secrets) imported it by name
     ]
 )
 
@@ -183,3 +193,4 @@ if sys.version_info < AST_RACE_FIXED:
 @hooks.on_infra_start()
 def apply_patches() -> None:
     PATCHES.apply()  # idempotent: a patch applied once is not applied again
+

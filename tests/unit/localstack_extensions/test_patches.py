@@ -106,6 +106,25 @@ def test_the_shapes_the_patches_call_and_replace():
     assert managed.count("start_thread(") == 2 and managed.count(f'name=f"{patches.METRIC_THREAD_PREFIX}') == 2
 
 
+def test_the_ids_localstack_makes_read_os_urandom_as_the_patch_replaces_it():
+    import random
+    import uuid
+
+    assert "os.urandom(16)" in inspect.getsource(uuid.uuid4)  # the module attribute, read on each call
+    assert "_urandom(n)" in inspect.getsource(random.SystemRandom.randbytes)  # what secrets.token_* use
+    patches.PATCHES.apply()
+    try:
+        import os
+        import secrets
+
+        assert os.urandom is patches.BUFFERED_URANDOM and random._urandom is patches.BUFFERED_URANDOM
+        ids = {uuid.uuid4() for _ in range(2000)} | {uuid.UUID(secrets.token_hex(16)) for _ in range(2000)}
+        assert len(ids) == 4000
+    finally:
+        patches.PATCHES.undo()
+    assert os.urandom is not patches.BUFFERED_URANDOM and random._urandom is not patches.BUFFERED_URANDOM
+
+
 def test_the_patches_apply_and_undo():
     stock_call_lambda = aws_integrations.RestApiAwsProxyIntegration.call_lambda
     stock_requests = aws_integrations.requests
