@@ -31,7 +31,7 @@ def request_template(idempotency_headers: list[str]) -> str:
             "#set($q = '\"')",
             *_message_id_lines(idempotency_headers),
             "#set($proxy = $input.params('proxy'))",
-            "#if(\"$proxy\" == '')#set($path = '/')#else#set($path = \"/$util.escapeJavaScript($proxy)\")#end",
+            "#if($proxy == '')#set($path = '/')#else#set($path = \"/$util.escapeJavaScript($proxy)\")#end",
             '#set($message = "{${q}id${q}:${q}$util.escapeJavaScript($key)${q},'
             "${q}method${q}:${q}$context.httpMethod${q},"
             "${q}path${q}:${q}$path${q},"
@@ -49,10 +49,12 @@ def accepted_template(idempotency_headers: list[str]) -> str:
 
 
 def _message_id_lines(idempotency_headers: list[str]) -> list[str]:
-    lines = ["#set($key = '')"]
-    for name in idempotency_headers:
-        lines.append(f"#if(\"$key\" == '')#set($key = $input.params('{name}'))#end")
-    lines.append("#if(\"$key\" == '')#set($key = $context.requestId)#end")
+    """``$key``: the first idempotency header a request carries, else its request id. (Compared as they are,
+    not interpolated into strings first: API Gateway's ``$input.params`` answers '' for a missing one, and
+    every node of a template is evaluated on every request.)"""
+    lines = [f"#set($key = $input.params('{name}'))" for name in idempotency_headers[:1]] or ["#set($key = '')"]
+    lines += [f"#if($key == '')#set($key = $input.params('{name}'))#end" for name in idempotency_headers[1:]]
+    lines.append("#if($key == '')#set($key = $context.requestId)#end")
     return lines
 
 
