@@ -204,7 +204,7 @@ def queue_request_at_sqs_endpoint(
         or not headers.get("Content-Type", "").startswith(FORM)
     ):
         return None
-    form = data.decode("utf-8") if isinstance(data, bytes) else data
+    form = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data  # byte for byte
     action = ACTION.search(form)
     if not action or action.group(1) in ("", "ListQueues", "CreateQueue"):
         return None  # LocalStack's queue-URL route answers those (an error), as stock
@@ -212,7 +212,8 @@ def queue_request_at_sqs_endpoint(
         form = f"QueueUrl={quote(f'{split.scheme}://{host}{split.path}', safe='')}&{form}"
     headers["Content-Type"] = f"{FORM}; charset=utf-8"
     headers.pop("Content-Length", None)
-    return Request("POST", "/", headers=headers, body=form.encode("utf-8"), server=(split.hostname, split.port))
+    body = form.encode("utf-8", "surrogateescape")
+    return Request("POST", "/", headers=headers, body=body, server=(split.hostname, split.port))
 
 
 def is_internal(url: str) -> bool:

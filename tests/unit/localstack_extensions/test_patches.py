@@ -273,6 +273,8 @@ def test_a_query_request_to_a_queues_url_becomes_the_same_call_at_sqs_endpoint()
         "POST", url, headers=sqs, data=b"QueueUrl=http%3A%2F%2Fx%2F1%2Fq&Action=SendMessage&MessageBody=m"
     )
     assert own_url.form.getlist("QueueUrl") == ["http://x/1/q"]  # the body's wins
+    binary = in_process.queue_request_at_sqs_endpoint("POST", url, headers=sqs, data=b"Action=SendMessage&M=\xff")
+    assert binary.get_data().endswith(b"&Action=SendMessage&M=\xff")  # the form's bytes as they came
     elsewhere = ("POST", "http://localhost:4566/", sqs, "Action=X")
     json_call = ("POST", url, {"Host": "sqs.us-east-1.x"}, "{}")
     listing = ("POST", url, sqs, "Action=ListQueues")
