@@ -37,6 +37,14 @@ class BenchSettings(SettingsGroup):
         high=1000,
         env="HARNESS_BENCH_INGEST_WARMUP",
     )
+    ten_sender_turns: int = option(
+        3,
+        "turns of the 10-sender figures, the two ways in alternating, so both see the same minutes of this "
+        "machine (their ratio is one of the targets)",
+        low=1,
+        high=10,
+        env="HARNESS_BENCH_TEN_SENDER_TURNS",
+    )
     senders: str = option(
         "1,2,4,8,16", "the ingest curve: concurrent senders at each point", env="HARNESS_BENCH_SENDERS"
     )

@@ -14,6 +14,8 @@ test_patches.py`` fails when its shape changes.
   handled in process (``in_process.InProcessRequests``), not sent to its own port.
 - ``airspeed`` and ``re`` as LocalStack's VTL renderer (``utils/aws/templating.py``) sees them: mapping
   templates are rewritten and compiled once per distinct text (``templates``), not on every request.
+- ``copy`` as API Gateway's template renderer (``template_mapping.py``) sees it: the variables it copies
+  before each render are copied as the plain data they are (``templates.plain_deepcopy``).
 - ``version_manager.record_cw_metric_invocation`` / ``record_cw_metric_error`` and the ``start_thread``
   that runs them: ``Invocations`` and ``Errors`` are counted in memory (``metrics.LAMBDA_METRICS``) on the
   invoking thread, not written with a PutMetricData per invocation on a new thread that LocalStack keeps
@@ -53,7 +55,7 @@ from localstack.aws.handlers import service as service_handlers
 from localstack.aws.protocol import parser as protocol_parser
 from localstack.aws.protocol import serializer as protocol_serializer
 from localstack.runtime import hooks
-from localstack.services.apigateway.next_gen.execute_api import handlers
+from localstack.services.apigateway.next_gen.execute_api import handlers, template_mapping
 from localstack.services.apigateway.next_gen.execute_api.gateway import RestApiGateway
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
 from localstack.services.cloudwatch import cloudwatch_database_helper
@@ -66,7 +68,7 @@ from . import apigateway_limits, in_process
 from .cloudwatch import ClosingSqlite3
 from .metrics import LAMBDA_METRICS
 from .randomness import BufferedUrandom
-from .templates import CompiledTemplates, RememberedSubstitutions
+from .templates import CompiledTemplates, PlainDataCopies, RememberedSubstitutions
 
 METRIC_THREAD_PREFIX = "record-cloudwatch-metric"
 """The names the version manager gives its per-invocation metric threads (and no other thread)."""
@@ -168,6 +170,7 @@ PATCHES = Patches(
         Patch(aws_integrations, "requests", in_process.InProcessRequests()),
         Patch(templating, "airspeed", CompiledTemplates(templating.airspeed)),
         Patch(templating, "re", RememberedSubstitutions(templating.re)),
+        Patch(template_mapping, "copy", PlainDataCopies(template_mapping.copy)),
         # Names the version manager imported: replaced there (``Patch.function`` patches where they are defined).
         Patch(version_manager, "start_thread", _metrics_inline),
         Patch(version_manager, "record_cw_metric_invocation", _invocation_counted),

@@ -10,14 +10,21 @@ under a flood through a direct integration that was the largest share of the gat
   whose tree only reads the namespace it is merged with (``test_patches`` checks that no evaluation
   writes to it), so threads can share it;
 - ``RememberedSubstitutions`` for the ``re`` module: ``sub`` is a pure function of its arguments, so
-  the same template's rewrite is remembered (and the strings' ``replaceAll`` with it).
+  the same template's rewrite is remembered (and the strings' ``replaceAll`` with it);
+- ``PlainDataCopies`` for the ``copy`` module of API Gateway's renderer (``template_mapping.py``), which
+  deep-copies a request's variables before each render: they are dicts, lists, strings and numbers (and
+  the request's headers), and a copy made for those types alone gives the same copy without
+  ``copy.deepcopy``'s general dispatch, which cost more than the render of a short template.
 """
 
 from __future__ import annotations
 
+import copy as _stock_copy
 import functools
 from types import ModuleType
 from typing import Any
+
+from werkzeug.datastructures import Headers
 
 TEMPLATES_KEPT = 512
 """Distinct templates kept compiled (each API's request and response templates, after LocalStack's rewrites)."""
@@ -53,3 +60,42 @@ class RememberedSubstitutions:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._re, name)
+
+
+IMMUTABLE_ATOMS = frozenset({str, int, float, bool, type(None), bytes})
+"""Types (exactly these: a subclass may carry state) that ``copy.deepcopy`` answers with the object itself."""
+
+
+def plain_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy`` of dicts, lists, immutable atoms and ``Headers``; anything else is handed to
+    ``copy.deepcopy`` with the same memo, so an object met twice is copied once, as there."""
+    kind = type(value)
+    if kind in IMMUTABLE_ATOMS:
+        return value
+    if memo is None:
+        memo = {}
+    if (copied := memo.get(id(value))) is not None:
+        return copied
+    if kind is dict:
+        memo[id(value)] = copied = {}
+        for key, item in value.items():
+            copied[plain_deepcopy(key, memo)] = plain_deepcopy(item, memo)
+    elif kind is list:
+        memo[id(value)] = copied = []
+        copied.extend(plain_deepcopy(item, memo) for item in value)
+    elif kind is Headers and all(type(part) is str for pair in value.items() for part in pair):
+        memo[id(value)] = copied = value.copy()  # its (name, value) pairs: strings, shared as deepcopy would
+    else:
+        return _stock_copy.deepcopy(value, memo)
+    return copied  # (no keep-alive list: the originals stay reachable from the value being copied)
+
+
+class PlainDataCopies:
+    """The ``copy`` module, but ``deepcopy`` is ``plain_deepcopy``."""
+
+    def __init__(self, copy: ModuleType) -> None:
+        self._copy = copy
+        self.deepcopy = plain_deepcopy
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._copy, name)

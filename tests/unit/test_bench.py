@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness.bench.benchmark import table, webhook_ingest
+from harness.bench.benchmark import Ingest, combined, table, webhook_ingest
 from harness.bench.config import BenchSettings
 from harness.exceptions import SettingsError
 
@@ -98,3 +98,14 @@ def test_ingest_on_new_connections_counts_the_accepted_and_the_stacks_cpu_per_we
     assert measured.accepted == 20 and len(seen) == 20
     assert len({port for port, _ in seen}) == 20  # a connection per webhook, as a plain urllib sender
     assert measured.gateway_cpu_ms_per_webhook is not None and measured.gateway_cpu_ms_per_webhook >= 0
+
+
+def test_turns_of_one_measurement_combine_as_all_accepted_over_all_the_time():
+    fast = Ingest(200.0, 400, 30.0, 2.0, 5.0, {202: 400})  # 2 s
+    slow = Ingest(100.0, 200, 50.0, 4.0, 8.0, {202: 200, 0: 1})  # 2 s
+    both = combined([fast, slow])
+    assert both.accepted == 600 and both.accepted_per_s == 150.0  # 600 in 4 s, not the mean of the rates
+    assert both.gateway_cpu_ms_per_webhook == round((2.0 * 400 + 4.0 * 200) / 600, 3)
+    assert both.stack_cpu_ms_per_webhook == 6.0 and both.load_generator_cpu_percent == 50.0
+    assert both.answers == {202: 600, 0: 1}
+    assert combined([Ingest(50.0, 100, 10.0)]).gateway_cpu_ms_per_webhook is None  # measured without the pid

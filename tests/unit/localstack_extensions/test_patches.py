@@ -13,6 +13,7 @@ from localstack.aws.api.lambda_ import TooManyRequestsException
 from localstack.aws.handlers import service as service_handlers
 from localstack.aws.protocol import parser as protocol_parser
 from localstack.aws.protocol import serializer as protocol_serializer
+from localstack.services.apigateway.next_gen.execute_api import template_mapping
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
 from localstack.services.cloudwatch import cloudwatch_database_helper
 from localstack.services.lambda_.invocation import version_manager
@@ -21,7 +22,12 @@ from localstack.utils.aws import templating
 
 from harness.localstack_extensions import in_process, patches
 from harness.localstack_extensions.metrics import LambdaMetrics
-from harness.localstack_extensions.templates import CompiledTemplates, RememberedSubstitutions
+from harness.localstack_extensions.templates import (
+    CompiledTemplates,
+    PlainDataCopies,
+    RememberedSubstitutions,
+    plain_deepcopy,
+)
 
 PINNED = {
     # What each patch relies on, and the digest of its source: when LocalStack's pin moves, re-read the code,
@@ -45,6 +51,16 @@ PINNED = {
         templating.VtlTemplate.render_vtl,
         "8675102cf946",
         "rewrites the template with re.sub, then airspeed.Template(text).merge(namespace), per call",
+    ),
+    "ApiGatewayVtlTemplate.render_request": (
+        template_mapping.ApiGatewayVtlTemplate.render_request,
+        "73fbd30c9c66",
+        "copy.deepcopy of the variables (dicts, lists, strings, numbers, the request's Headers) before rendering",
+    ),
+    "ApiGatewayVtlTemplate.render_response": (
+        template_mapping.ApiGatewayVtlTemplate.render_response,
+        "dfbbf3cebd93",
+        "copy.deepcopy of the variables (dicts, lists, strings, numbers, the request's Headers) before rendering",
     ),
     "try_call_sqs": (
         query_api.try_call_sqs,
@@ -318,6 +334,49 @@ def test_evaluating_a_compiled_template_writes_nothing_to_its_tree():
         if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
     ]
     assert writes == []
+
+
+def test_a_plain_data_copy_is_the_deep_copy_copy_makes():
+    import copy
+
+    from werkzeug.datastructures import Headers
+
+    class Marked(str):
+        pass
+
+    class Thing:
+        def __init__(self) -> None:
+            self.items = [1]
+
+        def __repr__(self) -> str:
+            return f"Thing({self.items})"
+
+    shared = {"header": {}, "status": 0}
+    variables = {
+        "context": {"requestId": "r-1", "identity": {"sourceIp": "127.0.0.1", "user": None}, "epoch": 1.5},
+        "input": {"body": b"{}", "params": {"header": Headers([("Idempotency-Key", "k-1")]), "path": {}}},
+        "overrides": [shared, shared, ("a", ["b"])],
+        "marked": Marked("m"),
+        "thing": Thing(),
+    }
+    variables["self"] = variables
+    copied = plain_deepcopy(variables)
+    stock = copy.deepcopy(variables)
+    assert repr(copied) == repr(stock)  # the same structure and values, the cycle included
+    assert copied["self"] is copied and copied["overrides"][0] is copied["overrides"][1]  # aliases kept
+    for path in (("context",), ("context", "identity"), ("input", "params", "header"), ("overrides",), ("thing",)):
+        original, copy_of = variables, copied
+        for key in path:
+            original, copy_of = original[key], copy_of[key]
+        assert copy_of is not original and (copy_of == original or isinstance(original, Thing))
+    assert copied["thing"].items == [1] and copied["thing"].items is not variables["thing"].items
+    assert type(copied["marked"]) is Marked and copied["marked"] is not variables["marked"]  # as deepcopy does
+    copied["input"]["params"]["header"]["Idempotency-Key"] = "changed"
+    copied["context"]["identity"]["user"] = "someone"
+    assert variables["input"]["params"]["header"]["Idempotency-Key"] == "k-1"
+    assert variables["context"]["identity"]["user"] is None
+    module = PlainDataCopies(copy)
+    assert module.deepcopy is plain_deepcopy and module.copy is copy.copy
 
 
 def test_substitutions_are_remembered_only_for_plain_strings():
