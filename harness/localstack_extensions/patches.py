@@ -31,6 +31,11 @@ test_patches.py`` fails when its shape changes.
 - ``os.urandom`` (and ``random``'s reference to it, which ``secrets`` uses): the random ids LocalStack makes
   per request come from a page of the kernel's random bytes read ahead (``randomness.BufferedUrandom``),
   not from a system call each, each a hand-over of the GIL under concurrent requests.
+- ``AccountRegionBundle.__getitem__`` and ``RegionBundle.__getitem__`` (every service's stores, looked up
+  several times per request): an account's or region's store already there is returned without taking
+  the bundle's lock, which LocalStack takes on every lookup. Threads that all look up the same store then
+  queued on that lock whenever the interpreter switched out the one holding it. Adding a store still
+  happens under the lock, as before (only these methods add them, after validating the key).
 - Not a patch, but applied from here too, when LocalStack is ready: ``gc.freeze()`` (``freeze_startup_heap``).
 - ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
   once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
@@ -55,6 +60,7 @@ from localstack.aws.handlers import service as service_handlers
 from localstack.aws.protocol import parser as protocol_parser
 from localstack.aws.protocol import serializer as protocol_serializer
 from localstack.runtime import hooks
+from localstack.services import stores
 from localstack.services.apigateway.next_gen.execute_api import handlers, template_mapping
 from localstack.services.apigateway.next_gen.execute_api.gateway import RestApiGateway
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
@@ -153,6 +159,13 @@ SERIALIZER_PER_SERVICE = one_per_service(protocol_serializer.create_serializer)
 
 BUFFERED_URANDOM = BufferedUrandom(os.urandom)
 
+
+def _present_without_the_lock(getitem: Callable[[dict, str], Any], bundle: dict, key: str) -> Any:
+    """The store under ``key`` if there is one (one dict read, atomic under the GIL), else as LocalStack does."""
+    found = dict.get(bundle, key)
+    return found if found is not None else getitem(bundle, key)
+
+
 AST_RACE_FIXED = (3, 11, 8)
 _compiling = threading.RLock()
 _builtin_compile = builtins.compile
@@ -185,6 +198,8 @@ PATCHES = Patches(
             for module in (protocol_serializer, service_handlers, skeleton)
         ),
         Patch(cloudwatch_database_helper, "sqlite3", ClosingSqlite3()),
+        Patch.function(stores.AccountRegionBundle.__getitem__, _present_without_the_lock),
+        Patch.function(stores.RegionBundle.__getitem__, _present_without_the_lock),
         Patch(os, "urandom", BUFFERED_URANDOM),  # uuid.uuid4 reads it here
         Patch(random, "_urandom", BUFFERED_URANDOM),  # SystemRandom (secrets) imported it by name
     ]

@@ -13,6 +13,7 @@ from localstack.aws.api.lambda_ import TooManyRequestsException
 from localstack.aws.handlers import service as service_handlers
 from localstack.aws.protocol import parser as protocol_parser
 from localstack.aws.protocol import serializer as protocol_serializer
+from localstack.services import stores
 from localstack.services.apigateway.next_gen.execute_api import template_mapping
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
 from localstack.services.cloudwatch import cloudwatch_database_helper
@@ -61,6 +62,16 @@ PINNED = {
         template_mapping.ApiGatewayVtlTemplate.render_response,
         "dfbbf3cebd93",
         "copy.deepcopy of the variables (dicts, lists, strings, numbers, the request's Headers) before rendering",
+    ),
+    "AccountRegionBundle.__getitem__": (
+        stores.AccountRegionBundle.__getitem__,
+        "cc4a68d03ddf",
+        "validates the account id, then under the lock adds its RegionBundle if missing, then returns it",
+    ),
+    "RegionBundle.__getitem__": (
+        stores.RegionBundle.__getitem__,
+        "7c1202447ba7",
+        "validates the region, then under the lock adds its store if missing, then returns it",
     ),
     "try_call_sqs": (
         query_api.try_call_sqs,
@@ -334,6 +345,43 @@ def test_evaluating_a_compiled_template_writes_nothing_to_its_tree():
         if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
     ]
     assert writes == []
+
+
+def test_a_store_already_there_is_looked_up_without_the_bundles_lock_and_a_new_one_is_added_under_it():
+    import threading
+
+    from localstack.services.stores import BaseStore
+
+    class Store(BaseStore):
+        pass
+
+    bundle = stores.AccountRegionBundle("sqs", Store)
+    existing = bundle["000000000000"]["us-east-1"]
+    patches.PATCHES.apply()
+    try:
+        found: list[object] = []
+        with bundle.lock:  # held by this thread: another that needed it would wait
+            looker = threading.Thread(target=lambda: found.append(bundle["000000000000"]["us-east-1"]))
+            looker.start()
+            looker.join(timeout=10)
+            assert found == [existing]  # answered while the lock was held
+        added = bundle["111111111111"]["eu-west-1"]  # not there: added as LocalStack adds it
+        assert isinstance(added, Store) and added._account_id == "111111111111" and added._region_name == "eu-west-1"
+        assert bundle["111111111111"]["eu-west-1"] is added
+        with pytest.raises(ValueError):
+            bundle["not-an-account"]
+        with pytest.raises(ValueError):
+            bundle["000000000000"]["moon-1"]
+    finally:
+        patches.PATCHES.undo()
+    assert "_present_without_the_lock" not in repr(stores.AccountRegionBundle.__getitem__)
+
+
+def test_only_the_patched_lookups_add_a_store_to_a_bundle():
+    source = inspect.getsource(stores)
+    assert source.count("self[account_id] = ") == 1 and source.count("self[region_name] = ") == 1
+    assert "self[account_id] = " in inspect.getsource(stores.AccountRegionBundle.__getitem__)
+    assert "self[region_name] = " in inspect.getsource(stores.RegionBundle.__getitem__)
 
 
 def test_a_plain_data_copy_is_the_deep_copy_copy_makes():
