@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
 
 from harness.ingress.base import Ingress, Integration, IntegrationAnswer
 
@@ -25,22 +26,36 @@ ROLE_SUFFIX = "webhook-apigateway-sqs"
 
 
 def request_template(idempotency_headers: list[str]) -> str:
-    """VTL: the message as JSON, URL-encoded into ``Action=SendMessage&MessageBody=...``."""
+    """VTL: the message as JSON, URL-encoded into ``Action=SendMessage&MessageBody=...``.
+
+    The JSON's fixed parts are written already URL-encoded and only the values are encoded as they are
+    rendered: the same bytes as encoding the whole message, for a fraction of the template's evaluations
+    (every ``$`` reference is one, on every request)."""
     return "\n".join(
         [
-            "#set($q = '\"')",
             *_message_id_lines(idempotency_headers),
             "#set($proxy = $input.params('proxy'))",
-            "#if($proxy == '')#set($path = '/')#else#set($path = \"/$util.escapeJavaScript($proxy)\")#end",
-            '#set($message = "{${q}id${q}:${q}$util.escapeJavaScript($key)${q},'
-            "${q}method${q}:${q}$context.httpMethod${q},"
-            "${q}path${q}:${q}$path${q},"
-            "${q}body${q}:${q}$util.escapeJavaScript($input.body)${q},${q}body_encoding${q}:${q}text${q},"
-            "${q}received_at_ms${q}:$context.requestTimeEpoch,"
-            '${q}source_ip${q}:${q}$context.identity.sourceIp${q}}")',
-            "Action=SendMessage&MessageBody=$util.urlEncode($message)",
+            "Action=SendMessage&MessageBody="
+            + _encoded('{"id":"')
+            + "$util.urlEncode($util.escapeJavaScript($key))"
+            + _encoded('","method":"')
+            + "$context.httpMethod"
+            + _encoded('","path":"/')
+            + "#if($proxy != '')$util.urlEncode($util.escapeJavaScript($proxy))#end"
+            + _encoded('","body":"')
+            + "$util.urlEncode($util.escapeJavaScript($input.body))"
+            + _encoded('","body_encoding":"text","received_at_ms":')
+            + "$context.requestTimeEpoch"
+            + _encoded(',"source_ip":"')
+            + "$util.urlEncode($context.identity.sourceIp)"
+            + _encoded('"}'),
         ]
     )
+
+
+def _encoded(text: str) -> str:
+    """``text`` as ``$util.urlEncode`` writes it (form encoding: Java's ``URLEncoder`` on AWS)."""
+    return quote_plus(text)
 
 
 def accepted_template(idempotency_headers: list[str]) -> str:

@@ -52,6 +52,36 @@ def test_the_message_id_is_the_senders_key_else_the_request_id_and_the_answer_sa
     assert json.loads(render(accepted_template(HEADERS), headers)) == {"id": expected, "status": "queued"}
 
 
+WHOLE_MESSAGE_ENCODED = "\n".join(
+    [
+        "#set($q = '\"')",
+        "#set($key = $input.params('Idempotency-Key'))",
+        "#if($key == '')#set($key = $input.params('X-GitHub-Delivery'))#end",
+        "#if($key == '')#set($key = $context.requestId)#end",
+        "#set($proxy = $input.params('proxy'))",
+        "#if($proxy == '')#set($path = '/')#else#set($path = \"/$util.escapeJavaScript($proxy)\")#end",
+        '#set($message = "{${q}id${q}:${q}$util.escapeJavaScript($key)${q},${q}method${q}:${q}$context.httpMethod${q},'
+        "${q}path${q}:${q}$path${q},${q}body${q}:${q}$util.escapeJavaScript($input.body)${q},"
+        "${q}body_encoding${q}:${q}text${q},${q}received_at_ms${q}:$context.requestTimeEpoch,"
+        '${q}source_ip${q}:${q}$context.identity.sourceIp${q}}")',
+        "Action=SendMessage&MessageBody=$util.urlEncode($message)",
+    ]
+)
+"""The message written whole, then URL-encoded: what the template must render byte for byte."""
+
+
+@pytest.mark.parametrize(
+    ("headers", "proxy", "body"),
+    [({}, "", ""), ({"Idempotency-Key": "a b&c=d+e%f/ü"}, "orders/créé é", '{"x": "1 + 1 = 2 & 100%\\n"}'),
+     ({"X-GitHub-Delivery": "\"quoted\" 'single' \\back"}, "a/b?c#d", "line one\nline two\ttab ☃"),
+     ({}, "~*-._", "<script>alert('x')</script>")],
+)  # fmt: skip
+def test_the_template_renders_the_bytes_of_the_whole_message_encoded(headers, proxy, body):
+    rendered = render(request_template(HEADERS), headers, proxy, body)
+    assert rendered == render(WHOLE_MESSAGE_ENCODED, headers, proxy, body)
+    assert json.loads(parse_qs(rendered)["MessageBody"][0])["body"] == (body or "{}")  # API Gateway's empty body
+
+
 def test_the_root_path_is_a_slash():
     assert message({}, "")["path"] == "/"
 
