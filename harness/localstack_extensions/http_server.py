@@ -22,6 +22,7 @@ in GATEWAY_LISTEN. Selected with ``GATEWAY_SERVER=threaded-loopback``.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import logging
@@ -298,20 +299,25 @@ class WorkerPool:
 
     What ``ThreadPoolExecutor`` does, less what a server handing over a connection per request pays for and
     never reads: a ``Future`` (and its ``Condition``) per hand-over, and, as LocalStack patches it, a walk
-    over all of its threads on every one.
+    over all of its threads on every one. Idle workers are counted in a deque, not a ``Semaphore``: its
+    ``append`` and ``pop`` are each one step under the GIL, where a semaphore is a lock the loop thread
+    and every worker take on each hand-over (and queue on, when the one holding it is switched out).
     """
 
     def __init__(self, max_workers: int, name: str) -> None:
         self.max_workers, self.name = max_workers, name
         self.threads: list[threading.Thread] = []
         self._work: queue.SimpleQueue[tuple[Callable[[Any], None], Any] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        self._idle: collections.deque[None] = collections.deque()  # a token per idle worker
         self._starting = threading.Lock()
 
     def submit(self, work: Callable[[Any], None], argument: Any) -> None:
         self._work.put((work, argument))
-        if self._idle.acquire(blocking=False):
+        try:
+            self._idle.pop()  # one step under the GIL: no lock for the loop thread and the workers to share
             return  # a waiting worker takes it
+        except IndexError:
+            pass
         with self._starting:
             if len(self.threads) < self.max_workers:
                 thread = threading.Thread(target=self._run, name=f"{self.name}_{len(self.threads)}", daemon=True)
@@ -325,7 +331,7 @@ class WorkerPool:
                 work(argument)
             except Exception:
                 LOG.exception("a gateway worker failed")
-            self._idle.release()
+            self._idle.append(None)
 
     def shutdown(self) -> None:
         for _ in self.threads:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import queue
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ import pytest
 from localstack.config import HostAndPort
 from rolo.gateway import Gateway
 
-from harness.localstack_extensions.http_server import ThreadedGatewayServer, ThreadedRuntimeServerPlugin
+from harness.localstack_extensions.http_server import ThreadedGatewayServer, ThreadedRuntimeServerPlugin, WorkerPool
+from harness.polling import poll
 
 
 def echo(environ, start_response):
@@ -179,3 +181,22 @@ def test_a_request_that_stalls_midway_is_dropped_after_the_read_timeout_and_othe
     closed = poll(lambda: stalled.recv(1), lambda data: data == b"", timeout_s=5, what="the stalled connection closed")
     assert closed == b""
     stalled.close()
+
+
+def test_the_pool_hands_work_to_an_idle_worker_and_starts_one_only_when_none_is_idle():
+    pool = WorkerPool(max_workers=3, name="test")
+    done: queue.SimpleQueue[int] = queue.SimpleQueue()
+    try:
+        for number in range(20):  # one at a time: the worker that finished takes the next
+            pool.submit(done.put, number)
+            assert done.get(timeout=10) == number
+            poll(lambda: len(pool._idle), lambda idle: idle == 1, timeout_s=10, interval_s=0.001)  # back, idle
+        assert len(pool.threads) == 1
+        release = threading.Event()
+        for number in range(5):  # all at once, each held: workers up to the bound, the rest queued
+            pool.submit(lambda number: (release.wait(10), done.put(number)), number)
+        assert len(pool.threads) == 3
+        release.set()
+        assert sorted(done.get(timeout=10) for _ in range(5)) == [0, 1, 2, 3, 4]
+    finally:
+        pool.shutdown()
