@@ -36,6 +36,9 @@ test_patches.py`` fails when its shape changes.
   the bundle's lock, which LocalStack takes on every lookup. Threads that all look up the same store then
   queued on that lock whenever the interpreter switched out the one holding it. Adding a store still
   happens under the lock, as before (only these methods add them, after validating the key).
+- ``Timer`` as LocalStack's execution environments (``execution_environment.py``) see it: the keep-alive
+  armed at the end of every invocation and cancelled at the start of the next is a deadline kept by one
+  thread (``timers.SharedTimer``), not a thread started and ended per invocation.
 - Not a patch, but applied from here too, when LocalStack is ready: ``gc.freeze()`` (``freeze_startup_heap``).
 - ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
   once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
@@ -65,7 +68,7 @@ from localstack.services.apigateway.next_gen.execute_api import handlers, templa
 from localstack.services.apigateway.next_gen.execute_api.gateway import RestApiGateway
 from localstack.services.apigateway.next_gen.execute_api.integrations import aws as aws_integrations
 from localstack.services.cloudwatch import cloudwatch_database_helper
-from localstack.services.lambda_.invocation import version_manager
+from localstack.services.lambda_.invocation import execution_environment, version_manager
 from localstack.services.sqs import provider as sqs_provider
 from localstack.utils.aws import templating
 from localstack.utils.patch import Patch, Patches
@@ -75,6 +78,7 @@ from .cloudwatch import ClosingSqlite3
 from .metrics import LAMBDA_METRICS
 from .randomness import BufferedUrandom
 from .templates import CompiledTemplates, PlainDataCopies, RememberedSubstitutions
+from .timers import SharedTimer
 
 METRIC_THREAD_PREFIX = "record-cloudwatch-metric"
 """The names the version manager gives its per-invocation metric threads (and no other thread)."""
@@ -200,6 +204,7 @@ PATCHES = Patches(
         Patch(cloudwatch_database_helper, "sqlite3", ClosingSqlite3()),
         Patch.function(stores.AccountRegionBundle.__getitem__, _present_without_the_lock),
         Patch.function(stores.RegionBundle.__getitem__, _present_without_the_lock),
+        Patch(execution_environment, "Timer", SharedTimer),
         Patch(os, "urandom", BUFFERED_URANDOM),  # uuid.uuid4 reads it here
         Patch(random, "_urandom", BUFFERED_URANDOM),  # SystemRandom (secrets) imported it by name
     ]

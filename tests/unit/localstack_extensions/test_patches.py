@@ -384,6 +384,29 @@ def test_only_the_patched_lookups_add_a_store_to_a_bundle():
     assert "self[region_name] = " in inspect.getsource(stores.RegionBundle.__getitem__)
 
 
+def test_execution_environments_use_their_timers_only_as_the_shared_timer_offers():
+    import re
+
+    from localstack.services.lambda_.invocation import execution_environment
+
+    from harness.localstack_extensions.timers import SharedTimer
+
+    source = inspect.getsource(execution_environment)
+    assert "from threading import RLock, Timer" in source  # the name the patch replaces, read at each use
+    used = set(re.findall(r"(?:startup_timer|keepalive_timer)\.(\w+)", source))
+    assert used == {"start", "cancel"} and all(hasattr(SharedTimer, method) for method in used)
+    assert re.findall(r"Timer\((.*?)\)", source) == [
+        "0, lambda *args, **kwargs: None",
+        "startup_time_seconds, self.timed_out",
+        "config.LAMBDA_KEEPALIVE_MS / 1000, self.keepalive_passed",
+    ]
+    patches.PATCHES.apply()
+    try:
+        assert execution_environment.Timer is SharedTimer
+    finally:
+        patches.PATCHES.undo()
+
+
 def test_a_plain_data_copy_is_the_deep_copy_copy_makes():
     import copy
 
