@@ -93,7 +93,7 @@ load: venv
 # (injected in the backend itself), one crash mid-batch, SQS down for the publisher for 5 s, and a stage
 # throttle of 50 requests/s that answers 429 to part of the load (the senders retry); then the poison is
 # "fixed", the DLQ redriven and the run judged again. The faults fall at the same share of any SIZE; a small
-# SIZE falls short of it, since the functions' warm-up and the SQS outage take the same seconds (SIZE=800: ~500).
+# SIZE falls short of it, since the functions' warm-up and the SQS outage take the same seconds (SIZE=800: ~600).
 SIZE ?= 2000
 CHAOS_S = $(shell echo $$(( ($(SIZE) + 39) / 40 )))
 CHAOS_TOPOLOGY = HARNESS_FAIL_PATH_MARKER=poison HARNESS_VISIBILITY_TIMEOUT_S=10 HARNESS_SUBSCRIBER_TIMEOUT_S=5 \
