@@ -12,8 +12,6 @@ which it takes in every ``TICK_S``: a timer fires up to that much after its inte
 from __future__ import annotations
 
 import collections
-import heapq
-import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -55,17 +53,12 @@ class SharedTimer:
         ).start()
 
 
-Waiting = tuple[float, int, SharedTimer]
-"""A started timer as the timers' thread keeps it: its deadline, its place in the order started, the timer."""
-
-
 class Timers:
     """The deadlines of every started ``SharedTimer``, kept by one daemon thread started with the first."""
 
     def __init__(self, tick_s: float = TICK_S) -> None:
         self.tick_s = tick_s
         self._added: collections.deque[SharedTimer] = collections.deque()
-        self._order = itertools.count()  # ties in a deadline: first started, first fired
         self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -78,21 +71,20 @@ class Timers:
                     self._thread.start()
 
     def _keep(self) -> None:
-        waiting: list[Waiting] = []
+        waiting: list[SharedTimer] = []
         while True:
             time.sleep(self.tick_s)
             waiting = self.fire_due(waiting, time.monotonic())
 
-    def fire_due(self, waiting: list[Waiting], now: float) -> list[Waiting]:
-        """Take the timers added since, forget the cancelled, fire those due; what still waits."""
+    def fire_due(self, waiting: list[SharedTimer], now: float) -> list[SharedTimer]:
+        """Take the timers added since, forget the cancelled, fire those due (earliest first, ties in the
+        order started); what still waits."""
         while self._added:
-            timer = self._added.popleft()
-            waiting.append((timer.deadline or now, next(self._order), timer))
-        waiting = [entry for entry in waiting if not entry[2].cancelled]
-        heapq.heapify(waiting)
-        while waiting and waiting[0][0] <= now:
-            heapq.heappop(waiting)[2].fire()
-        return waiting
+            waiting.append(self._added.popleft())
+        live = [timer for timer in waiting if not timer.cancelled]
+        for timer in sorted((timer for timer in live if timer.deadline <= now), key=lambda timer: timer.deadline):
+            timer.fire()
+        return [timer for timer in live if timer.deadline > now]
 
 
 TIMERS = Timers()
