@@ -204,7 +204,9 @@ class Accepted:
     def load(cls, run_dir: Path) -> Accepted:
         found: dict[str, list[dict[str, Any]]] = {"records": [], UNANSWERED: [], "refused": [], THROTTLED: []}
         for path in sorted(run_dir.glob("accepted-*.jsonl")):
-            for line in path.read_text().splitlines():
+            # A record is whole once its newline is written (the senders write line by line): a last line
+            # without one is being written as this reads, or was cut short by a sender killed mid-write.
+            for line in path.read_text().split("\n")[:-1]:
                 if line.strip():
                     record = json.loads(line)
                     kind = record.get("kind")

@@ -468,8 +468,9 @@ def _run_locust(
     master = processes[0]
 
     def note(_: bool, elapsed: float) -> None:
-        accepted = sum(1 for path in run_dir.glob("accepted-*.jsonl") for _ in path.open())
-        progress(f"load: {elapsed:.0f}s of {load.duration_s}s, {accepted} accepted")
+        so_far = Accepted.load(run_dir)  # the records also hold the unanswered and the throttled
+        refused = f", {len(so_far.throttled)} answered 429" if so_far.throttled else ""
+        progress(f"load: {elapsed:.0f}s of {load.duration_s}s, {len(so_far.records)} accepted{refused}")
 
     def finished() -> bool:
         if master.poll() is not None:

@@ -184,3 +184,11 @@ def test_a_soak_counts_what_the_stack_keeps_for_it_at_each_memory_sample():
     assert (first_t, second_t) == (LOAD_STARTED + 0.5, LOAD_STARTED + 5)
     assert 0 < first < second  # the row, then the row and each function's one invocation's log lines
     assert gather([record("a")], Soaked(rows=rows), samples=samples).held_mib == []  # not a soak: not measured
+
+
+def test_a_record_still_being_written_is_not_read_half(tmp_path):
+    whole = [{"id": "a", "kind": "new"}, {"kind": "unanswered", "event": "e2"}, {"kind": "throttled", "event": "e3"}]
+    text = "".join(json.dumps(line) + "\n" for line in whole)
+    (tmp_path / "accepted-1.jsonl").write_text(text + json.dumps({"id": "b", "kind": "new"})[:9])
+    accepted = Accepted.load(tmp_path)
+    assert accepted.ids == {"a"} and len(accepted.unanswered) == 1 and len(accepted.throttled) == 1
