@@ -16,6 +16,9 @@ test_patches.py`` fails when its shape changes.
   templates are rewritten and compiled once per distinct text (``templates``), not on every request.
 - ``copy`` as API Gateway's template renderer (``template_mapping.py``) sees it: the variables it copies
   before each render are copied as the plain data they are (``templates.plain_deepcopy``).
+- airspeed's ``VariableExpression.calculate``, which LocalStack itself patches (``templating.calculate``: None
+  renders as '' in API Gateway's templates): the same, but the rendering service is looked up only for a
+  None (``templates.none_as_empty_for_api_gateway``), not on every variable a template evaluates.
 - ``version_manager.record_cw_metric_invocation`` / ``record_cw_metric_error`` and the ``start_thread``
   that runs them: ``Invocations`` and ``Errors`` are counted in memory (``metrics.LAMBDA_METRICS``) on the
   invoking thread, not written with a PutMetricData per invocation on a new thread that LocalStack keeps
@@ -39,6 +42,9 @@ test_patches.py`` fails when its shape changes.
 - ``Timer`` as LocalStack's execution environments (``execution_environment.py``) see it: the keep-alive
   armed at the end of every invocation and cancelled at the start of the next is a deadline kept by one
   thread (``timers.SharedTimer``), not a thread started and ended per invocation.
+- ``BaseXMLResponseSerializer._node_to_string``: an XML service's answer asked for as JSON (API Gateway's
+  ``AWS`` integrations ask so) is converted from the serializer's tree directly (``xml_as_json``), not written
+  as XML, parsed again with ``xmltodict`` and dumped; a tree that conversion cannot answer for goes as stock.
 - Not a patch, but applied from here too, when LocalStack is ready: ``gc.freeze()`` (``freeze_startup_heap``).
 - ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
   once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
@@ -58,6 +64,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import airspeed.operators
 from localstack.aws import skeleton, spec
 from localstack.aws.handlers import service as service_handlers
 from localstack.aws.protocol import parser as protocol_parser
@@ -77,8 +84,9 @@ from . import apigateway_limits, in_process
 from .cloudwatch import ClosingSqlite3
 from .metrics import LAMBDA_METRICS
 from .randomness import BufferedUrandom
-from .templates import CompiledTemplates, PlainDataCopies, RememberedSubstitutions
+from .templates import CompiledTemplates, PlainDataCopies, RememberedSubstitutions, none_as_empty_for_api_gateway
 from .timers import SharedTimer
+from .xml_as_json import json_without_the_xml_round_trip
 
 METRIC_THREAD_PREFIX = "record-cloudwatch-metric"
 """The names the version manager gives its per-invocation metric threads (and no other thread)."""
@@ -188,6 +196,11 @@ PATCHES = Patches(
         Patch(templating, "airspeed", CompiledTemplates(templating.airspeed)),
         Patch(templating, "re", RememberedSubstitutions(templating.re)),
         Patch(template_mapping, "copy", PlainDataCopies(template_mapping.copy)),
+        Patch(
+            airspeed.operators.VariableExpression,
+            "calculate",  # LocalStack's own patch of it (a proxy), replaced by one that does the same
+            none_as_empty_for_api_gateway(inspect.unwrap(airspeed.operators.VariableExpression.calculate)),
+        ),
         # Names the version manager imported: replaced there (``Patch.function`` patches where they are defined).
         Patch(version_manager, "start_thread", _metrics_inline),
         Patch(version_manager, "record_cw_metric_invocation", _invocation_counted),
@@ -207,6 +220,7 @@ PATCHES = Patches(
         Patch(execution_environment, "Timer", SharedTimer),
         Patch(os, "urandom", BUFFERED_URANDOM),  # uuid.uuid4 reads it here
         Patch(random, "_urandom", BUFFERED_URANDOM),  # SystemRandom (secrets) imported it by name
+        Patch.function(protocol_serializer.BaseXMLResponseSerializer._node_to_string, json_without_the_xml_round_trip),
     ]
 )
 

@@ -15,15 +15,23 @@ under a flood through a direct integration that was the largest share of the gat
   deep-copies a request's variables before each render: they are dicts, lists, strings and numbers (and
   the request's headers), and a copy made for those types alone gives the same copy without
   ``copy.deepcopy``'s general dispatch, which cost more than the render of a short template.
+
+And one replacement of LocalStack's own patch of airspeed (``templating.calculate``, over
+``VariableExpression.calculate``: a variable that is None renders as '' in API Gateway's templates): it
+asked which service renders — a walk up the namespaces — on every variable evaluated, through a proxy;
+``none_as_empty_for_api_gateway`` asks only when the value is None, which is the only time the answer
+matters.
 """
 
 from __future__ import annotations
 
 import copy as _stock_copy
 import functools
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from localstack.utils.aws.templating import APIGW_SOURCE, SOURCE_NAMESPACE_VARIABLE
 from werkzeug.datastructures import Headers
 
 TEMPLATES_KEPT = 512
@@ -99,3 +107,18 @@ class PlainDataCopies:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._copy, name)
+
+
+def none_as_empty_for_api_gateway(calculate: Callable[..., Any]) -> Callable[..., Any]:
+    """airspeed's ``VariableExpression.calculate`` as LocalStack patches it (None is '' when API Gateway
+    renders), the rendering service looked up only for a None."""
+
+    def calculate_variable(self: Any, namespace: Any, loader: Any, global_namespace: Any = None) -> Any:
+        result = calculate(self, namespace, loader, global_namespace)
+        if result is None:
+            top = (namespace if global_namespace is None else global_namespace).top()
+            if top.get(SOURCE_NAMESPACE_VARIABLE) == APIGW_SOURCE:
+                return ""
+        return result
+
+    return calculate_variable

@@ -126,9 +126,10 @@ def test_importing_the_rules_reads_no_aws():
 
 @pytest.mark.parametrize("name", sorted(n for n in sources() if n.startswith("harness.localstack_extensions")))
 def test_the_extensions_import_only_localstack_the_standard_library_and_each_other(name):
-    # LocalStack and what it is made of (botocore models AWS for it; moto, twisted, rolo serve it).
-    # requests: API Gateway's AWS integration sends with it, and the patch that serves it in process stands in.
-    made_of = {"localstack", "rolo", "werkzeug", "twisted", "moto", "plux", "botocore", "requests"}
+    # LocalStack and what it is made of (botocore models AWS for it; moto, twisted, rolo serve it; airspeed
+    # renders its VTL templates). requests: API Gateway's AWS integration sends with it, and the patch that
+    # serves it in process stands in.
+    made_of = {"localstack", "rolo", "werkzeug", "twisted", "moto", "plux", "botocore", "requests", "airspeed"}
     allowed = set(sys.stdlib_module_names) | made_of
     outside = {
         module

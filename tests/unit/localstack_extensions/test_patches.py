@@ -63,6 +63,16 @@ PINNED = {
         "dfbbf3cebd93",
         "copy.deepcopy of the variables (dicts, lists, strings, numbers, the request's Headers) before rendering",
     ),
+    "templating.calculate": (
+        templating.calculate,
+        "d4cff3199ead",
+        "LocalStack's patch of airspeed's VariableExpression.calculate: its result, but '' for None under APIGW",
+    ),
+    "VariableExpression.calculate": (
+        inspect.unwrap(templating.airspeed.operators.VariableExpression.calculate),
+        "2ecc0afd627d",
+        "airspeed's own, which the replacement of LocalStack's patch calls as LocalStack's did",
+    ),
     "AccountRegionBundle.__getitem__": (
         stores.AccountRegionBundle.__getitem__,
         "cc4a68d03ddf",
@@ -97,6 +107,16 @@ PINNED = {
         service_handlers.ServiceRequestParser.parse_and_enrich,
         "a700717cda88",
         "calls create_parser(context.service), the name its module imported, for every request",
+    ),
+    "BaseXMLResponseSerializer._node_to_string": (
+        protocol_serializer.BaseXMLResponseSerializer._node_to_string,
+        "3f6e5e860c31",
+        "for JSON: ElementTree.tostring, xmltodict.parse, strip_xmlns, json.dumps (what xml_as_json does directly)",
+    ),
+    "SqsQueryResponseSerializer._node_to_string": (
+        protocol_serializer.SqsQueryResponseSerializer._node_to_string,
+        "15791dd833db",
+        "calls super()._node_to_string, then only replaces its quote and carriage-return markers in the string",
     ),
     "CloudwatchDatabase": (
         cloudwatch_database_helper.CloudwatchDatabase,
@@ -324,6 +344,26 @@ def test_a_template_is_compiled_once_and_renders_as_before_for_every_namespace()
     assert compiled.Template(text) is compiled.Template(text)
     assert [compiled.Template(text).merge({"a": a}) for a in (1, 2)] == ["one", "2"]
     assert compiled.TemplateError is airspeed.TemplateError  # the rest of the module passes through
+
+
+def test_a_variable_renders_as_under_localstacks_own_patch_of_airspeed():
+    from localstack.services.apigateway.next_gen.execute_api.template_mapping import ApiGatewayVtlTemplate
+
+    expression = templating.airspeed.operators.VariableExpression
+    assert expression.calculate.__subject__ is templating.calculate  # LocalStack's patch, what is replaced
+    template = "$a|$missing|$a.b.c|$a.none.c|#set($x = $missing)$x|$m.get('k')|$m.k.length()|$n|$m.k.trim()"
+    variables = {"a": {"b": {"c": "deep"}}, "m": {"k": " value "}, "n": 0}
+    for render in (ApiGatewayVtlTemplate().render_vtl, templating.VtlTemplate().render_vtl):
+        stock = render(template, plain_deepcopy(variables))
+        patches.PATCHES.apply()
+        try:
+            assert expression.calculate.__name__ == "calculate_variable"
+            assert render(template, plain_deepcopy(variables)) == stock
+        finally:
+            patches.PATCHES.undo()
+        assert expression.calculate.__subject__ is templating.calculate
+    rendered = ApiGatewayVtlTemplate().render_vtl(template, plain_deepcopy(variables))
+    assert rendered.startswith("{'b': {'c': 'deep'}}||deep|||")  # None as '' (LocalStack's own rule)
 
 
 def test_evaluating_a_compiled_template_writes_nothing_to_its_tree():
