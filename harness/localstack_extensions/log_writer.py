@@ -8,13 +8,21 @@ cost milliseconds of waiting. Here the request threads only put the record on a 
 library's ``QueueHandler``, without a lock of its own: it formats a copy and puts it on a ``SimpleQueue``,
 both safe from any thread) and a ``QueueListener`` hands it to LocalStack's handlers, which write it as
 before, in order. At shutdown the listener writes what is queued and the handlers go back in place.
+
+``logged_only_when_enabled`` stands in for ``ResponseLogger._log`` (patched by ``patches``): LocalStack
+builds each request line's extra fields (copies of the request's and the response's headers, the parsed
+request) before it asks the logger, and for the requests LocalStack makes to itself (an integration's
+SendMessage) that logger is off by default (``localstack.request.internal``: WARNING). The line is now
+built only when its logger would write it.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+from collections.abc import Callable
 from logging.handlers import QueueHandler, QueueListener
+from typing import Any
 
 from localstack.runtime import hooks
 
@@ -59,6 +67,18 @@ class LogWriter:
 
 
 LOG_WRITER = LogWriter()
+
+
+def logged_only_when_enabled(
+    log: Callable[[Any, Any, Any], None], response_logger: Any, context: Any, response: Any
+) -> None:
+    """``ResponseLogger._log``, called only when the logger it would choose writes INFO lines."""
+    if context.is_internal_call:
+        logger = response_logger.internal_aws_logger if context.operation else response_logger.internal_http_logger
+    else:
+        logger = response_logger.aws_logger if context.operation else response_logger.http_logger
+    if logger.isEnabledFor(logging.INFO):
+        log(response_logger, context, response)
 
 
 @hooks.on_infra_start()

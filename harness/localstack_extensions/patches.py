@@ -45,6 +45,9 @@ test_patches.py`` fails when its shape changes.
 - ``BaseXMLResponseSerializer._node_to_string``: an XML service's answer asked for as JSON (API Gateway's
   ``AWS`` integrations ask so) is converted from the serializer's tree directly (``xml_as_json``), not written
   as XML, parsed again with ``xmltodict`` and dumped; a tree that conversion cannot answer for goes as stock.
+- ``ResponseLogger._log``: a request's log line (its extra fields: copies of headers, the parsed request) is
+  built only when its logger writes it (``log_writer.logged_only_when_enabled``); LocalStack built it for
+  its requests to itself too, whose logger is off by default.
 - Not a patch, but applied from here too, when LocalStack is ready: ``gc.freeze()`` (``freeze_startup_heap``).
 - ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
   once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
@@ -67,6 +70,7 @@ from typing import Any
 import airspeed.operators
 from localstack.aws import skeleton, spec
 from localstack.aws.handlers import service as service_handlers
+from localstack.aws.handlers.logging import ResponseLogger
 from localstack.aws.protocol import parser as protocol_parser
 from localstack.aws.protocol import serializer as protocol_serializer
 from localstack.runtime import hooks
@@ -82,6 +86,7 @@ from localstack.utils.patch import Patch, Patches
 
 from . import apigateway_limits, in_process
 from .cloudwatch import ClosingSqlite3
+from .log_writer import logged_only_when_enabled
 from .metrics import LAMBDA_METRICS
 from .randomness import BufferedUrandom
 from .templates import CompiledTemplates, PlainDataCopies, RememberedSubstitutions, none_as_empty_for_api_gateway
@@ -221,6 +226,7 @@ PATCHES = Patches(
         Patch(os, "urandom", BUFFERED_URANDOM),  # uuid.uuid4 reads it here
         Patch(random, "_urandom", BUFFERED_URANDOM),  # SystemRandom (secrets) imported it by name
         Patch.function(protocol_serializer.BaseXMLResponseSerializer._node_to_string, json_without_the_xml_round_trip),
+        Patch.function(ResponseLogger._log, logged_only_when_enabled),
     ]
 )
 

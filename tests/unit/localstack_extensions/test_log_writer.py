@@ -108,3 +108,36 @@ def test_localstack_starts_and_stops_the_writer_through_its_hooks():
     started, stopped = hooks["on_infra_start"], hooks["on_infra_shutdown"]
     assert started["write_logs_off_the_request_threads"] is log_writer.write_logs_off_the_request_threads
     assert stopped["write_the_queued_logs"] is log_writer.write_the_queued_logs
+
+
+def test_a_request_line_is_built_only_when_the_logger_localstack_chose_writes_it():
+    from types import SimpleNamespace
+
+    from localstack.aws.handlers.logging import ResponseLogger
+
+    from harness.localstack_extensions.log_writer import logged_only_when_enabled
+
+    response_logger, built = ResponseLogger(), []
+
+    def log(_, context, __):
+        built.append(context.name)
+
+    internal = logging.getLogger("localstack.request.internal.aws")
+    external = logging.getLogger("localstack.request.aws")
+    levels = internal.level, external.level
+    calls = {
+        "to itself": SimpleNamespace(name="to itself", is_internal_call=True, operation="SendMessage"),
+        "from a client": SimpleNamespace(name="from a client", is_internal_call=False, operation="SendMessage"),
+    }
+    try:
+        internal.setLevel(logging.WARNING)  # LocalStack's default for its calls to itself
+        external.setLevel(logging.INFO)
+        for context in calls.values():
+            logged_only_when_enabled(log, response_logger, context, None)
+        assert built == ["from a client"]
+        internal.setLevel(logging.INFO)  # as LocalStack's DEBUG=1 sets it: written
+        logged_only_when_enabled(log, response_logger, calls["to itself"], None)
+        assert built == ["from a client", "to itself"]
+    finally:
+        internal.setLevel(levels[0])
+        external.setLevel(levels[1])

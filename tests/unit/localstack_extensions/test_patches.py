@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from localstack.aws.api.lambda_ import TooManyRequestsException
 from localstack.aws.handlers import service as service_handlers
+from localstack.aws.handlers.logging import ResponseLogger
 from localstack.aws.protocol import parser as protocol_parser
 from localstack.aws.protocol import serializer as protocol_serializer
 from localstack.services import stores
@@ -117,6 +118,11 @@ PINNED = {
         protocol_serializer.SqsQueryResponseSerializer._node_to_string,
         "15791dd833db",
         "calls super()._node_to_string, then only replaces its quote and carriage-return markers in the string",
+    ),
+    "ResponseLogger._log": (
+        ResponseLogger._log,
+        "71ad0e4cd772",
+        "chooses (internal_)aws/http_logger by is_internal_call and operation, then builds the line and logs INFO",
     ),
     "CloudwatchDatabase": (
         cloudwatch_database_helper.CloudwatchDatabase,
