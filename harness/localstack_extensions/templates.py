@@ -8,7 +8,8 @@ under a flood through a direct integration that was the largest share of the gat
 
 - ``CompiledTemplates`` for the ``airspeed`` module: the same text gives the same compiled template,
   whose tree only reads the namespace it is merged with (``test_patches`` checks that no evaluation
-  writes to it), so threads can share it;
+  writes to it), so threads can share it; run as closures built from its tree (``vtl.program``) where
+  every element in it is one that module knows;
 - ``RememberedSubstitutions`` for the ``re`` module: ``sub`` is a pure function of its arguments, so
   the same template's rewrite is remembered (and the strings' ``replaceAll`` with it);
 - ``PlainDataCopies`` for the ``copy`` module of API Gateway's renderer (``template_mapping.py``), which
@@ -34,6 +35,8 @@ from typing import Any
 from localstack.utils.aws.templating import APIGW_SOURCE, SOURCE_NAMESPACE_VARIABLE
 from werkzeug.datastructures import Headers
 
+from .vtl import program
+
 TEMPLATES_KEPT = 512
 """Distinct templates kept compiled (each API's request and response templates, after LocalStack's rewrites)."""
 
@@ -48,7 +51,7 @@ class CompiledTemplates:
     def _compiled(self, content: str, filename: str = "<string>") -> Any:
         template = self._airspeed.Template(content, filename)
         template.ensure_compiled()
-        return template
+        return program(template) or template
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._airspeed, name)
