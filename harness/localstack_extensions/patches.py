@@ -14,6 +14,8 @@ test_patches.py`` fails when its shape changes.
   handled in process (``in_process.InProcessRequests``), not sent to its own port.
 - ``airspeed`` and ``re`` as LocalStack's VTL renderer (``utils/aws/templating.py``) sees them: mapping
   templates are rewritten and compiled once per distinct text (``templates``), not on every request.
+- ``VtlTemplate.render_vtl``: the same steps, but its string class made once and its walk over the
+  variables without a path string per value (``templates.render_vtl``).
 - ``copy`` as API Gateway's template renderer (``template_mapping.py``) sees it: the variables it copies
   before each render are copied as the plain data they are (``templates.plain_deepcopy``).
 - airspeed's ``VariableExpression.calculate``, which LocalStack itself patches (``templating.calculate``: None
@@ -89,7 +91,13 @@ from .cloudwatch import ClosingSqlite3
 from .log_writer import logged_only_when_enabled
 from .metrics import LAMBDA_METRICS
 from .randomness import BufferedUrandom
-from .templates import CompiledTemplates, PlainDataCopies, RememberedSubstitutions, none_as_empty_for_api_gateway
+from .templates import (
+    CompiledTemplates,
+    PlainDataCopies,
+    RememberedSubstitutions,
+    none_as_empty_for_api_gateway,
+    render_vtl,
+)
 from .timers import SharedTimer
 from .xml_as_json import json_without_the_xml_round_trip
 
@@ -201,6 +209,7 @@ PATCHES = Patches(
         Patch(templating, "airspeed", CompiledTemplates(templating.airspeed)),
         Patch(templating, "re", RememberedSubstitutions(templating.re)),
         Patch(template_mapping, "copy", PlainDataCopies(template_mapping.copy)),
+        Patch(templating.VtlTemplate, "render_vtl", render_vtl),
         Patch(
             airspeed.operators.VariableExpression,
             "calculate",  # LocalStack's own patch of it (a proxy), replaced by one that does the same

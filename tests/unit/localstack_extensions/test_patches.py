@@ -52,7 +52,8 @@ PINNED = {
     "VtlTemplate.render_vtl": (
         templating.VtlTemplate.render_vtl,
         "8675102cf946",
-        "rewrites the template with re.sub, then airspeed.Template(text).merge(namespace), per call",
+        "rewrites with re.sub, ExtendedString made per call, recurse_object, airspeed.Template(text).merge: "
+        "templates.render_vtl repeats it step for step",
     ),
     "ApiGatewayVtlTemplate.render_request": (
         template_mapping.ApiGatewayVtlTemplate.render_request,

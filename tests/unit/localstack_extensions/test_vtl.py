@@ -106,3 +106,54 @@ def test_the_direct_ways_templates_render_as_airspeed_renders_them(headers):
         assert closures is not None
         namespace = renderer.prepare_namespace(plain_deepcopy(variables))
         assert closures.merge(dict(namespace)) == stock.merge(dict(namespace))
+
+
+STRING_FRAGMENTS = [
+    *["$m.k.trim()", "$m.k.toLowerCase()", "$m.k.toUpperCase().trim()", "$m.k.toString()", "$m.k.contains('va')"],
+    *["$m.k.replaceAll('v(a)', 'x$1')", "$a.b.c.length()", "$l.get(0).k.trim()", "$input.body", "#set($m.j = ' J ')"],
+    *["$m.j.trim()", "$context.stage.toUpperCase()", "#set($x = $m.k.trim())$x.trim()", "$body_key", "#set($l2 = $l)"],
+]
+
+
+def renderer_variables() -> dict:
+    return {
+        "a": {"b": {"c": "deep"}},
+        "m": {"k": " value "},
+        "l": [{"k": " in a list "}, "a plain string in a list", [" nested "]],
+        "context": {"stage": "prod", "identity": {"sourceIp": "127.0.0.1"}},
+        "input": {"body": {"body_key": " from the body "}, "params": {"path": {}, "querystring": {}, "header": {}}},
+    }
+
+
+def strings(value) -> list:
+    """Every string in ``value`` with the qualified name of its class: which ones the renderer extended."""
+    if isinstance(value, dict):
+        return [(key, *strings(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [strings(item) for item in value]
+    return [type(value).__qualname__, value] if isinstance(value, str) else [value]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.lists(st.sampled_from(FRAGMENTS + STRING_FRAGMENTS), min_size=1, max_size=10), st.booleans())
+def test_the_renderer_renders_and_extends_the_variables_as_localstacks_does(fragments, api_gateway):
+    from localstack.utils.aws import templating
+    from localstack.utils.patch import Patch
+
+    from harness.localstack_extensions.templates import render_vtl
+
+    text = "".join(fragments)
+    renderer = ApiGatewayVtlTemplate() if api_gateway else templating.VtlTemplate()
+
+    def rendered() -> tuple:
+        variables = renderer_variables()
+        try:
+            written = renderer.render_vtl(text, variables)
+        except Exception as error:
+            written = (type(error).__name__, str(error))
+        return written, strings(variables)
+
+    stock = rendered()
+    with Patch(templating.VtlTemplate, "render_vtl", render_vtl):  # (its __exit__ swallows exceptions)
+        patched = rendered()
+    assert patched == stock
