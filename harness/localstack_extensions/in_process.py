@@ -14,7 +14,8 @@ integration sends a real HTTP request to LocalStack's own port with ``requests``
   query-protocol request to a queue's URL (what an SQS integration sends) is first written as the same
   request to SQS's endpoint with the ``QueueUrl`` in its form, as LocalStack's queue-URL route does
   (``services/sqs/query_api.py``) before it hands it to an internal client of its own: here it is served
-  by the SQS provider through the handler chain it is already in.
+  by the SQS provider through the handler chain it is already in, its service set as LocalStack's
+  ``ServiceNameParser`` would find it (that handler skips its search for a request whose service is set).
 - A request to a service's endpoint (``/``: that SQS call, and any other JSON or query-protocol service) is
   served by ``ServiceRequestChain``: the gateway's own chain less the handlers such a request, made by
   LocalStack itself, never needs: those that serve LocalStack's own endpoints and legacy edge routes (each
@@ -39,6 +40,7 @@ from localstack.aws.api import RequestContext, ServiceException
 from localstack.aws.chain import HandlerChain
 from localstack.aws.client import create_http_request
 from localstack.aws.handlers.metric_handler import MetricHandler
+from localstack.aws.spec import get_service_catalog
 from localstack.http import Request, Response
 from localstack.services.lambda_.api_utils import function_locators_from_arn
 from localstack.utils.strings import long_uid
@@ -157,11 +159,21 @@ class InProcessRequests:
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         if not is_internal(url):
             return requests.request(method=method, url=url, **kwargs)
-        request = queue_request_at_sqs_endpoint(method, url, **kwargs) or as_request(method, url, **kwargs)
+        queue_request = queue_request_at_sqs_endpoint(method, url, **kwargs)
+        request = queue_request or as_request(method, url, **kwargs)
+        context = RequestContext(request)
+        if queue_request is not None:
+            context.service = sqs_query_service()  # what ServiceNameParser would search the catalog for
         chain = self.service_request_chain if request.path == "/" else self.gateway
         response = Response()
-        chain.handle(RequestContext(request), response)
+        chain.handle(context, response)
         return InProcessAnswer(response)
+
+
+def sqs_query_service() -> Any:
+    """The model LocalStack's ``ServiceNameParser`` finds for a query-protocol request to SQS's endpoint (the
+    same object from the same catalog); it skips its search when a request comes with its service set."""
+    return get_service_catalog().get("sqs", "query")
 
 
 def as_request(method: str, url: str, **kwargs: Any) -> Request:

@@ -343,6 +343,30 @@ def test_a_query_request_to_a_queues_url_becomes_the_same_call_at_sqs_endpoint()
 FORM = "application/x-www-form-urlencoded"
 
 
+def test_a_queue_request_goes_to_the_chain_with_the_service_localstacks_search_finds_for_it(monkeypatch):
+    from localstack import config
+    from localstack.aws.handlers.service import ServiceNameParser
+    from localstack.aws.protocol.service_router import determine_aws_service_model
+
+    url = f"{config.internal_service_url()}/000000000000/webhook-queue"
+    signed = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=s"
+    headers = {"Host": "sqs.us-east-1.localhost.localstack.cloud:4566", "Content-Type": FORM, "Authorization": signed}
+    seen = []
+
+    class Chain:
+        def handle(self, context, response):
+            service = context.service
+            ServiceNameParser()(None, context, response)  # LocalStack's handler leaves a set service alone
+            seen.append((service, context.service, determine_aws_service_model(context.request)))
+            response.set_response(b"{}")
+
+    requests = in_process.InProcessRequests(gateway=Chain())
+    requests._service_request_chain = Chain()
+    requests.request("POST", url, headers=dict(headers), data="Action=SendMessage&MessageBody=m")
+    ((given, kept, searched),) = seen
+    assert given is kept is searched and (given.service_name, given.protocol) == ("sqs", "query")
+
+
 def test_a_template_is_compiled_once_and_renders_as_before_for_every_namespace():
     import airspeed
 
