@@ -50,6 +50,9 @@ test_patches.py`` fails when its shape changes.
 - ``ResponseLogger._log``: a request's log line (its extra fields: copies of headers, the parsed request) is
   built only when its logger writes it (``log_writer.logged_only_when_enabled``); LocalStack built it for
   its requests to itself too, whose logger is off by default.
+- werkzeug's ``Headers.get`` and ``Headers.__contains__``: a missing header answered without raising and
+  catching ``BadRequestKeyError`` (``header_lookups``); LocalStack asks for absent headers many times per
+  request.
 - Not a patch, but applied from here too, when LocalStack is ready: ``gc.freeze()`` (``freeze_startup_heap``).
 - ``compile``, on CPython before 3.11.8 only: one call at a time. Two threads turning source into an AST at
   once (``ast.parse``: werkzeug builds each new REST API deployment's routes with it on its first
@@ -85,8 +88,9 @@ from localstack.services.lambda_.invocation import execution_environment, versio
 from localstack.services.sqs import provider as sqs_provider
 from localstack.utils.aws import templating
 from localstack.utils.patch import Patch, Patches
+from werkzeug.datastructures import Headers
 
-from . import apigateway_limits, in_process
+from . import apigateway_limits, header_lookups, in_process
 from .cloudwatch import ClosingSqlite3
 from .log_writer import logged_only_when_enabled
 from .metrics import LAMBDA_METRICS
@@ -236,6 +240,8 @@ PATCHES = Patches(
         Patch(random, "_urandom", BUFFERED_URANDOM),  # SystemRandom (secrets) imported it by name
         Patch.function(protocol_serializer.BaseXMLResponseSerializer._node_to_string, json_without_the_xml_round_trip),
         Patch.function(ResponseLogger._log, logged_only_when_enabled),
+        Patch(Headers, "get", header_lookups.get),
+        Patch(Headers, "__contains__", header_lookups.contains),
     ]
 )
 

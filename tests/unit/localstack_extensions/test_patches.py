@@ -21,6 +21,7 @@ from localstack.services.cloudwatch import cloudwatch_database_helper
 from localstack.services.lambda_.invocation import version_manager
 from localstack.services.sqs import query_api
 from localstack.utils.aws import templating
+from werkzeug.datastructures import Headers
 
 from harness.localstack_extensions import in_process, patches
 from harness.localstack_extensions.metrics import LambdaMetrics
@@ -124,6 +125,21 @@ PINNED = {
         ResponseLogger._log,
         "71ad0e4cd772",
         "chooses (internal_)aws/http_logger by is_internal_call and operation, then builds the line and logs INFO",
+    ),
+    "Headers.get": (
+        Headers.get,
+        "090076cdf314",
+        "self._get_key(key), a miss answered by catching KeyError: default; type(rv), ValueError: default",
+    ),
+    "Headers.__contains__": (
+        Headers.__contains__,
+        "01c1a82cd572",
+        "self._get_key(key), a miss answered by catching KeyError: False",
+    ),
+    "Headers._get_key": (
+        Headers._get_key,
+        "0d366fd2b626",
+        "the first value whose name's lower() equals key.lower(), else BadRequestKeyError (header_lookups._first)",
     ),
     "CloudwatchDatabase": (
         cloudwatch_database_helper.CloudwatchDatabase,
