@@ -89,13 +89,16 @@ def plain_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
         memo = {}
     if (copied := memo.get(id(value))) is not None:
         return copied
+    atoms = IMMUTABLE_ATOMS  # (checked here too for each key and item: most are atoms, and a call costs more)
     if kind is dict:
         memo[id(value)] = copied = {}
         for key, item in value.items():
-            copied[plain_deepcopy(key, memo)] = plain_deepcopy(item, memo)
+            if type(key) not in atoms:
+                key = plain_deepcopy(key, memo)
+            copied[key] = item if type(item) in atoms else plain_deepcopy(item, memo)
     elif kind is list:
-        memo[id(value)] = copied = []
-        copied.extend(plain_deepcopy(item, memo) for item in value)
+        memo[id(value)] = copied = []  # in the memo before its items, as deepcopy does: a list in itself
+        copied.extend([item if type(item) in atoms else plain_deepcopy(item, memo) for item in value])
     elif kind is Headers and all(type(part) is str for pair in value.items() for part in pair):
         memo[id(value)] = copied = value.copy()  # its (name, value) pairs: strings, shared as deepcopy would
     else:
