@@ -47,6 +47,8 @@ test_patches.py`` fails when its shape changes.
 - ``BaseXMLResponseSerializer._node_to_string``: an XML service's answer asked for as JSON (API Gateway's
   ``AWS`` integrations ask so) is converted from the serializer's tree directly (``xml_as_json``), not written
   as XML, parsed again with ``xmltodict`` and dumped; a tree that conversion cannot answer for goes as stock.
+  And ``ResponseSerializer._get_mime_type``: the match of the request's ``Accept`` header against the
+  serializer's types remembered per header value (``xml_as_json.mime_type_of``), not parsed per answer.
 - ``ResponseLogger._log``: a request's log line (its extra fields: copies of headers, the parsed request) is
   built only when its logger writes it (``log_writer.logged_only_when_enabled``); LocalStack built it for
   its requests to itself too, whose logger is off by default.
@@ -103,7 +105,7 @@ from .templates import (
     render_vtl,
 )
 from .timers import SharedTimer
-from .xml_as_json import json_without_the_xml_round_trip
+from .xml_as_json import json_without_the_xml_round_trip, mime_type_of
 
 METRIC_THREAD_PREFIX = "record-cloudwatch-metric"
 """The names the version manager gives its per-invocation metric threads (and no other thread)."""
@@ -239,6 +241,7 @@ PATCHES = Patches(
         Patch(os, "urandom", BUFFERED_URANDOM),  # uuid.uuid4 reads it here
         Patch(random, "_urandom", BUFFERED_URANDOM),  # SystemRandom (secrets) imported it by name
         Patch.function(protocol_serializer.BaseXMLResponseSerializer._node_to_string, json_without_the_xml_round_trip),
+        Patch(protocol_serializer.ResponseSerializer, "_get_mime_type", mime_type_of),
         Patch.function(ResponseLogger._log, logged_only_when_enabled),
         Patch(Headers, "get", header_lookups.get),
         Patch(Headers, "__contains__", header_lookups.contains),

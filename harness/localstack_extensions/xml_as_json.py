@@ -11,11 +11,17 @@ text or children and attributes, text stripped of surrounding whitespace, repeat
 the round trip would change or refuse — text outside its elements, namespaced or odd names, carriage
 returns (XML reads them as line feeds), characters XML cannot carry — raises ``NotConvertible`` and goes the
 stock way, so the answer is the same in every case. Put in place by ``patches``.
+
+``mime_type_of`` stands in for ``ResponseSerializer._get_mime_type``, which parsed the request's ``Accept``
+header and matched it against the serializer's types on every answer: the same steps and log lines, the
+match remembered per header value (a pure function of it and the types).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +29,10 @@ from xml.etree import ElementTree
 
 from localstack.constants import APPLICATION_JSON
 from localstack.utils.xml import strip_xmlns
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+LOG = logging.getLogger("localstack.aws.protocol.serializer")  # the serializer's own logger, as its lines were
 
 XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*(?::[A-Za-z_][A-Za-z0-9_.-]*)?\Z")
 """Names written and read back as they are (a conservative subset of XML's)."""
@@ -86,3 +96,31 @@ def json_without_the_xml_round_trip(
     except NotConvertible:
         return node_to_string(serializer, root, mime_type)
     return json.dumps(strip_xmlns(converted))
+
+
+@functools.lru_cache(maxsize=256)
+def best_match(accept_header: str | None, supported: tuple[str, ...]) -> str | None:
+    return parse_accept_header(accept_header, MIMEAccept).best_match(supported)
+
+
+def mime_type_of(serializer: Any, headers: Any) -> str:
+    """``ResponseSerializer._get_mime_type``, step for step, the header's match remembered."""
+    accept_header = None
+    if headers and "Accept" in headers and headers.get("Accept") != "*/*":
+        accept_header = headers.get("Accept")
+    elif headers and headers.get("Content-Type"):
+        content_type = headers.get("Content-Type")
+        LOG.debug(
+            "No accept header given. Using request's Content-Type (%s) as preferred response Content-Type.",
+            content_type,
+        )
+        accept_header = content_type + ", */*"
+    mime_type = best_match(accept_header, tuple(serializer.SUPPORTED_MIME_TYPES))
+    if not mime_type:
+        mime_type = serializer.SUPPORTED_MIME_TYPES[0]
+        LOG.debug(
+            "Determined accept type (%s) is not supported by this serializer. Using default of this serializer: %s",
+            accept_header,
+            mime_type,
+        )
+    return mime_type

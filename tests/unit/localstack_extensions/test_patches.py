@@ -116,6 +116,11 @@ PINNED = {
         "3f6e5e860c31",
         "for JSON: ElementTree.tostring, xmltodict.parse, strip_xmlns, json.dumps (what xml_as_json does directly)",
     ),
+    "ResponseSerializer._get_mime_type": (
+        protocol_serializer.ResponseSerializer._get_mime_type,
+        "7cc52e546495",
+        "Accept (unless */*) else Content-Type + ', */*', parse_accept_header(...).best_match(SUPPORTED_MIME_TYPES)",
+    ),
     "SqsQueryResponseSerializer._node_to_string": (
         protocol_serializer.SqsQueryResponseSerializer._node_to_string,
         "15791dd833db",

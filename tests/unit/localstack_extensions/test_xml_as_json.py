@@ -130,3 +130,24 @@ def test_an_sqs_error_asked_for_as_json_is_the_same_bytes():
     with Patch.function(protocol_serializer.BaseXMLResponseSerializer._node_to_string, json_without_the_xml_round_trip):
         patched = serializer.serialize_error_to_response(error, model, JSON_ASKED, "request-1").get_data()
     assert patched == stock and b"NonExistentQueue" in patched
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": "application/json"},
+        {"Accept": "*/*", "Content-Type": "application/x-amz-json-1.0"},
+        {"Accept": "text/html"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"accept": "application/xml;q=0.5, application/json"},
+        {},
+        None,
+    ],
+)
+def test_the_mime_type_of_an_answer_is_the_one_localstack_chooses(headers):
+    from harness.localstack_extensions.xml_as_json import mime_type_of
+
+    for service in (SQS, load_service("sqs"), load_service("s3"), load_service("lambda")):
+        serializer = create_serializer.__wrapped__(service)
+        for asked in (headers, Headers(headers) if headers is not None else None):
+            assert mime_type_of(serializer, asked) == serializer._get_mime_type(asked)
