@@ -28,6 +28,7 @@ Both are put in place by ``patches``.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -203,7 +204,8 @@ def queue_request_at_sqs_endpoint(
 
     Written straight from the integration's arguments, the form as it came (``requests`` would only have
     copied it, and a parse and re-encode of it would give the same call)."""
-    headers = Headers(headers or {})
+    if not isinstance(headers, Headers):
+        headers = Headers(headers or {})
     host = headers.get("Host", "")
     split = urlsplit(url)
     if (
@@ -221,11 +223,33 @@ def queue_request_at_sqs_endpoint(
     if not action or action.group(1) in ("", "ListQueues", "CreateQueue"):
         return None  # LocalStack's queue-URL route answers those (an error), as stock
     if not QUEUE_URL.search(form):
-        form = f"QueueUrl={quote(f'{split.scheme}://{host}{split.path}', safe='')}&{form}"
-    headers["Content-Type"] = f"{FORM}; charset=utf-8"
-    headers.pop("Content-Length", None)
+        form = queue_url_field(f"{split.scheme}://{host}{split.path}") + form
     body = form.encode("utf-8", "surrogateescape")
-    return Request("POST", "/", headers=headers, body=body, server=(split.hostname, split.port))
+    return Request("POST", "/", headers=form_headers(headers), body=body, server=(split.hostname, split.port))
+
+
+@functools.lru_cache(maxsize=512)
+def queue_url_field(queue_url: str) -> str:
+    return f"QueueUrl={quote(queue_url, safe='')}&"
+
+
+def form_headers(headers: Headers) -> dict[str, str] | Headers:
+    """``headers`` with its Content-Type the form's (in its place, as ``Headers.set`` puts it) and no
+    Content-Length (the request's body gives it); a plain dict where no name repeats (the request copies
+    them into its own ``Headers`` anyway)."""
+    written, typed = [], False
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered == "content-type":
+            if not typed:
+                written.append(("Content-Type", f"{FORM}; charset=utf-8"))
+                typed = True
+        elif lowered != "content-length":
+            written.append((name, value))
+    if not typed:
+        written.append(("Content-Type", f"{FORM}; charset=utf-8"))
+    unique = len({name.lower() for name, _ in written}) == len(written)
+    return dict(written) if unique else Headers(written)
 
 
 def is_internal(url: str) -> bool:

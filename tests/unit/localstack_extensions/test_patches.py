@@ -364,6 +364,22 @@ def test_a_query_request_to_a_queues_url_becomes_the_same_call_at_sqs_endpoint()
 FORM = "application/x-www-form-urlencoded"
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        [("Host", "sqs.x"), ("content-type", "text/plain"), ("Content-Length", "9"), ("Accept", "application/json")],
+        [("Host", "sqs.x"), ("X-A", "1"), ("x-a", "2"), ("Content-Type", FORM), ("content-type", "again")],
+        [("Host", "sqs.x")],
+    ],
+)
+def test_the_queue_requests_headers_are_what_setting_its_content_type_on_a_copy_gives(given):
+    expected = Headers(given)
+    expected["Content-Type"] = f"{FORM}; charset=utf-8"
+    expected.pop("Content-Length", None)
+    written = in_process.form_headers(Headers(given))
+    assert list(Headers(written).items()) == list(expected.items())
+
+
 def test_a_queue_request_goes_to_the_chain_with_the_service_localstacks_search_finds_for_it(monkeypatch):
     from localstack import config
     from localstack.aws.handlers.service import ServiceNameParser
