@@ -335,6 +335,8 @@ def _item(current: Any, name: str) -> Any:
         kind = type(current)
     if kind is dict:
         return current.get(name)
+    if not hasattr(kind, "__getitem__") and not isinstance(current, type):
+        return None  # not subscriptable (``$util``, ``$input``): ``current[name]`` raises TypeError
     try:
         return current[name]
     except (KeyError, TypeError, AttributeError):
