@@ -31,9 +31,10 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
+import werkzeug.urls  # noqa: F401 (registers the "werkzeug.url_quote" error handler its form parser uses)
 from botocore.exceptions import ClientError
 from localstack import config
 from localstack.aws import handlers
@@ -225,7 +226,32 @@ def queue_request_at_sqs_endpoint(
     if not QUEUE_URL.search(form):
         form = queue_url_field(f"{split.scheme}://{host}{split.path}") + form
     body = form.encode("utf-8", "surrogateescape")
-    return Request("POST", "/", headers=form_headers(headers), body=body, server=(split.hostname, split.port))
+    request = Request("POST", "/", headers=form_headers(headers), body=body, server=(split.hostname, split.port))
+    return with_the_form_read(request, form, body)
+
+
+def with_the_form_read(request: Request, form: str, body: bytes) -> Request:
+    """``request`` with its ``form`` as werkzeug would parse it from ``body`` (``Request._load_form_data``,
+    its ``FormDataParser`` for an urlencoded body) and no files: the form was just written here, so it is
+    parsed from the text instead of from a stream over its bytes. The body stays readable. Left for werkzeug
+    where it would refuse it (larger than ``max_form_memory_size``: 413; not UTF-8)."""
+    limit = request.max_form_memory_size
+    if (limit is not None and len(body) > limit) or not _is_utf8(form):
+        return request
+    items = parse_qsl(form, keep_blank_values=True, errors="werkzeug.url_quote")
+    request.__dict__["form"] = request.parameter_storage_class(items)  # where werkzeug's cached_property keeps it
+    request.__dict__["files"] = request.parameter_storage_class()
+    return request
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether ``text`` came from valid UTF-8 (decoded with ``surrogateescape``, a byte it could not take
+    is a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=512)

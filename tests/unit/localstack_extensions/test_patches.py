@@ -380,6 +380,34 @@ def test_the_queue_requests_headers_are_what_setting_its_content_type_on_a_copy_
     assert list(Headers(written).items()) == list(expected.items())
 
 
+@pytest.mark.parametrize(
+    ("body", "read_here"),
+    [
+        (b"Action=SendMessage&MessageBody=a+b%26c%3D%F0%9F%99%82&Empty=&Flag&Action=Again", True),
+        (b"MessageBody=%zz%&bad%2", True),  # escapes werkzeug leaves as they are
+        (b"MessageBody=\xff\xfe", False),  # not UTF-8: werkzeug's to read (an empty form)
+        (b"MessageBody=" + b"a" * 500_001, False),  # over werkzeug's max_form_memory_size: its 413
+    ],
+)
+def test_the_queue_requests_form_is_the_one_werkzeug_reads_from_its_body(body, read_here):
+    from localstack.http import Request
+
+    def request():
+        return Request("POST", "/", headers={"Content-Type": f"{FORM}; charset=utf-8"}, body=body)
+
+    def read(made):
+        try:
+            return list(made.form.items(multi=True)), list(made.files.items(multi=True))
+        except Exception as error:
+            return type(error)
+
+    given = in_process.with_the_form_read(request(), body.decode("utf-8", "surrogateescape"), body)
+    assert ("form" in given.__dict__) is read_here
+    assert read(given) == read(request())
+    if read_here:
+        assert given.get_data() == body  # still readable
+
+
 def test_a_queue_request_goes_to_the_chain_with_the_service_localstacks_search_finds_for_it(monkeypatch):
     from localstack import config
     from localstack.aws.handlers.service import ServiceNameParser
