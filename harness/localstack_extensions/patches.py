@@ -16,8 +16,9 @@ test_patches.py`` fails when its shape changes.
   templates are rewritten and compiled once per distinct text (``templates``), not on every request.
 - ``VtlTemplate.render_vtl``: the same steps, but its string class made once and its walk over the
   variables without a path string per value (``templates.render_vtl``).
-- ``copy`` as API Gateway's template renderer (``template_mapping.py``) sees it: the variables it copies
-  before each render are copied as the plain data they are (``templates.plain_deepcopy``).
+- ``ApiGatewayVtlTemplate.render_request`` / ``render_response``: the variables they copy before each render
+  are copied as the plain data they are, their strings extended as they are copied
+  (``templates.extended_copy``), so the render does not walk them again.
 - airspeed's ``VariableExpression.calculate``, which LocalStack itself patches (``templating.calculate``: None
   renders as '' in API Gateway's templates): the same, but the rendering service is looked up only for a
   None (``templates.none_as_empty_for_api_gateway``), not on every variable a template evaluates.
@@ -99,9 +100,10 @@ from .metrics import LAMBDA_METRICS
 from .randomness import BufferedUrandom
 from .templates import (
     CompiledTemplates,
-    PlainDataCopies,
     RememberedSubstitutions,
     none_as_empty_for_api_gateway,
+    render_request,
+    render_response,
     render_vtl,
 )
 from .timers import SharedTimer
@@ -214,7 +216,8 @@ PATCHES = Patches(
         Patch(aws_integrations, "requests", in_process.InProcessRequests()),
         Patch(templating, "airspeed", CompiledTemplates(templating.airspeed)),
         Patch(templating, "re", RememberedSubstitutions(templating.re)),
-        Patch(template_mapping, "copy", PlainDataCopies(template_mapping.copy)),
+        Patch(template_mapping.ApiGatewayVtlTemplate, "render_request", render_request),
+        Patch(template_mapping.ApiGatewayVtlTemplate, "render_response", render_response),
         Patch(templating.VtlTemplate, "render_vtl", render_vtl),
         Patch(
             airspeed.operators.VariableExpression,

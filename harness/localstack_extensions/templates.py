@@ -12,10 +12,13 @@ under a flood through a direct integration that was the largest share of the gat
   every element in it is one that module knows;
 - ``RememberedSubstitutions`` for the ``re`` module: ``sub`` is a pure function of its arguments, so
   the same template's rewrite is remembered (and the strings' ``replaceAll`` with it);
-- ``PlainDataCopies`` for the ``copy`` module of API Gateway's renderer (``template_mapping.py``), which
-  deep-copies a request's variables before each render: they are dicts, lists, strings and numbers (and
-  the request's headers), and a copy made for those types alone gives the same copy without
-  ``copy.deepcopy``'s general dispatch, which cost more than the render of a short template.
+
+API Gateway's renderer (``ApiGatewayVtlTemplate.render_request`` / ``render_response``) deep-copied a
+request's variables before each render, and ``render_vtl`` then walked the copy to make each string value
+an ``ExtendedString``. The replacements here make the copy with ``extended_copy``: the variables are dicts,
+lists, strings and numbers (and the request's headers), copied for those types alone (``plain_deepcopy``:
+``copy.deepcopy``'s general dispatch cost more than the render of a short template), their strings
+extended as they are copied, so the render does not walk them again.
 
 And one replacement of LocalStack's own patch of airspeed (``templating.calculate``, over
 ``VariableExpression.calculate``: a variable that is None renders as '' in API Gateway's templates): it
@@ -33,6 +36,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from localstack.services.apigateway.next_gen.execute_api.variables import ContextVariableOverrides
 from localstack.utils.aws import templating
 from localstack.utils.aws.templating import APIGW_SOURCE, SOURCE_NAMESPACE_VARIABLE
 from werkzeug.datastructures import Headers
@@ -106,17 +110,6 @@ def plain_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
     return copied  # (no keep-alive list: the originals stay reachable from the value being copied)
 
 
-class PlainDataCopies:
-    """The ``copy`` module, but ``deepcopy`` is ``plain_deepcopy``."""
-
-    def __init__(self, copy: ModuleType) -> None:
-        self._copy = copy
-        self.deepcopy = plain_deepcopy
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._copy, name)
-
-
 def none_as_empty_for_api_gateway(calculate: Callable[..., Any]) -> Callable[..., Any]:
     """airspeed's ``VariableExpression.calculate`` as LocalStack patches it (None is '' when API Gateway
     renders), the rendering service looked up only for a None."""
@@ -163,6 +156,30 @@ EMPTY_PLACEHOLDER = " __pLaCe-HoLdEr__ "
 
 def render_vtl(self: Any, template: str, variables: dict, as_json: bool = False) -> str | dict:
     """``VtlTemplate.render_vtl``, step for step (its rewrites with ``count=re.MULTILINE`` included)."""
+    return _render(self, template, variables, as_json, extend=True)
+
+
+def render_request(self: Any, template: str, variables: dict, context_overrides: dict) -> tuple[str, dict]:
+    """``ApiGatewayVtlTemplate.render_request``: its copies of the variables made with their strings extended
+    as they are copied (``extended_copy``), so the render does not walk them again."""
+    variables_copy = extended_copy(variables)
+    variables_copy["context"].update(extended_copy(context_overrides))
+    result = _render(self, template.strip(), variables_copy, False, extend=False)
+    context = variables_copy["context"]
+    return result, ContextVariableOverrides(
+        requestOverride=context["requestOverride"], responseOverride=context["responseOverride"]
+    )
+
+
+def render_response(self: Any, template: str, variables: dict, context_overrides: dict) -> tuple[str, dict]:
+    """``ApiGatewayVtlTemplate.render_response``, its copies made as ``render_request``'s."""
+    variables_copy = extended_copy(variables)
+    variables_copy["context"].update(extended_copy(context_overrides))
+    result = _render(self, template.strip(), variables_copy, False, extend=False)
+    return result, variables_copy["context"]["responseOverride"]
+
+
+def _render(self: Any, template: str, variables: dict, as_json: bool, extend: bool) -> str | dict:
     if variables is None:
         variables = {}
     if not template:
@@ -170,7 +187,8 @@ def render_vtl(self: Any, template: str, variables: dict, as_json: bool = False)
     re = templating.re  # what LocalStack's renderer calls: remembered substitutions while patched
     template = re.sub(r"(^|\n)#\s+set(.*)", r"\1#set\2", template, count=re.MULTILINE)
     template = re.sub(r"([^\s]+)#\$({)?(.*)", rf"\1#{EMPTY_PLACEHOLDER}$\2\3", template, count=re.MULTILINE)
-    with_extended_strings(variables)
+    if extend:
+        with_extended_strings(variables)
     compiled = templating.airspeed.Template(template)
     namespace = self.prepare_namespace(variables)
     input_var = variables.get("input") or {}
@@ -198,3 +216,34 @@ def with_extended_strings(value: Any) -> Any:
         if isinstance(item, dict | list):
             with_extended_strings(item)
     return value
+
+
+def extended_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``with_extended_strings(plain_deepcopy(value))`` in one pass: each string value of a dict copied as an
+    ``ExtendedString`` (strings elsewhere, and keys, as they are); what ``plain_deepcopy`` hands to
+    ``copy.deepcopy`` is walked after it is copied."""
+    kind = type(value)
+    if kind in IMMUTABLE_ATOMS:
+        return value
+    if memo is None:
+        memo = {}
+    if (copied := memo.get(id(value))) is not None:
+        return copied
+    atoms = IMMUTABLE_ATOMS
+    if kind is dict:
+        memo[id(value)] = copied = {}
+        for key, item in value.items():
+            if type(key) not in atoms:
+                key = plain_deepcopy(key, memo)
+            if isinstance(item, str):
+                copied[key] = ExtendedString(item)
+            else:
+                copied[key] = item if type(item) in atoms else extended_copy(item, memo)
+    elif kind is list:
+        memo[id(value)] = copied = []
+        copied.extend([item if type(item) in atoms else extended_copy(item, memo) for item in value])
+    elif kind is Headers and all(type(part) is str for pair in value.items() for part in pair):
+        memo[id(value)] = copied = value.copy()
+    else:
+        return with_extended_strings(_stock_copy.deepcopy(value, memo))
+    return copied

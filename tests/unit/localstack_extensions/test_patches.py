@@ -27,9 +27,10 @@ from harness.localstack_extensions import in_process, patches
 from harness.localstack_extensions.metrics import LambdaMetrics
 from harness.localstack_extensions.templates import (
     CompiledTemplates,
-    PlainDataCopies,
     RememberedSubstitutions,
+    extended_copy,
     plain_deepcopy,
+    with_extended_strings,
 )
 
 PINNED = {
@@ -59,12 +60,12 @@ PINNED = {
     "ApiGatewayVtlTemplate.render_request": (
         template_mapping.ApiGatewayVtlTemplate.render_request,
         "73fbd30c9c66",
-        "copy.deepcopy of the variables (dicts, lists, strings, numbers, the request's Headers) before rendering",
+        "deepcopy of variables and overrides, context.update, self.render_vtl(template.strip()): as render_request",
     ),
     "ApiGatewayVtlTemplate.render_response": (
         template_mapping.ApiGatewayVtlTemplate.render_response,
         "dfbbf3cebd93",
-        "copy.deepcopy of the variables (dicts, lists, strings, numbers, the request's Headers) before rendering",
+        "deepcopy of variables and overrides, context.update, self.render_vtl(...), context's responseOverride",
     ),
     "templating.calculate": (
         templating.calculate,
@@ -582,8 +583,23 @@ def test_a_plain_data_copy_is_the_deep_copy_copy_makes():
     copied["context"]["identity"]["user"] = "someone"
     assert variables["input"]["params"]["header"]["Idempotency-Key"] == "k-1"
     assert variables["context"]["identity"]["user"] is None
-    module = PlainDataCopies(copy)
-    assert module.deepcopy is plain_deepcopy and module.copy is copy.copy
+    extended = extended_copy(variables)
+    assert repr(extended) == repr(stock) and extended["self"] is extended  # the same copy, cycle and all
+    assert extended["overrides"][0] is extended["overrides"][1]
+    del variables["self"]  # (LocalStack's walk, which this one copies, never ends on a cycle)
+    assert strings(extended_copy(variables)) == strings(with_extended_strings(copy.deepcopy(variables)))
+
+
+def strings(value, seen=None):
+    """Every string in ``value`` with the qualified name of its class (which ones were extended)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return "(seen)"
+    if isinstance(value, dict | list | tuple):
+        seen.add(id(value))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return [(key, strings(item, seen)) for key, item in items]
+    return (type(value).__qualname__, value) if isinstance(value, str) else repr(value)
 
 
 def test_substitutions_are_remembered_only_for_plain_strings():

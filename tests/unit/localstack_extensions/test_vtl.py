@@ -157,3 +157,36 @@ def test_the_renderer_renders_and_extends_the_variables_as_localstacks_does(frag
     with Patch(templating.VtlTemplate, "render_vtl", render_vtl):  # (its __exit__ swallows exceptions)
         patched = rendered()
     assert patched == stock
+
+
+OVERRIDE_FRAGMENTS = [
+    "#set($context.requestOverride.header.X = 'x')",
+    "#set($context.responseOverride.status = 400)",
+    "#set($context.responseOverride.header.Y = $m.k.trim())",
+    "$context.requestOverride.header.X",
+    "#set($context.requestOverride.querystring.q = $context.stage)",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.lists(st.sampled_from(FRAGMENTS + STRING_FRAGMENTS + OVERRIDE_FRAGMENTS), min_size=1, max_size=8))
+def test_api_gateways_renders_copy_and_render_as_localstacks_do(fragments):
+    from harness.localstack_extensions.templates import render_request, render_response
+
+    text = " " + "".join(fragments) + "\n"  # (each render strips it)
+    renderer = ApiGatewayVtlTemplate()
+    for ours, stock in (
+        (render_request, ApiGatewayVtlTemplate.render_request),
+        (render_response, ApiGatewayVtlTemplate.render_response),
+    ):
+
+        def rendered(render) -> tuple:
+            variables = renderer_variables()
+            overrides = {"requestOverride": {"header": {}, "path": {}, "querystring": {}}, "responseOverride": {}}
+            try:
+                written, returned = render(renderer, text, variables, overrides)
+            except Exception as error:
+                written, returned = (type(error).__name__, str(error)), None
+            return written, strings(returned), strings(variables), strings(overrides)
+
+        assert rendered(ours) == rendered(stock)
