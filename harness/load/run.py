@@ -49,6 +49,19 @@ LOCUSTFILE = bundled("locustfiles") / "webhook.py"
 RUN_FILE = "run.json"
 
 
+def accepted_so_far(run_dir: Path) -> str:
+    """The senders' records so far, counted as the verdict counts them (distinct requests accepted), with
+    the requests delivered again and the 429s beside (the records hold those too)."""
+    so_far = Accepted.load(run_dir)
+    accepted = sum(len(requests) for requests in so_far.events_by_id().values())
+    again = len(so_far.records) - accepted
+    return (
+        f"{accepted} accepted"
+        + (f", {again} delivered again" if again > 0 else "")
+        + (f", {len(so_far.throttled)} answered 429" if so_far.throttled else "")
+    )
+
+
 def locust_commands(load: LoadSettings, outputs: Outputs, run_dir: Path) -> list[list[str]]:
     """The master (or single process) first, then the workers; every socket on 127.0.0.1."""
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", outputs.webhook_url]
@@ -468,9 +481,7 @@ def _run_locust(
     master = processes[0]
 
     def note(_: bool, elapsed: float) -> None:
-        so_far = Accepted.load(run_dir)  # the records also hold the unanswered and the throttled
-        refused = f", {len(so_far.throttled)} answered 429" if so_far.throttled else ""
-        progress(f"load: {elapsed:.0f}s of {load.duration_s}s, {len(so_far.records)} accepted{refused}")
+        progress(f"load: {elapsed:.0f}s of {load.duration_s}s, {accepted_so_far(run_dir)}")
 
     def finished() -> bool:
         if master.poll() is not None:

@@ -36,3 +36,20 @@ def test_stop_all_stops_every_process_and_kills_what_does_not_stop():
     stop_all(processes, grace_s=1)
     assert all(process.poll() is not None for process in processes)
     assert time.monotonic() - started < 5
+
+
+def test_the_progress_line_counts_accepted_requests_as_the_verdict_does(tmp_path):
+    import json
+
+    from harness.load.run import accepted_so_far
+
+    records = [
+        {"id": "a", "event": "e1", "kind": "new"},
+        {"id": "a", "event": "e1", "kind": "sender-retry"},  # the same request delivered again
+        {"id": "b", "event": "e2", "kind": "new"},
+        {"kind": "unanswered", "event": "e3"},
+        {"kind": "throttled", "event": "e4", "status": 429},
+    ]
+    (tmp_path / "accepted-1.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records) + '{"id": "c"')
+    assert accepted_so_far(tmp_path) == "2 accepted, 1 delivered again, 1 answered 429"
+    assert accepted_so_far(tmp_path / "empty") == "0 accepted"
