@@ -11,7 +11,7 @@ under a flood through a direct integration that was the largest share of the gat
   writes to it), so threads can share it; run as closures built from its tree (``vtl.program``) where
   every element in it is one that module knows;
 - ``RememberedSubstitutions`` for the ``re`` module: ``sub`` is a pure function of its arguments, so
-  the same template's rewrite is remembered (and the strings' ``replaceAll`` with it);
+  the same template's rewrite is remembered (and the strings' ``replaceAll`` with it).
 
 API Gateway's renderer (``ApiGatewayVtlTemplate.render_request`` / ``render_response``) deep-copied a
 request's variables before each render, and ``render_vtl`` then walked the copy to make each string value
@@ -25,6 +25,12 @@ And one replacement of LocalStack's own patch of airspeed (``templating.calculat
 asked which service renders — a walk up the namespaces — on every variable evaluated, through a proxy;
 ``none_as_empty_for_api_gateway`` asks only when the value is None, which is the only time the answer
 matters.
+
+And ``render_vtl``, LocalStack's renderer, as it is but for two steps it repeated on every render: it made
+its string class (``ExtendedString``: Java's ``trim``, ``toLowerCase``, ... for the variables' strings)
+anew, and walked the variables to make each string value one, writing a path string for every value it
+passed. The class is made once here (its name and module as LocalStack's), and the walk keeps no paths
+(the renders of API Gateway above skip it: their copy already extended the strings).
 """
 
 from __future__ import annotations
