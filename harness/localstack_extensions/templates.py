@@ -44,10 +44,9 @@ from typing import Any
 
 from localstack.services.apigateway.next_gen.execute_api.variables import ContextVariableOverrides
 from localstack.utils.aws import templating
-from localstack.utils.aws.templating import APIGW_SOURCE, SOURCE_NAMESPACE_VARIABLE
 from werkzeug.datastructures import Headers
 
-from .vtl import program
+from .vtl import api_gateway_renders, program
 
 TEMPLATES_KEPT = 512
 """Distinct templates kept compiled (each API's request and response templates, after LocalStack's rewrites)."""
@@ -89,9 +88,12 @@ IMMUTABLE_ATOMS = frozenset({str, int, float, bool, type(None), bytes})
 """Types (exactly these: a subclass may carry state) that ``copy.deepcopy`` answers with the object itself."""
 
 
-def plain_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+def plain_deepcopy(value: Any, memo: dict[int, Any] | None = None, *, extend_strings: bool = False) -> Any:
     """``copy.deepcopy`` of dicts, lists, immutable atoms and ``Headers``; anything else is handed to
-    ``copy.deepcopy`` with the same memo, so an object met twice is copied once, as there."""
+    ``copy.deepcopy`` with the same memo, so an object met twice is copied once, as there. With
+    ``extend_strings``, ``with_extended_strings`` of that copy made in the same pass: each string value of a
+    dict copied as an ``ExtendedString`` (strings elsewhere, and keys, as they are), what is handed to
+    ``copy.deepcopy`` walked after it is copied."""
     kind = type(value)
     if kind in IMMUTABLE_ATOMS:
         return value
@@ -105,15 +107,29 @@ def plain_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
         for key, item in value.items():
             if type(key) not in atoms:
                 key = plain_deepcopy(key, memo)
-            copied[key] = item if type(item) in atoms else plain_deepcopy(item, memo)
+            if extend_strings and isinstance(item, str):
+                copied[key] = ExtendedString(item)
+            else:
+                copied[key] = item if type(item) in atoms else plain_deepcopy(item, memo, extend_strings=extend_strings)
     elif kind is list:
         memo[id(value)] = copied = []  # in the memo before its items, as deepcopy does: a list in itself
-        copied.extend([item if type(item) in atoms else plain_deepcopy(item, memo) for item in value])
+        copied.extend(
+            [
+                item if type(item) in atoms else plain_deepcopy(item, memo, extend_strings=extend_strings)
+                for item in value
+            ]
+        )
     elif kind is Headers and all(type(part) is str for pair in value.items() for part in pair):
         memo[id(value)] = copied = value.copy()  # its (name, value) pairs: strings, shared as deepcopy would
     else:
-        return _stock_copy.deepcopy(value, memo)
+        copied = _stock_copy.deepcopy(value, memo)
+        return with_extended_strings(copied) if extend_strings else copied
     return copied  # (no keep-alive list: the originals stay reachable from the value being copied)
+
+
+def extended_copy(value: Any) -> Any:
+    """``with_extended_strings(plain_deepcopy(value))`` in one pass."""
+    return plain_deepcopy(value, extend_strings=True)
 
 
 def none_as_empty_for_api_gateway(calculate: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,10 +138,8 @@ def none_as_empty_for_api_gateway(calculate: Callable[..., Any]) -> Callable[...
 
     def calculate_variable(self: Any, namespace: Any, loader: Any, global_namespace: Any = None) -> Any:
         result = calculate(self, namespace, loader, global_namespace)
-        if result is None:
-            top = (namespace if global_namespace is None else global_namespace).top()
-            if top.get(SOURCE_NAMESPACE_VARIABLE) == APIGW_SOURCE:
-                return ""
+        if result is None and api_gateway_renders(namespace if global_namespace is None else global_namespace):
+            return ""
         return result
 
     return calculate_variable
@@ -168,10 +182,7 @@ def render_vtl(self: Any, template: str, variables: dict, as_json: bool = False)
 def render_request(self: Any, template: str, variables: dict, context_overrides: dict) -> tuple[str, dict]:
     """``ApiGatewayVtlTemplate.render_request``: its copies of the variables made with their strings extended
     as they are copied (``extended_copy``), so the render does not walk them again."""
-    variables_copy = extended_copy(variables)
-    variables_copy["context"].update(extended_copy(context_overrides))
-    result = _render(self, template.strip(), variables_copy, False, extend=False)
-    context = variables_copy["context"]
+    result, context = _render_a_copy(self, template, variables, context_overrides)
     return result, ContextVariableOverrides(
         requestOverride=context["requestOverride"], responseOverride=context["responseOverride"]
     )
@@ -179,10 +190,16 @@ def render_request(self: Any, template: str, variables: dict, context_overrides:
 
 def render_response(self: Any, template: str, variables: dict, context_overrides: dict) -> tuple[str, dict]:
     """``ApiGatewayVtlTemplate.render_response``, its copies made as ``render_request``'s."""
+    result, context = _render_a_copy(self, template, variables, context_overrides)
+    return result, context["responseOverride"]
+
+
+def _render_a_copy(self: Any, template: str, variables: dict, context_overrides: dict) -> tuple[Any, dict]:
+    """What both renders do: the variables copied with the overrides in their context, the template rendered
+    on the copy (its strings already extended); the rendering and the copy's context, which it may change."""
     variables_copy = extended_copy(variables)
     variables_copy["context"].update(extended_copy(context_overrides))
-    result = _render(self, template.strip(), variables_copy, False, extend=False)
-    return result, variables_copy["context"]["responseOverride"]
+    return _render(self, template.strip(), variables_copy, False, extend=False), variables_copy["context"]
 
 
 def _render(self: Any, template: str, variables: dict, as_json: bool, extend: bool) -> str | dict:
@@ -222,34 +239,3 @@ def with_extended_strings(value: Any) -> Any:
         if isinstance(item, dict | list):
             with_extended_strings(item)
     return value
-
-
-def extended_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-    """``with_extended_strings(plain_deepcopy(value))`` in one pass: each string value of a dict copied as an
-    ``ExtendedString`` (strings elsewhere, and keys, as they are); what ``plain_deepcopy`` hands to
-    ``copy.deepcopy`` is walked after it is copied."""
-    kind = type(value)
-    if kind in IMMUTABLE_ATOMS:
-        return value
-    if memo is None:
-        memo = {}
-    if (copied := memo.get(id(value))) is not None:
-        return copied
-    atoms = IMMUTABLE_ATOMS
-    if kind is dict:
-        memo[id(value)] = copied = {}
-        for key, item in value.items():
-            if type(key) not in atoms:
-                key = plain_deepcopy(key, memo)
-            if isinstance(item, str):
-                copied[key] = ExtendedString(item)
-            else:
-                copied[key] = item if type(item) in atoms else extended_copy(item, memo)
-    elif kind is list:
-        memo[id(value)] = copied = []
-        copied.extend([item if type(item) in atoms else extended_copy(item, memo) for item in value])
-    elif kind is Headers and all(type(part) is str for pair in value.items() for part in pair):
-        memo[id(value)] = copied = value.copy()
-    else:
-        return with_extended_strings(_stock_copy.deepcopy(value, memo))
-    return copied

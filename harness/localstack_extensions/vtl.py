@@ -284,11 +284,17 @@ def _variable(node: Any) -> Lookup:
         value = part(current, loader, global_namespace)
         if sub is not None:
             value = sub(value, loader, global_namespace)
-        if value is None and global_namespace.top().get(SOURCE_NAMESPACE_VARIABLE) == APIGW_SOURCE:
+        if value is None and api_gateway_renders(global_namespace):
             return ""
         return value
 
     return variable
+
+
+def api_gateway_renders(namespace: Any) -> bool:
+    """Whether the template merged with ``namespace`` is API Gateway's (LocalStack marks its top namespace),
+    where a variable that is None renders as ''."""
+    return namespace.top().get(SOURCE_NAMESPACE_VARIABLE) == APIGW_SOURCE
 
 
 def _name_or_call(node: Any) -> Lookup:
